@@ -1,0 +1,27 @@
+# The two commands of the README:
+#   make lab    set everything up and open the notebooks in JupyterLab
+#   make test   set everything up and run the whole test suite (what CI runs)
+SHELL := /bin/bash
+VENV := .venv/bin
+TCMALLOC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4))
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+PORT ?= 8888
+
+.PHONY: setup lab test lint
+
+setup:
+	@scripts/system-deps.sh
+	@scripts/setup.sh
+
+lab: setup
+	LD_PRELOAD=$(TCMALLOC) $(VENV)/jupyter lab notebooks/ --ServerApp.ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
+
+lint:
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+test:
+	@scripts/system-deps.sh --browser
+	@scripts/setup.sh
+	$(MAKE) --no-print-directory lint
+	LD_PRELOAD=$(TCMALLOC) $(VENV)/python -m pytest

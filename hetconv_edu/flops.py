@@ -1,0 +1,327 @@
+"""Cost accounting: analytic multiply-accumulates and parameters for every filter family, and
+measured counts of real modules with ``torch.utils.flop_counter``.
+
+Conventions, stated once for the whole package:
+
+* **MACs** — multiply-accumulates, one per weight per output position. The paper calls these
+  "FLOPs" (its Eq. 1–4 and the VGG-16 table count MACs).
+* **FLOPs = 2 × MACs** — one multiply plus one add, what ``torch.utils.flop_counter`` reports
+  (it ignores bias). fvcore and thop report MACs under the name "flops"; ptflops reports MACs
+  plus bias additions.
+* **bias additions** — D_o²·N per layer with bias, listed separately (``Cost.bias_adds``) and
+  never mixed into MACs.
+
+Formulas (paper notation: output map D_o×D_o, M input channels, N filters, kernel K, part P,
+groups G):
+
+* standard:          FL_S = D_o²·M·N·K²
+* HetConv:           FL_H = D_o²·M·N·K²/P + (M − M/P)·D_o²·N   → ratio 1/P + (1 − 1/P)/K²
+* depthwise+point:   D_o²·M·K² + M·N·D_o²                      → ratio 1/N + 1/K²
+* groupwise+point:   D_o²·M·M·K²/G + M·N·D_o²                   → ratio 1/G + 1/K² (M = N)
+* naive public HetConv: D_o²·M·N·K²/P + M·N·D_o²                → ratio 1/P + 1/K²
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from hetconv_edu.layers import (
+    ConvSpec,
+    HetConv2d,
+    MaskedHetConv2d,
+    NaiveHetConv2d,
+    _TwoStage,
+    parse_conv_spec,
+)
+from hetconv_edu.pattern import check_positive_int, family_stages, stage_weights
+
+__all__ = [
+    "Cost",
+    "LayerRow",
+    "NetworkCost",
+    "depthwise_pointwise_ratio",
+    "groupwise_pointwise_ratio",
+    "hetconv_macs",
+    "hetconv_ratio",
+    "layer_cost",
+    "measure_macs",
+    "naive_hetconv_ratio",
+    "network_cost",
+    "standard_macs",
+]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """The cost of a layer or network: MACs, parameters (weights + bias) and bias additions."""
+
+    macs: int
+    params: int
+    bias_adds: int = 0
+
+    @property
+    def flops(self) -> int:
+        """FLOPs as PyTorch counts them: 2 × MACs, bias ignored."""
+        return 2 * self.macs
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(
+            self.macs + other.macs, self.params + other.params, self.bias_adds + other.bias_adds
+        )
+
+
+def standard_macs(out_size: int, in_channels: int, out_channels: int, kernel_size: int) -> int:
+    """FL_S = D_o·D_o·M·N·K·K (paper, Eq. 1)."""
+    d, m, n, k = _ints(out_size, in_channels, out_channels, kernel_size)
+    return d * d * m * n * k * k
+
+
+def hetconv_macs(
+    out_size: int, in_channels: int, out_channels: int, kernel_size: int, p: int
+) -> int:
+    """FL_H = D_o·D_o·M·N·K·K/P + (M − M/P)·D_o·D_o·N (paper, Eq. 2–4)."""
+    d, m, n, k, p = _ints(out_size, in_channels, out_channels, kernel_size, p)
+    if m % p:
+        raise ValueError(f"p={p} must divide in_channels={m}")
+    return d * d * m * n * k * k // p + (m - m // p) * d * d * n
+
+
+def hetconv_ratio(kernel_size: int, p: int) -> float:
+    """FL_H / FL_S = 1/P + (1 − 1/P)/K² (paper, Eq. 5)."""
+    return 1 / p + (1 - 1 / p) / kernel_size**2
+
+
+def naive_hetconv_ratio(kernel_size: int, p: int) -> float:
+    """The popular public HetConv (groupwise P + full 1×1): 1/P + 1/K²."""
+    return 1 / p + 1 / kernel_size**2
+
+
+def depthwise_pointwise_ratio(out_channels: int, kernel_size: int) -> float:
+    """Depthwise + pointwise (MobileNet): 1/N + 1/K²."""
+    return 1 / out_channels + 1 / kernel_size**2
+
+
+def groupwise_pointwise_ratio(groups: int, kernel_size: int) -> float:
+    """Groupwise (G) + pointwise, M = N: 1/G + 1/K²."""
+    return 1 / groups + 1 / kernel_size**2
+
+
+def _ints(*values: int) -> tuple[int, ...]:
+    names = ("out_size", "in_channels", "out_channels", "kernel_size", "p")
+    return tuple(check_positive_int(n, v) for n, v in zip(names, values, strict=False))
+
+
+def layer_cost(
+    spec: str | ConvSpec,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    out_size: int,
+    *,
+    bias: bool = True,
+    executed: bool = False,
+) -> Cost:
+    """Analytic cost of one layer of family ``spec`` (e.g. ``"hetconv:4"``) with a D_o×D_o output.
+
+    Counted on the kernel maps of :mod:`hetconv_edu.pattern`: every weight does one MAC per
+    output position, so MACs = weights · D_o² summed over the family's stages (two for the
+    separable families). Bias, when present, sits on the last stage: N parameters and D_o²·N
+    additions.
+
+    ``executed=False`` gives the paper's count (FL_H for HetConv). ``executed=True`` gives what
+    :class:`~hetconv_edu.layers.HetConv2d` actually multiplies: its 1×1 convolution is dense
+    with the own-group weights held at zero, D_o²·N·M/P more MACs (1/P of the 1×1 work),
+    because one dense 1×1 runs faster than P block-sparse ones. That is also what
+    ``torch.utils.flop_counter`` measures. Parameters are the same either way.
+    """
+    spec = parse_conv_spec(spec)
+    d = check_positive_int("out_size", out_size)
+    stages = family_stages(spec.family, in_channels, out_channels, p=spec.value, groups=spec.value)
+    weights = sum(stage_weights(s.pattern, kernel_size) for s in stages)
+    macs = weights * d * d
+    if executed and spec.family == "hetconv" and spec.value > 1:
+        macs += d * d * out_channels * in_channels // spec.value
+    n_bias = out_channels if bias else 0
+    return Cost(macs=macs, params=weights + n_bias, bias_adds=n_bias * d * d)
+
+
+def measure_macs(module: nn.Module, input_shape: Sequence[int]) -> int:
+    """MACs of one forward pass measured by ``torch.utils.flop_counter.FlopCounterMode``
+    (which reports 2 × MACs and ignores bias), on a zero input, in eval mode."""
+    return _count_flops(module, input_shape)[type(module).__name__] // 2
+
+
+def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
+    param = next(module.parameters(), None)
+    x = torch.zeros(*input_shape, device=param.device if param is not None else "cpu")
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            module(x)
+    finally:
+        module.train(was_training)
+    counts = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
+    counts.setdefault(type(module).__name__, 0)
+    return counts
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One convolution or linear layer of a network, with its analytic and measured cost.
+
+    ``macs`` is the paper's count, ``macs_executed`` what the implementation multiplies
+    (they differ only for HetConv with P > 1), ``macs_measured`` what the flop counter saw.
+    """
+
+    name: str
+    family: str
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    p: int | None
+    out_size: int
+    params: int
+    macs: int
+    macs_executed: int
+    macs_measured: int
+    bias_adds: int
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """The per-layer table of a network and its totals (:func:`network_cost`)."""
+
+    rows: tuple[LayerRow, ...]
+    input_shape: tuple[int, ...]
+    total_params: int = field(default=0)
+    """Every parameter of the network, batch-norm included (the rows count conv/linear only)."""
+
+    @property
+    def macs(self) -> int:
+        return sum(r.macs for r in self.rows)
+
+    @property
+    def macs_executed(self) -> int:
+        return sum(r.macs_executed for r in self.rows)
+
+    @property
+    def macs_measured(self) -> int:
+        return sum(r.macs_measured for r in self.rows)
+
+    @property
+    def params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def bias_adds(self) -> int:
+        return sum(r.bias_adds for r in self.rows)
+
+
+_LAYER_TYPES = (HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage, nn.Conv2d, nn.Linear)
+
+
+def _spec_of(module: nn.Module) -> ConvSpec:
+    if isinstance(module, HetConv2d | MaskedHetConv2d):
+        return ConvSpec("hetconv", module.p)
+    if isinstance(module, NaiveHetConv2d):
+        return ConvSpec("naive_hetconv", module.p)
+    if isinstance(module, _TwoStage):
+        groups = module.spatial.groups
+        if groups == module.in_channels:
+            return ConvSpec("depthwise_pointwise")
+        return ConvSpec("groupwise_pointwise", groups)
+    if isinstance(module, nn.Conv2d):
+        if module.groups == 1:
+            return ConvSpec("standard")
+        return ConvSpec("groupwise", module.groups)
+    raise TypeError(f"no filter family for {type(module).__name__}")
+
+
+def _module_cost(module: nn.Module, out_size: int, executed: bool) -> tuple[ConvSpec | None, Cost]:
+    if isinstance(module, nn.Linear):
+        n_bias = module.out_features if module.bias is not None else 0
+        weights = module.in_features * module.out_features
+        return None, Cost(macs=weights, params=weights + n_bias, bias_adds=n_bias)
+    spec = _spec_of(module)
+    has_bias = (
+        module.pointwise.bias if isinstance(module, _TwoStage | NaiveHetConv2d) else module.bias
+    ) is not None
+    return spec, layer_cost(
+        spec,
+        module.in_channels,
+        module.out_channels,
+        _kernel_of(module),
+        out_size,
+        bias=has_bias,
+        executed=executed,
+    )
+
+
+def network_cost(model: nn.Module, input_shape: Iterable[int]) -> NetworkCost:
+    """The per-layer cost table of ``model`` on one input of ``input_shape`` (batch 1 advised).
+
+    Every convolution family of :mod:`hetconv_edu.layers`, ``nn.Conv2d`` and ``nn.Linear``
+    becomes a row (layers inside those are not listed again), with its analytic cost counted
+    from the output size a forward pass produced, and its measured MACs from
+    ``torch.utils.flop_counter`` in the same pass. Batch norm, activations and pooling are not
+    counted, as in the paper. Output maps must be square (D_o×D_o).
+    """
+    shape = tuple(int(s) for s in input_shape)
+    layers: dict[str, nn.Module] = {}
+    for name, module in model.named_modules():
+        if isinstance(module, _LAYER_TYPES) and not any(
+            name.startswith(outer + ".") for outer in layers
+        ):
+            layers[name] = module
+    out_sizes: dict[str, int] = {}
+
+    def record(name: str):
+        def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+            if output.dim() == 4 and output.shape[-1] != output.shape[-2]:
+                raise ValueError(f"layer {name} has a non-square output {tuple(output.shape)}")
+            out_sizes[name] = int(output.shape[-1]) if output.dim() == 4 else 1
+
+        return hook
+
+    handles = [m.register_forward_hook(record(n)) for n, m in layers.items()]
+    try:
+        measured = _count_flops(model, shape)
+    finally:
+        for h in handles:
+            h.remove()
+    root = type(model).__name__
+    batch = shape[0]
+    rows = []
+    for name, module in layers.items():
+        spec, cost = _module_cost(module, out_sizes[name], executed=False)
+        executed = _module_cost(module, out_sizes[name], executed=True)[1]
+        is_linear = spec is None
+        rows.append(
+            LayerRow(
+                name=name,
+                family="linear" if is_linear else spec.label,
+                in_channels=module.in_features if is_linear else module.in_channels,
+                out_channels=module.out_features if is_linear else module.out_channels,
+                kernel_size=1 if is_linear else _kernel_of(module),
+                p=spec.value if spec and spec.family in ("hetconv", "naive_hetconv") else None,
+                out_size=out_sizes[name],
+                params=cost.params,
+                macs=cost.macs * batch,
+                macs_executed=executed.macs * batch,
+                macs_measured=measured.get(f"{root}.{name}", 0) // 2,
+                bias_adds=cost.bias_adds * batch,
+            )
+        )
+    total = sum(p.numel() for p in model.parameters())
+    return NetworkCost(rows=tuple(rows), input_shape=shape, total_params=total)
+
+
+def _kernel_of(module: nn.Module) -> int:
+    k = module.kernel_size
+    return k if isinstance(k, int) else k[0]

@@ -1,0 +1,646 @@
+"""Convolution layers: the exact and fast :class:`HetConv2d`, its masked dense reference, and the
+baseline filter families of the paper, all built with one constructor style so a model can swap
+them (:func:`make_conv`).
+
+HetConv (Singh et al., CVPR 2019): each of the N filters holds M/P kernels of size K×K and
+M − M/P kernels of size 1×1, the K×K ones at input channels m with (m − n) mod P == 0
+(:func:`hetconv_edu.pattern.hetconv_pattern`). Cost: FL_H = D_o²·M·N·K²/P + (M − M/P)·D_o²·N
+multiply-accumulates, i.e. 1/P + (1 − 1/P)/K² of a standard convolution.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hetconv_edu.pattern import (
+    FAMILIES,
+    Kernel,
+    check_positive_int,
+    grouped_hetconv_pattern,
+    hetconv_pattern,
+    shifted_to_grouped_permutation,
+    valid_parts,
+)
+
+__all__ = [
+    "ARRANGEMENTS",
+    "ConvSpec",
+    "DepthwiseSeparableConv2d",
+    "GroupwiseConv2d",
+    "GroupwisePointwiseConv2d",
+    "HetConv2d",
+    "MaskedHetConv2d",
+    "NaiveHetConv2d",
+    "StandardConv2d",
+    "make_conv",
+    "parse_conv_spec",
+]
+
+Arrangement = Literal["shifted", "grouped"]
+ARRANGEMENTS: tuple[str, ...] = ("shifted", "grouped")
+Padding = int | tuple[int, int] | Literal["same", "valid"] | None
+
+
+def _pair(name: str, value: object, minimum: int) -> tuple[int, int]:
+    items = value if isinstance(value, tuple | list) else (value, value)
+    if len(items) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    out = []
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < minimum:
+            raise ValueError(f"{name} must be an integer >= {minimum} (or a pair), got {value!r}")
+        out.append(int(v))
+    return out[0], out[1]
+
+
+def _check_kernel_size(kernel_size: object) -> int:
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int | np.integer):
+        raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(
+            f"kernel_size must be a positive odd integer (a K×K kernel needs a centre tap for "
+            f"the 1×1 kernels to align with), got {kernel_size}"
+        )
+    return int(kernel_size)
+
+
+def _check_padding(padding: Padding, kernel_size: int, dilation: tuple[int, int]):
+    same = tuple(d * (kernel_size - 1) // 2 for d in dilation)
+    if padding is None or padding == "same":
+        return same
+    if padding == "valid":
+        return (0, 0)
+    return _pair("padding", padding, 0)
+
+
+def _check_part(in_channels: int, out_channels: int, p: object, name: str = "p") -> int:
+    allowed = valid_parts(in_channels, out_channels)
+    if isinstance(p, bool) or not isinstance(p, int | np.integer) or p < 1:
+        raise ValueError(
+            f"{name} must be a positive integer dividing in_channels={in_channels} and "
+            f"out_channels={out_channels}, got {p!r}; allowed values: {allowed}"
+        )
+    if int(p) not in allowed:
+        raise ValueError(
+            f"{name}={p} is not allowed for in_channels={in_channels}, "
+            f"out_channels={out_channels}: it must divide both; allowed values: {allowed}"
+        )
+    return int(p)
+
+
+class _ConvSettings(nn.Module):
+    """Argument checking and ``extra_repr`` shared by every layer of this module."""
+
+    family: str = ""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int | tuple[int, int],
+        padding: Padding,
+        dilation: int | tuple[int, int],
+        bias: bool,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_positive_int("in_channels", in_channels)
+        self.out_channels = check_positive_int("out_channels", out_channels)
+        self.kernel_size = _check_kernel_size(kernel_size)
+        self.stride = _pair("stride", stride, 1)
+        self.dilation = _pair("dilation", dilation, 1)
+        self.padding = _check_padding(padding, self.kernel_size, self.dilation)
+        if not isinstance(bias, bool):
+            raise ValueError(f"bias must be True or False, got {bias!r}")
+
+    def _settings_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        if self.stride != (1, 1):
+            s += f", stride={self.stride}"
+        s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        return s
+
+    def _centre_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The input as a 1×1 kernel at the K×K kernel's centre tap sees it (zero offset for the
+        default 'same' padding): padded or cropped so a stride-only 1×1 conv lines up."""
+        offsets = [
+            p - d * (self.kernel_size - 1) // 2
+            for p, d in zip(self.padding, self.dilation, strict=True)
+        ]
+        if offsets == [0, 0]:
+            return x
+        oh, ow = offsets
+        if oh > 0 or ow > 0:
+            x = F.pad(x, (max(ow, 0), max(ow, 0), max(oh, 0), max(oh, 0)))
+        h, w = x.shape[-2:]
+        return x[..., max(-oh, 0) : h - max(-oh, 0), max(-ow, 0) : w - max(-ow, 0)]
+
+
+class HetConv2d(_ConvSettings):
+    """Heterogeneous-kernel convolution (Singh et al., CVPR 2019), exact and fast.
+
+    Each of the ``out_channels`` (N) filters holds ``in_channels / p`` kernels of size
+    ``kernel_size``² (K×K) and ``in_channels − in_channels / p`` kernels of size 1×1. Cost per
+    output map of D_o×D_o (paper, Eq. 2): FL_H = D_o²·M·N·K²/P + (M − M/P)·D_o²·N MACs.
+
+    Parameters are exactly the paper's, N·(M·K²/P + M − M/P) weights (+ N bias):
+
+    * ``weight_kxk`` (N, M/P, K, K): filter n's K×K kernels, for its K×K channels in order;
+    * ``weight_1x1`` (N, M − M/P): filter n's 1×1 kernels, for its other channels in order.
+
+    ``arrangement`` says which channels those are:
+
+    * ``"shifted"`` (default, the paper's Fig. 4): K×K at channel m of filter n iff
+      (m − n) mod P == 0. Drop-in for ``nn.Conv2d``.
+    * ``"grouped"``: K×K iff m div (M/P) == n div (N/P), i.e. P contiguous diagonal blocks.
+      This *is* the shifted layer with its input and output channels relabelled
+      (:func:`~hetconv_edu.pattern.shifted_to_grouped_permutation`), so a network built from
+      grouped layers is a network of the paper's layers whose channels are listed group by
+      group. Consecutive layers need not permute anything between them, which makes it the
+      fastest choice; the models use it.
+
+    The forward pass never does the dense K×K work: a grouped K×K convolution (groups = P)
+    plus a 1×1 convolution whose own-group weights are held at zero, added. That 1×1 conv
+    multiplies those zeros too: it executes D_o²·N·M/P more MACs than FL_H (1/P of the 1×1
+    work) because one dense 1×1 runs faster on CPU than P block-sparse pieces;
+    :func:`hetconv_edu.flops.layer_cost` reports both counts. The shifted arrangement also
+    gathers the input channels into group order and scatters the result back.
+
+    Args:
+        in_channels: M, input channels.
+        out_channels: N, filters.
+        kernel_size: K, odd.
+        p: the part P; must divide M and N. P = 1 is a standard convolution, P = M leaves one
+            K×K kernel per filter.
+        stride, padding, dilation: as ``nn.Conv2d``; ``padding=None`` keeps the size ('same').
+        bias: add a learnable bias per filter.
+        arrangement: ``"shifted"`` (paper) or ``"grouped"`` (relabelled, fastest).
+    """
+
+    family = "hetconv"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        *,
+        p: int,
+        stride: int | tuple[int, int] = 1,
+        padding: Padding = None,
+        dilation: int | tuple[int, int] = 1,
+        bias: bool = True,
+        arrangement: Arrangement = "shifted",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+        self.p = _check_part(self.in_channels, self.out_channels, p)
+        if arrangement not in ARRANGEMENTS:
+            raise ValueError(f"arrangement must be one of {ARRANGEMENTS}, got {arrangement!r}")
+        self.arrangement = arrangement
+        m, n, k = self.in_channels, self.out_channels, self.kernel_size
+        factory = {"device": device, "dtype": dtype}
+        self.weight_kxk = nn.Parameter(torch.empty(n, m // self.p, k, k, **factory))
+        self.weight_1x1 = nn.Parameter(torch.empty(n, m - m // self.p, **factory))
+        self.bias = nn.Parameter(torch.empty(n, **factory)) if bias else None
+
+        pattern = self.pattern()
+        for kind, name in ((Kernel.FULL, "_index_kxk"), (Kernel.ONE, "_index_1x1")):
+            index = torch.from_numpy(np.flatnonzero(pattern == kind)).to(device)
+            self.register_buffer(name, index, persistent=False)
+        self._shifted = arrangement == "shifted"
+        if self._shifted:
+            order = shifted_to_grouped_permutation(n, self.p)
+            self.register_buffer("_kxk_order", torch.from_numpy(order).to(device), persistent=False)
+        self.reset_parameters()
+
+    def pattern(self) -> np.ndarray:
+        """The layer's N×M kernel map (:mod:`hetconv_edu.pattern`), in its own arrangement."""
+        if self.arrangement == "shifted":
+            return hetconv_pattern(self.in_channels, self.out_channels, self.p)
+        return grouped_hetconv_pattern(self.in_channels, self.out_channels, self.p)
+
+    @property
+    def fan_in(self) -> int:
+        """Weights per filter: M·K²/P + M − M/P."""
+        m, k = self.in_channels, self.kernel_size
+        return m // self.p * k * k + m - m // self.p
+
+    def reset_parameters(self) -> None:
+        """Uniform in ±1/sqrt(fan_in), as ``nn.Conv2d`` does with its own (dense) fan-in."""
+        bound = 1.0 / math.sqrt(self.fan_in)
+        for t in (self.weight_kxk, self.weight_1x1, self.bias):
+            if t is not None:
+                nn.init.uniform_(t, -bound, bound)
+
+    def weight_1x1_dense(self) -> torch.Tensor:
+        """The N×M×1×1 weight of the 1×1 part in the layer's arrangement, zero where a filter has
+        its K×K kernels (what the fast path multiplies)."""
+        n, m = self.out_channels, self.in_channels
+        flat = self.weight_1x1.new_zeros(n * m)
+        flat = flat.index_copy(0, self._index_1x1, self.weight_1x1.reshape(-1))
+        return flat.view(n, m, 1, 1)
+
+    def dense_weight(self) -> torch.Tensor:
+        """The equivalent dense K×K weight (N, M, K, K): the full K×K kernel at K×K positions, the
+        1×1 weight at the centre tap of 1×1 positions, zero elsewhere. A plain convolution with
+        this weight computes exactly what the layer computes (:meth:`forward_reference`)."""
+        n, m, k = self.out_channels, self.in_channels, self.kernel_size
+        dense = self.weight_kxk.new_zeros(n * m, k * k)
+        dense = dense.index_put((self._index_kxk,), self.weight_kxk.reshape(-1, k * k))
+        centre = torch.full_like(self._index_1x1, k // 2 * k + k // 2)
+        dense = dense.index_put((self._index_1x1, centre), self.weight_1x1.reshape(-1))
+        return dense.view(n, m, k, k)
+
+    def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
+        """The textbook definition: one dense K×K convolution with :meth:`dense_weight`. Exact
+        but does the full standard-convolution work; for tests and figures."""
+        return F.conv2d(x, self.dense_weight(), self.bias, self.stride, self.padding, self.dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 1:
+            return F.conv2d(x, self.weight_kxk, self.bias, self.stride, self.padding, self.dilation)
+        p = self.p
+        y = F.conv2d(self._centre_input(x), self.weight_1x1_dense(), self.bias, self.stride)
+        if not self._shifted:
+            y_kxk = F.conv2d(x, self.weight_kxk, None, self.stride, self.padding, self.dilation, p)
+            return y.add_(y_kxk)
+        # Shifted layout: channel i·P + r belongs to group r. A channel shuffle lists the input
+        # channels group by group, the grouped K×K conv (filters listed the same way) runs, and
+        # the inverse shuffle puts each group's outputs back at their shifted positions.
+        m = self.in_channels
+        w_kxk = self.weight_kxk.index_select(0, self._kxk_order)
+        y_kxk = F.conv2d(
+            F.channel_shuffle(x, m // p), w_kxk, None, self.stride, self.padding, self.dilation, p
+        )
+        return y.add_(F.channel_shuffle(y_kxk, p))
+
+    def extra_repr(self) -> str:
+        s = f"{self._settings_repr()}, p={self.p}, arrangement={self.arrangement!r}"
+        return s + ("" if self.bias is not None else ", bias=False")
+
+
+class MaskedHetConv2d(_ConvSettings):
+    """Reference HetConv: a dense K×K weight multiplied by the kernel-pattern mask.
+
+    Computes the paper's operation by definition (the masked dense convolution) and does the
+    full standard-convolution work; for tests and for benchmarks as the "obvious" way.
+    ``weight`` is (N, M, K, K); only the positions the mask keeps matter.
+    """
+
+    family = "hetconv"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        *,
+        p: int,
+        stride: int | tuple[int, int] = 1,
+        padding: Padding = None,
+        dilation: int | tuple[int, int] = 1,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+        self.p = _check_part(self.in_channels, self.out_channels, p)
+        m, n, k = self.in_channels, self.out_channels, self.kernel_size
+        factory = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(n, m, k, k, **factory))
+        self.bias = nn.Parameter(torch.empty(n, **factory)) if bias else None
+        pattern = hetconv_pattern(m, n, self.p)
+        mask = np.zeros((n, m, k, k), dtype=np.float32)
+        mask[pattern == Kernel.FULL] = 1.0
+        mask[pattern == Kernel.ONE, k // 2, k // 2] = 1.0
+        self.register_buffer("mask", torch.from_numpy(mask).to(**factory), persistent=False)
+        fan_in = m // self.p * k * k + m - m // self.p
+        bound = 1.0 / math.sqrt(fan_in)
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(
+            x, self.weight * self.mask, self.bias, self.stride, self.padding, self.dilation
+        )
+
+    def extra_repr(self) -> str:
+        return f"{self._settings_repr()}, p={self.p}, reference=masked dense"
+
+
+class StandardConv2d(nn.Conv2d):
+    """Standard (homogeneous) convolution: ``nn.Conv2d`` with this module's argument style
+    (``padding=None`` keeps the size). Cost FL_S = D_o²·M·N·K² MACs."""
+
+    family = "standard"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        *,
+        stride: int | tuple[int, int] = 1,
+        padding: Padding = None,
+        dilation: int | tuple[int, int] = 1,
+        bias: bool = True,
+        groups: int = 1,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        settings = _ConvSettings(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, bias
+        )
+        super().__init__(
+            settings.in_channels,
+            settings.out_channels,
+            settings.kernel_size,
+            settings.stride,
+            settings.padding,
+            settings.dilation,
+            groups,
+            bias,
+            device=device,
+            dtype=dtype,
+        )
+
+
+class GroupwiseConv2d(StandardConv2d):
+    """Groupwise convolution (GWC): G groups, each filter sees M/G channels with K×K kernels.
+    Cost D_o²·M·N·K²/G MACs."""
+
+    family = "groupwise"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        *,
+        groups: int,
+        stride: int | tuple[int, int] = 1,
+        padding: Padding = None,
+        dilation: int | tuple[int, int] = 1,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        groups = _check_groups(in_channels, out_channels, groups)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            bias=bias,
+            groups=groups,
+            device=device,
+            dtype=dtype,
+        )
+
+
+def _check_groups(in_channels: int, out_channels: int, groups: object) -> int:
+    return _check_part(in_channels, out_channels, groups, name="groups")
+
+
+class _TwoStage(nn.Module):
+    """A K×K stage (depthwise or groupwise, M→M, no bias) then a pointwise 1×1 stage (M→N)."""
+
+    family = ""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        groups: int,
+        stride: int | tuple[int, int],
+        padding: Padding,
+        dilation: int | tuple[int, int],
+        bias: bool,
+        device: torch.device | str | None,
+        dtype: torch.dtype | None,
+    ) -> None:
+        super().__init__()
+        self.spatial = StandardConv2d(
+            in_channels,
+            in_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            bias=False,
+            groups=groups,
+            device=device,
+            dtype=dtype,
+        )
+        self.pointwise = StandardConv2d(
+            in_channels, out_channels, 1, bias=bias, device=device, dtype=dtype
+        )
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = self.spatial.kernel_size[0]
+        self.stride, self.padding = self.spatial.stride, self.spatial.padding
+        self.dilation = self.spatial.dilation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.spatial(x))
+
+
+class DepthwiseSeparableConv2d(_TwoStage):
+    """Depthwise K×K (one kernel per channel) followed by pointwise 1×1 (MobileNet).
+    Cost D_o²·M·K² + M·N·D_o² MACs, two sequential stages."""
+
+    family = "depthwise_pointwise"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        *,
+        stride: int | tuple[int, int] = 1,
+        padding: Padding = None,
+        dilation: int | tuple[int, int] = 1,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        m = check_positive_int("in_channels", in_channels)
+        super().__init__(
+            m, out_channels, kernel_size, m, stride, padding, dilation, bias, device, dtype
+        )
+
+
+class GroupwisePointwiseConv2d(_TwoStage):
+    """Groupwise K×K with G groups (M→M) followed by pointwise 1×1 (M→N).
+    Cost D_o²·M·M·K²/G + M·N·D_o² MACs, two sequential stages."""
+
+    family = "groupwise_pointwise"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        *,
+        groups: int,
+        stride: int | tuple[int, int] = 1,
+        padding: Padding = None,
+        dilation: int | tuple[int, int] = 1,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        m = check_positive_int("in_channels", in_channels)
+        groups = _check_groups(m, m, groups)
+        self.groups = groups
+        super().__init__(
+            m, out_channels, kernel_size, groups, stride, padding, dilation, bias, device, dtype
+        )
+
+
+class NaiveHetConv2d(_ConvSettings):
+    """FOR COMPARISON ONLY: the popular public "HetConv", not the paper's layer.
+
+    Sums a groupwise K×K convolution (groups = P, contiguous blocks) and a *full* 1×1
+    convolution. Every block position then holds both a K×K and a 1×1 kernel: it can represent
+    the same functions (the extra 1×1 adds to the centre tap) but costs 1/P + 1/K² of a
+    standard convolution instead of 1/P + (1 − 1/P)/K², and carries N·M/P redundant weights.
+    """
+
+    family = "naive_hetconv"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        *,
+        p: int,
+        stride: int | tuple[int, int] = 1,
+        padding: Padding = None,
+        dilation: int | tuple[int, int] = 1,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+        self.p = _check_part(self.in_channels, self.out_channels, p)
+        m, n, k = self.in_channels, self.out_channels, self.kernel_size
+        factory = {"device": device, "dtype": dtype}
+        self.groupwise = nn.Conv2d(
+            m, n, k, self.stride, self.padding, self.dilation, self.p, bias=False, **factory
+        )
+        self.pointwise = nn.Conv2d(m, n, 1, self.stride, bias=bias, **factory)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.groupwise(x) + self.pointwise(self._centre_input(x))
+
+    def extra_repr(self) -> str:
+        return f"{self._settings_repr()}, p={self.p}, NOT the paper's layer"
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A filter family and its setting, e.g. ``ConvSpec("hetconv", 4)`` for HetConv P = 4.
+
+    ``value`` is P for ``hetconv``/``naive_hetconv``, G for ``groupwise``/``groupwise_pointwise``
+    and ignored (1) otherwise. ``str(spec)`` gives the text form ``"hetconv:4"``.
+    """
+
+    family: str
+    value: int = 1
+
+    def __str__(self) -> str:
+        return self.family if self.family in _NO_VALUE else f"{self.family}:{self.value}"
+
+    @property
+    def label(self) -> str:
+        """Readable name for tables and legends."""
+        names = {
+            "standard": "standard",
+            "hetconv": f"HetConv P={self.value}",
+            "naive_hetconv": f"naive HetConv P={self.value}",
+            "groupwise": f"groupwise G={self.value}",
+            "depthwise_pointwise": "depthwise+pointwise",
+            "groupwise_pointwise": f"groupwise G={self.value}+pointwise",
+        }
+        return names[self.family]
+
+
+_NO_VALUE = ("standard", "depthwise_pointwise")
+_WITH_VALUE = ("hetconv", "naive_hetconv", "groupwise", "groupwise_pointwise")
+_ALIASES = {"dwsep": "depthwise_pointwise", "naive": "naive_hetconv", "gwpw": "groupwise_pointwise"}
+
+
+def parse_conv_spec(spec: str | ConvSpec) -> ConvSpec:
+    """Read a family from text: ``standard``, ``hetconv:P``, ``naive_hetconv:P``,
+    ``groupwise:G``, ``depthwise_pointwise`` (alias ``dwsep``), ``groupwise_pointwise:G``."""
+    if isinstance(spec, ConvSpec):
+        return spec
+    if not isinstance(spec, str):
+        raise ValueError(f"a conv family must be text like 'hetconv:4', got {spec!r}")
+    name, _, value = spec.strip().partition(":")
+    family = _ALIASES.get(name, name)
+    usage = (
+        "standard, hetconv:P, naive_hetconv:P, groupwise:G, depthwise_pointwise, "
+        "groupwise_pointwise:G"
+    )
+    if family in _NO_VALUE:
+        if value:
+            raise ValueError(f"{family!r} takes no value, got {spec!r}; use one of: {usage}")
+        return ConvSpec(family)
+    if family in _WITH_VALUE:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{spec!r} needs a positive integer after ':'; use one of: {usage}")
+        return ConvSpec(family, int(value))
+    raise ValueError(f"unknown conv family {spec!r}; use one of: {usage}")
+
+
+def make_conv(
+    spec: str | ConvSpec,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int = 3,
+    *,
+    stride: int = 1,
+    bias: bool = True,
+    arrangement: Arrangement = "shifted",
+) -> nn.Module:
+    """Build a layer of the family ``spec`` with the shared constructor style (same padding).
+
+    ``arrangement`` applies to ``hetconv`` only. A value that does not fit the channels raises
+    ``ValueError`` listing the allowed values.
+    """
+    spec = parse_conv_spec(spec)
+    kw = {"stride": stride, "bias": bias}
+    if spec.family == "standard":
+        return StandardConv2d(in_channels, out_channels, kernel_size, **kw)
+    if spec.family == "hetconv":
+        return HetConv2d(
+            in_channels, out_channels, kernel_size, p=spec.value, arrangement=arrangement, **kw
+        )
+    if spec.family == "naive_hetconv":
+        return NaiveHetConv2d(in_channels, out_channels, kernel_size, p=spec.value, **kw)
+    if spec.family == "groupwise":
+        return GroupwiseConv2d(in_channels, out_channels, kernel_size, groups=spec.value, **kw)
+    if spec.family == "depthwise_pointwise":
+        return DepthwiseSeparableConv2d(in_channels, out_channels, kernel_size, **kw)
+    if spec.family == "groupwise_pointwise":
+        return GroupwisePointwiseConv2d(
+            in_channels, out_channels, kernel_size, groups=spec.value, **kw
+        )
+    raise ValueError(f"unknown conv family {spec.family!r}; choose one of {sorted(FAMILIES)}")

@@ -1,0 +1,275 @@
+"""Which kernel each (filter, input channel) pair holds: the kernel-arrangement model.
+
+Pure numpy, no torch. Everything the figures draw and every analytic cost in
+:mod:`hetconv_edu.flops` is counted on these maps.
+
+A layer with M input channels and N filters is described by an N×M integer map whose entry
+``[n, m]`` says which kernel filter ``n`` applies to input channel ``m`` (:class:`Kernel`).
+
+HetConv (Singh et al., CVPR 2019, Sec. 3) with part P puts a K×K kernel at every P-th input
+channel of each filter and shifts that arrangement by one channel from filter to filter::
+
+    kernel (n, m) is K×K  iff  (m − n) mod P == 0,  else 1×1
+
+so each filter holds M/P kernels of size K×K and M − M/P kernels of size 1×1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from numbers import Integral
+
+import numpy as np
+
+__all__ = [
+    "FAMILIES",
+    "Kernel",
+    "Stage",
+    "check_positive_int",
+    "divisors",
+    "family_stages",
+    "grouped_hetconv_pattern",
+    "groupwise_pattern",
+    "hetconv_pattern",
+    "kernels_per_channel",
+    "kernels_per_filter",
+    "naive_hetconv_pattern",
+    "shifted_to_grouped_permutation",
+    "stage_weights",
+    "standard_pattern",
+    "valid_parts",
+]
+
+
+class Kernel(IntEnum):
+    """What filter n holds for input channel m."""
+
+    NONE = 0
+    """No connection (channel outside the filter's group)."""
+    ONE = 1
+    """A 1×1 kernel: one weight."""
+    FULL = 2
+    """A full K×K kernel: K² weights."""
+    BOTH = 3
+    """A K×K kernel and a 1×1 kernel on the same channel (the naive public HetConv)."""
+
+
+KERNEL_LABELS = {
+    Kernel.NONE: "no kernel",
+    Kernel.ONE: "1×1 kernel",
+    Kernel.FULL: "K×K kernel",
+    Kernel.BOTH: "K×K + 1×1 (overlap)",
+}
+
+FAMILIES: dict[str, str] = {
+    "standard": "standard convolution (every kernel K×K)",
+    "hetconv": "HetConv, part P (paper: shifted K×K every P channels, 1×1 elsewhere)",
+    "naive_hetconv": "popular public HetConv: groupwise K×K (G=P) + a full 1×1 (not the paper's)",
+    "groupwise": "groupwise convolution, G groups",
+    "depthwise": "depthwise convolution (one K×K kernel per channel)",
+    "pointwise": "pointwise convolution (every kernel 1×1)",
+    "depthwise_pointwise": "depthwise + pointwise (MobileNet), two stages",
+    "groupwise_pointwise": "groupwise (G) + pointwise, two stages",
+}
+"""The filter families, keyed by the names the whole package uses."""
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """Return ``value`` as an int, or raise ``ValueError`` naming it if it is not a positive int."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def divisors(n: int) -> list[int]:
+    """All positive divisors of ``n`` in increasing order."""
+    n = check_positive_int("n", n)
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def valid_parts(in_channels: int, out_channels: int) -> list[int]:
+    """The parts P allowed for a layer of M input and N output channels: the common divisors.
+
+    P must divide M (each filter holds M/P K×K kernels) and N (the P filter patterns each
+    repeat N/P times).
+    """
+    m = check_positive_int("in_channels", in_channels)
+    n = check_positive_int("out_channels", out_channels)
+    return [d for d in divisors(m) if n % d == 0]
+
+
+def _check_part(in_channels: int, out_channels: int, p: object, name: str = "p") -> int:
+    p_int = check_positive_int(name, p)
+    allowed = valid_parts(in_channels, out_channels)
+    if p_int not in allowed:
+        raise ValueError(
+            f"{name}={p_int} must divide in_channels={in_channels} and "
+            f"out_channels={out_channels}; allowed values: {allowed}"
+        )
+    return p_int
+
+
+def _grid(in_channels: int, out_channels: int) -> tuple[np.ndarray, np.ndarray]:
+    m = check_positive_int("in_channels", in_channels)
+    n = check_positive_int("out_channels", out_channels)
+    return np.arange(n)[:, None], np.arange(m)[None, :]
+
+
+def standard_pattern(in_channels: int, out_channels: int) -> np.ndarray:
+    """Standard convolution: every filter holds a K×K kernel for every channel."""
+    n, m = _grid(in_channels, out_channels)
+    return np.full((n.shape[0], m.shape[1]), Kernel.FULL, dtype=np.int8)
+
+
+def hetconv_pattern(in_channels: int, out_channels: int, p: int) -> np.ndarray:
+    """The paper's shifted HetConv arrangement: ``[n, m]`` is K×K iff (m − n) mod P == 0.
+
+    P = 1 gives a standard convolution; P = M leaves one K×K kernel per filter.
+    """
+    p = _check_part(in_channels, out_channels, p)
+    n, m = _grid(in_channels, out_channels)
+    return np.where((m - n) % p == 0, Kernel.FULL, Kernel.ONE).astype(np.int8)
+
+
+def _block_mask(in_channels: int, out_channels: int, groups: int) -> np.ndarray:
+    n, m = _grid(in_channels, out_channels)
+    return (m // (in_channels // groups)) == (n // (out_channels // groups))
+
+
+def grouped_hetconv_pattern(in_channels: int, out_channels: int, p: int) -> np.ndarray:
+    """HetConv with the channels relabelled so the K×K kernels form P contiguous diagonal blocks.
+
+    Filter n and channel m of this layout are filter ``n' = (n mod N/P)·P + n div (N/P)`` and
+    channel ``m'`` likewise of the shifted layout (:func:`shifted_to_grouped_permutation`):
+    the same layer, channels listed group by group. This is the layout a grouped convolution
+    computes, which is why the fast layer uses it.
+    """
+    p = _check_part(in_channels, out_channels, p)
+    return np.where(_block_mask(in_channels, out_channels, p), Kernel.FULL, Kernel.ONE).astype(
+        np.int8
+    )
+
+
+def shifted_to_grouped_permutation(channels: int, p: int) -> np.ndarray:
+    """Order of shifted-layout channels that lists them group by group.
+
+    ``perm[j]`` is the shifted-layout index of the channel at position j of the grouped layout:
+    group r holds the channels ≡ r (mod P), i.e. ``perm = [0, P, 2P, …, 1, P+1, …]``. Applying
+    it to both the filters and the input channels of :func:`hetconv_pattern` gives
+    :func:`grouped_hetconv_pattern`.
+    """
+    c = check_positive_int("channels", channels)
+    p = check_positive_int("p", p)
+    if c % p:
+        raise ValueError(f"p={p} must divide channels={c}; allowed values: {divisors(c)}")
+    return np.arange(c).reshape(c // p, p).T.reshape(-1)
+
+
+def groupwise_pattern(in_channels: int, out_channels: int, groups: int) -> np.ndarray:
+    """Groupwise convolution with G groups: K×K inside the group, no connection outside."""
+    g = _check_part(in_channels, out_channels, groups, name="groups")
+    return np.where(_block_mask(in_channels, out_channels, g), Kernel.FULL, Kernel.NONE).astype(
+        np.int8
+    )
+
+
+def naive_hetconv_pattern(in_channels: int, out_channels: int, p: int) -> np.ndarray:
+    """The popular public "HetConv": a groupwise K×K conv (G = P) summed with a full 1×1 conv.
+
+    Its K×K kernels sit in contiguous blocks (not shifted) and every block position also
+    carries a 1×1 kernel (:attr:`Kernel.BOTH`): that overlap is the extra cost.
+    """
+    p = _check_part(in_channels, out_channels, p)
+    return np.where(_block_mask(in_channels, out_channels, p), Kernel.BOTH, Kernel.ONE).astype(
+        np.int8
+    )
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One convolution stage of a filter family: its name and its N×M kernel map."""
+
+    name: str
+    pattern: np.ndarray
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.pattern.shape[1])
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.pattern.shape[0])
+
+
+def family_stages(
+    family: str, in_channels: int, out_channels: int, p: int = 1, groups: int = 1
+) -> list[Stage]:
+    """The kernel maps of a filter family, one :class:`Stage` per sequential convolution.
+
+    ``p`` is used by ``hetconv`` and ``naive_hetconv``, ``groups`` by ``groupwise`` and
+    ``groupwise_pointwise``. ``depthwise`` needs ``out_channels == in_channels``; the
+    two-stage families run a depthwise (or groupwise) M→M stage, then a pointwise M→N stage.
+    """
+    m = check_positive_int("in_channels", in_channels)
+    n = check_positive_int("out_channels", out_channels)
+    if family == "standard":
+        return [Stage("standard K×K", standard_pattern(m, n))]
+    if family == "hetconv":
+        return [Stage(f"HetConv P={p}", hetconv_pattern(m, n, p))]
+    if family == "naive_hetconv":
+        return [Stage(f"naive HetConv P={p}", naive_hetconv_pattern(m, n, p))]
+    if family == "groupwise":
+        return [Stage(f"groupwise G={groups}", groupwise_pattern(m, n, groups))]
+    if family == "pointwise":
+        return [Stage("pointwise 1×1", np.full((n, m), Kernel.ONE, dtype=np.int8))]
+    if family == "depthwise":
+        if n != m:
+            raise ValueError(
+                f"depthwise convolution needs out_channels == in_channels, got "
+                f"in_channels={m}, out_channels={n}"
+            )
+        return [Stage("depthwise K×K", groupwise_pattern(m, m, m))]
+    if family == "depthwise_pointwise":
+        return [
+            Stage("depthwise K×K", groupwise_pattern(m, m, m)),
+            Stage("pointwise 1×1", np.full((n, m), Kernel.ONE, dtype=np.int8)),
+        ]
+    if family == "groupwise_pointwise":
+        return [
+            Stage(f"groupwise K×K, G={groups}", groupwise_pattern(m, m, groups)),
+            Stage("pointwise 1×1", np.full((n, m), Kernel.ONE, dtype=np.int8)),
+        ]
+    raise ValueError(f"unknown filter family {family!r}; choose one of {sorted(FAMILIES)}")
+
+
+def kernels_per_filter(pattern: np.ndarray, kind: Kernel) -> np.ndarray:
+    """How many kernels of ``kind`` each filter (row) holds; BOTH counts as K×K and as 1×1."""
+    return _count(pattern, kind, axis=1)
+
+
+def kernels_per_channel(pattern: np.ndarray, kind: Kernel) -> np.ndarray:
+    """How many filters hold a kernel of ``kind`` for each input channel (column)."""
+    return _count(pattern, kind, axis=0)
+
+
+def _count(pattern: np.ndarray, kind: Kernel, axis: int) -> np.ndarray:
+    if kind in (Kernel.FULL, Kernel.ONE):
+        hit = (pattern == kind) | (pattern == Kernel.BOTH)
+    else:
+        hit = pattern == kind
+    return hit.sum(axis=axis)
+
+
+def stage_weights(pattern: np.ndarray, kernel_size: int) -> int:
+    """Weights (without bias) in a kernel map: K² per K×K kernel, 1 per 1×1 kernel.
+
+    Every weight performs one multiply-accumulate per output position, so a stage costs
+    ``stage_weights · D_o²`` MACs (:mod:`hetconv_edu.flops`).
+    """
+    k = check_positive_int("kernel_size", kernel_size)
+    full = int(kernels_per_filter(pattern, Kernel.FULL).sum())
+    one = int(kernels_per_filter(pattern, Kernel.ONE).sum())
+    return full * k * k + one
