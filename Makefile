@@ -7,7 +7,7 @@ TCMALLOC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
 
-.PHONY: setup lab test lint
+.PHONY: setup lab test lint bench
 
 setup:
 	@scripts/system-deps.sh
@@ -25,3 +25,6 @@ test:
 	@scripts/setup.sh
 	$(MAKE) --no-print-directory lint
 	LD_PRELOAD=$(TCMALLOC) $(VENV)/python -m pytest
+
+bench: setup
+	LD_PRELOAD=$(TCMALLOC) $(VENV)/python benchmarks/layer_speed.py --quick
