@@ -1,0 +1,727 @@
+"""Tests of hetconv_edu.data on fake data sets in the official formats, served from files and a
+loopback HTTP server, and on the real Fashion-MNIST of Debian's package where it is installed."""
+
+from __future__ import annotations
+
+import builtins
+import gzip
+import io
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import tarfile
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hetconv_edu import data
+from hetconv_edu.data import (
+    Batches,
+    DataIntegrityError,
+    DatasetNotFoundError,
+    ImageDataset,
+    augment,
+    download,
+    load_cifar10,
+    load_dataset,
+    load_fashion_mnist,
+    normalize,
+    parse_idx,
+)
+from tests.datasets import (
+    file_md5,
+    idx_bytes,
+    md5s_of,
+    python2_pickle,
+    serve_directory,
+    serve_directory_cut_off,
+    write_fake_cifar10,
+    write_fake_fashion_mnist,
+    write_idx_gz,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files and folders the loaders may have left in ``folder``."""
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith("."))
+
+
+def unreachable_url(name: str) -> str:
+    """An http URL on 127.0.0.1 at a port where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{name}"
+
+
+@pytest.fixture(scope="module")
+def cifar_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fake ``cifar-10-python.tar.gz`` in a folder of its own (to serve or copy)."""
+    return write_fake_cifar10(tmp_path_factory.mktemp("served"), as_archive=True)
+
+
+@pytest.fixture(scope="module")
+def cifar(tmp_path_factory: pytest.TempPathFactory) -> ImageDataset:
+    """The fake CIFAR-10 (500 train, 100 test), loaded from an extracted folder."""
+    root = tmp_path_factory.mktemp("cifar")
+    write_fake_cifar10(root)
+    return load_cifar10(root, download=False)
+
+
+# --------------------------------------------------------------------------------------------
+# The data folder
+# --------------------------------------------------------------------------------------------
+
+
+def test_default_data_dir_is_the_project_data_folder_unless_configured(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    assert data.default_data_dir() == REPO / "data"
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
+    assert data.default_data_dir() == tmp_path
+
+
+def test_loaders_read_the_configured_data_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_fake_cifar10(tmp_path, n_train=50, n_test=20)
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
+    assert len(load_cifar10(download=False).train_labels) == 50
+
+
+def test_importing_the_module_touches_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "data-folder"
+    environment = {**os.environ, data.DATA_DIR_ENV: str(target), "PYTHONPATH": str(REPO)}
+    subprocess.run(
+        [sys.executable, "-c", "import hetconv_edu.data"],
+        check=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
+    )
+    assert not target.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# download()
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def payload(tmp_path: Path) -> Path:
+    """3 MiB of random bytes (several download chunks) in a folder of their own."""
+    source = tmp_path / "served" / "payload.bin"
+    source.parent.mkdir()
+    source.write_bytes(np.random.default_rng(0).bytes(3 << 20))
+    return source
+
+
+def test_download_from_a_file_url(payload: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "out" / "copy.bin"
+    assert download(payload.as_uri(), dest, file_md5(payload)) == dest
+    assert dest.read_bytes() == payload.read_bytes()
+    assert leftovers(dest.parent) == []
+
+
+def test_download_over_loopback_http(payload: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "copy.bin"
+    with serve_directory(payload.parent) as base_url:
+        download(base_url + payload.name, dest, file_md5(payload), desc="payload")
+    assert dest.read_bytes() == payload.read_bytes()
+    assert leftovers(tmp_path) == []
+
+
+def test_checksum_mismatch_raises_and_leaves_no_file(payload: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "copy.bin"
+    with pytest.raises(DataIntegrityError, match="md5"):
+        download(payload.as_uri(), dest, "0" * 32)
+    assert not dest.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_interrupted_transfer_leaves_nothing_and_a_retry_succeeds(
+    payload: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "copy.bin"
+    with serve_directory_cut_off(payload.parent) as base_url, pytest.raises(OSError):
+        download(base_url + payload.name, dest, file_md5(payload))
+    assert not dest.exists()
+    assert leftovers(tmp_path) == []
+    with serve_directory(payload.parent) as base_url:
+        download(base_url + payload.name, dest, file_md5(payload))
+    assert dest.read_bytes() == payload.read_bytes()
+
+
+def test_keyboard_interrupt_mid_stream_leaves_nothing(
+    payload: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_urlopen = urllib.request.urlopen
+
+    def urlopen_interrupted_after_one_chunk(url: str, **kwargs: Any) -> Any:
+        response = real_urlopen(url, **kwargs)
+        read = response.read
+        chunks = iter([read, None])
+
+        def read_then_interrupt(size: int = -1) -> bytes:
+            if next(chunks) is None:
+                raise KeyboardInterrupt
+            return read(size)
+
+        response.read = read_then_interrupt
+        return response
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen_interrupted_after_one_chunk)
+    dest = tmp_path / "copy.bin"
+    with pytest.raises(KeyboardInterrupt):
+        download(payload.as_uri(), dest, file_md5(payload))
+    assert not dest.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_an_existing_file_with_a_wrong_md5_is_replaced(payload: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "copy.bin"
+    dest.write_bytes(b"a truncated or damaged copy")
+    with pytest.warns(UserWarning, match="downloading it again"):
+        download(payload.as_uri(), dest, file_md5(payload))
+    assert dest.read_bytes() == payload.read_bytes()
+
+
+def test_an_existing_file_with_the_right_md5_is_kept_without_network(
+    payload: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "copy.bin"
+    dest.write_bytes(payload.read_bytes())
+    assert download(unreachable_url("payload.bin"), dest, file_md5(payload)) == dest
+
+
+# --------------------------------------------------------------------------------------------
+# CIFAR-10
+# --------------------------------------------------------------------------------------------
+
+
+def check_fake_cifar(dataset: ImageDataset, n_train: int = 500, n_test: int = 100) -> None:
+    assert dataset.name == "cifar10"
+    assert dataset.train_images.shape == (n_train, 3, 32, 32)
+    assert dataset.train_images.dtype == torch.uint8
+    assert dataset.test_images.shape == (n_test, 3, 32, 32)
+    assert dataset.train_labels.dtype == torch.int64
+    assert torch.equal(dataset.train_labels.bincount(), torch.full((10,), n_train // 10))
+    assert dataset.classes[:3] == ("airplane", "automobile", "bird")
+    assert (dataset.in_channels, dataset.image_size, dataset.num_classes) == (3, 32, 10)
+
+
+def test_cifar10_downloads_the_archive_over_http_and_extracts_it(
+    cifar_archive: Path, tmp_path: Path
+) -> None:
+    with serve_directory(cifar_archive.parent) as base_url:
+        dataset = load_cifar10(
+            tmp_path, url=base_url + cifar_archive.name, md5=file_md5(cifar_archive)
+        )
+    check_fake_cifar(dataset)
+    assert file_md5(tmp_path / data.CIFAR10_ARCHIVE) == file_md5(cifar_archive)
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [data.CIFAR10_ARCHIVE, data.CIFAR10_FOLDER]
+    )
+
+
+def test_cifar10_downloads_from_a_file_url(cifar_archive: Path, tmp_path: Path) -> None:
+    check_fake_cifar(
+        load_cifar10(tmp_path, url=cifar_archive.as_uri(), md5=file_md5(cifar_archive))
+    )
+
+
+def test_cifar10_pixels_are_rgb_planes_in_file_order(tmp_path: Path) -> None:
+    folder = write_fake_cifar10(tmp_path, n_train=50, n_test=20)
+    with (folder / "data_batch_1").open("rb") as handle:
+        batch = pickle.load(handle, encoding="bytes")  # our own trusted fake
+    dataset = load_cifar10(tmp_path, download=False)
+    first = torch.from_numpy(batch[b"data"]).reshape(-1, 3, 32, 32)
+    assert torch.equal(dataset.train_images[: len(first)], first)
+    assert dataset.train_labels[: len(first)].tolist() == batch[b"labels"]
+
+
+def test_cifar10_replaces_a_corrupt_archive(cifar_archive: Path, tmp_path: Path) -> None:
+    (tmp_path / data.CIFAR10_ARCHIVE).write_bytes(b"half an archive")
+    with pytest.warns(UserWarning, match="downloading it again"):
+        dataset = load_cifar10(tmp_path, url=cifar_archive.as_uri(), md5=file_md5(cifar_archive))
+    check_fake_cifar(dataset)
+    assert file_md5(tmp_path / data.CIFAR10_ARCHIVE) == file_md5(cifar_archive)
+
+
+def test_cifar10_never_reads_an_archive_with_a_wrong_md5(
+    cifar_archive: Path, tmp_path: Path
+) -> None:
+    (tmp_path / data.CIFAR10_ARCHIVE).write_bytes(cifar_archive.read_bytes())
+    with pytest.raises(DatasetNotFoundError, match="expected c58f30108f718f92721af3b95e74349a"):
+        load_cifar10(tmp_path, download=False)  # the official md5: the fake does not match
+    assert not (tmp_path / data.CIFAR10_FOLDER).exists()
+
+
+def test_cifar10_interrupted_download_leaves_nothing(cifar_archive: Path, tmp_path: Path) -> None:
+    with (
+        serve_directory_cut_off(cifar_archive.parent) as base_url,
+        pytest.raises(DatasetNotFoundError, match="stopped after"),
+    ):
+        load_cifar10(tmp_path, url=base_url + cifar_archive.name, md5=file_md5(cifar_archive))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cifar10_reads_an_extracted_folder_without_archive(tmp_path: Path) -> None:
+    write_fake_cifar10(tmp_path)
+    check_fake_cifar(load_cifar10(tmp_path, download=False, url=unreachable_url("none")))
+    assert not (tmp_path / data.CIFAR10_ARCHIVE).exists()
+
+
+def test_archive_and_folder_give_the_same_data(
+    cifar_archive: Path, cifar: ImageDataset, tmp_path: Path
+) -> None:
+    from_archive = load_cifar10(tmp_path, url=cifar_archive.as_uri(), md5=file_md5(cifar_archive))
+    assert torch.equal(from_archive.train_images, cifar.train_images)
+    assert torch.equal(from_archive.test_labels, cifar.test_labels)
+
+
+@pytest.mark.parametrize(
+    "bad_member",
+    [
+        "cifar-10-batches-py/../escaped.txt",
+        "cifar-10-batches-py/..",
+        "/tmp/absolute.txt",
+        "elsewhere/data_batch_1",
+        "cifar-10-batches-py/nested/file",
+    ],
+)
+def test_unsafe_archive_members_are_refused(bad_member: str, tmp_path: Path) -> None:
+    archive = tmp_path / "root" / data.CIFAR10_ARCHIVE
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in (data.CIFAR10_FOLDER + "/data_batch_1", bad_member):
+            member = tarfile.TarInfo(name)
+            member.size = 1
+            tar.addfile(member, fileobj=io.BytesIO(b"x"))
+    with pytest.raises(DataIntegrityError, match="refusing to extract"):
+        load_cifar10(archive.parent, download=False, md5=file_md5(archive))
+    assert sorted(path.name for path in archive.parent.iterdir()) == [data.CIFAR10_ARCHIVE]
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_symlinks_in_the_archive_are_refused(tmp_path: Path) -> None:
+    archive = tmp_path / data.CIFAR10_ARCHIVE
+    with tarfile.open(archive, "w:gz") as tar:
+        link = tarfile.TarInfo(data.CIFAR10_FOLDER + "/data_batch_1")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "/etc/passwd"
+        tar.addfile(link)
+    with pytest.raises(DataIntegrityError, match="refusing to extract"):
+        load_cifar10(tmp_path, download=False, md5=file_md5(archive))
+    assert not (tmp_path / data.CIFAR10_FOLDER).exists()
+
+
+class _Call:
+    """Pickles as a call of ``function(*arguments)``: what a malicious pickle does."""
+
+    def __init__(self, function: Any, *arguments: Any) -> None:
+        self.function, self.arguments = function, arguments
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return self.function, self.arguments
+
+
+@pytest.mark.parametrize(
+    "make_call",
+    [
+        lambda marker: _Call(os.system, f"touch {marker}"),
+        lambda marker: _Call(builtins.exec, f"open({str(marker)!r}, 'w').close()"),
+        lambda marker: _Call(np.save, str(marker), 0),
+    ],
+    ids=["os.system", "builtins.exec", "numpy.save"],
+)
+def test_a_tampered_pickle_is_refused_and_runs_nothing(make_call: Any, tmp_path: Path) -> None:
+    folder = write_fake_cifar10(tmp_path, n_train=50, n_test=20)
+    marker = tmp_path / "pwned.npy"
+    tampered = {b"data": make_call(marker), b"labels": [0]}
+    (folder / "data_batch_1").write_bytes(python2_pickle(tampered))
+    with pytest.raises(DataIntegrityError, match="refused") as raised:
+        load_cifar10(tmp_path, download=False)
+    assert "data_batch_1" in str(raised.value)
+    assert not marker.exists()
+
+
+def test_a_truncated_pickle_is_a_clear_error(tmp_path: Path) -> None:
+    folder = write_fake_cifar10(tmp_path, n_train=50, n_test=20)
+    batch = folder / "test_batch"
+    batch.write_bytes(batch.read_bytes()[:100])
+    with pytest.raises(DataIntegrityError, match="test_batch could not be read"):
+        load_cifar10(tmp_path, download=False)
+
+
+def test_an_incomplete_folder_is_a_clear_error(tmp_path: Path) -> None:
+    folder = write_fake_cifar10(tmp_path, n_train=50, n_test=20)
+    (folder / "data_batch_3").unlink()
+    with pytest.raises(DataIntegrityError, match="lacks data_batch_3"):
+        load_cifar10(tmp_path, download=False)
+
+
+@pytest.mark.parametrize("allow_download", [True, False])
+def test_missing_cifar10_says_what_to_fetch_and_where(allow_download: bool, tmp_path: Path) -> None:
+    url = unreachable_url(data.CIFAR10_ARCHIVE)
+    with pytest.raises(DatasetNotFoundError) as raised:
+        load_cifar10(tmp_path, download=allow_download, url=url)
+    message = str(raised.value)
+    assert isinstance(raised.value, FileNotFoundError)
+    assert url in message
+    assert str(tmp_path / data.CIFAR10_ARCHIVE) in message
+    assert str(tmp_path / data.CIFAR10_FOLDER) in message
+    assert data.DATA_DIR_ENV in message
+    assert data.CIFAR10_MD5 in message
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Fashion-MNIST
+# --------------------------------------------------------------------------------------------
+
+
+def test_parse_idx_reads_what_was_written() -> None:
+    images = np.random.default_rng(1).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    assert np.array_equal(parse_idx(idx_bytes(images)), images)
+    labels = np.arange(10, dtype=np.uint8)
+    assert np.array_equal(parse_idx(idx_bytes(labels)), labels)
+
+
+def test_parse_idx_reads_a_gzipped_fake_file(tmp_path: Path) -> None:
+    images = np.random.default_rng(2).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    path = write_idx_gz(tmp_path / "images-idx3-ubyte.gz", images)
+    assert np.array_equal(parse_idx(gzip.decompress(path.read_bytes())), images)
+
+
+@pytest.mark.parametrize(
+    ("content", "complaint"),
+    [
+        (b"", "magic number is missing"),
+        (b"\x00\x00\x0d\x03" + bytes(12), "magic number is 00000d03"),
+        (b"PK\x03\x04", "not an IDX file"),
+        (b"\x00\x00\x08\x03\x00\x00", "ends inside its IDX header"),
+        (idx_bytes(np.zeros((2, 3, 3), np.uint8))[:-1], "truncated"),
+        (idx_bytes(np.zeros((2, 3, 3), np.uint8)) + b"\0", "19 bytes follow"),
+    ],
+)
+def test_parse_idx_rejects_malformed_files(content: bytes, complaint: str) -> None:
+    with pytest.raises(DataIntegrityError, match=complaint):
+        parse_idx(content, "some.idx")
+
+
+def test_fashion_mnist_from_fake_files(tmp_path: Path) -> None:
+    folder = write_fake_fashion_mnist(tmp_path, n_train=60, n_test=30)
+    dataset = load_fashion_mnist(tmp_path, download=False, md5s=md5s_of(folder))
+    assert dataset.train_images.shape == (60, 1, 28, 28)
+    assert dataset.test_images.shape == (30, 1, 28, 28)
+    assert dataset.classes == data.FASHION_MNIST_CLASSES
+    assert (dataset.in_channels, dataset.image_size, dataset.num_classes) == (1, 28, 10)
+    labels = gzip.decompress((folder / "t10k-labels-idx1-ubyte.gz").read_bytes())[8:]
+    assert dataset.test_labels.tolist() == list(labels)
+
+
+def test_fashion_mnist_downloads_over_http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    served = write_fake_fashion_mnist(tmp_path / "served", n_train=60, n_test=30)
+    root = tmp_path / "root"
+    with serve_directory(served) as base_url:
+        dataset = load_fashion_mnist(root, base_url=base_url, md5s=md5s_of(served))
+    assert len(dataset.train_labels) == 60
+    assert md5s_of(root / data.FASHION_MNIST_FOLDER) == md5s_of(served)
+
+
+def test_fashion_mnist_found_in_the_system_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system = write_fake_fashion_mnist(tmp_path / "system", n_train=60, n_test=30)
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", (system,))
+    dataset = load_fashion_mnist(tmp_path / "root", download=False, md5s=md5s_of(system))
+    assert len(dataset.test_labels) == 30
+
+
+def test_missing_fashion_mnist_says_what_to_fetch_and_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    base_url = unreachable_url("")
+    with pytest.raises(DatasetNotFoundError) as raised:
+        load_fashion_mnist(tmp_path, base_url=base_url)
+    message = str(raised.value)
+    assert base_url + "train-images-idx3-ubyte.gz" in message
+    assert str(tmp_path / data.FASHION_MNIST_FOLDER / "train-images-idx3-ubyte.gz") in message
+    assert "apt install dataset-fashion-mnist" in message
+    assert data.DATA_DIR_ENV in message
+
+
+def test_a_corrupt_fashion_mnist_file_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    folder = write_fake_fashion_mnist(tmp_path, n_train=60, n_test=30)
+    md5s = md5s_of(folder)
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"garbage"))
+    with pytest.raises(DatasetNotFoundError, match=r"train-labels-idx1-ubyte\.gz has md5"):
+        load_fashion_mnist(tmp_path, download=False, md5s=md5s)
+
+
+def test_real_fashion_mnist_from_debian_package(tmp_path: Path) -> None:
+    system = data.FASHION_MNIST_SYSTEM_DIRS[0]
+    if not system.is_dir():
+        message = f"{system} is missing: apt install dataset-fashion-mnist (scripts/system-deps.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    dataset = load_fashion_mnist(tmp_path, download=False)
+    assert dataset.train_images.shape == (60000, 1, 28, 28)
+    assert dataset.test_images.shape == (10000, 1, 28, 28)
+    assert torch.equal(dataset.train_labels.bincount(), torch.full((10,), 6000))
+    assert torch.equal(dataset.test_labels.bincount(), torch.full((10,), 1000))
+    assert dataset.mean == pytest.approx((0.2860,), abs=1e-4)
+    assert dataset.std == pytest.approx((0.3530,), abs=1e-4)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# The data set, subsets, load_dataset
+# --------------------------------------------------------------------------------------------
+
+
+def test_mean_and_std_are_those_of_the_training_images(cifar: ImageDataset) -> None:
+    pixels = cifar.train_images.double() / 255
+    assert cifar.mean == pytest.approx(pixels.mean(dim=(0, 2, 3)).tolist(), abs=1e-9)
+    assert cifar.std == pytest.approx(pixels.std(dim=(0, 2, 3), correction=0).tolist(), abs=1e-9)
+
+
+def test_image_dataset_rejects_inconsistent_tensors(cifar: ImageDataset) -> None:
+    with pytest.raises(ValueError, match="train_labels must be an int64 tensor"):
+        ImageDataset.from_tensors(
+            "broken",
+            cifar.train_images,
+            cifar.train_labels[:-1],
+            cifar.test_images,
+            cifar.test_labels,
+            cifar.classes,
+        )
+    with pytest.raises(ValueError, match="must be a non-empty uint8 tensor"):
+        ImageDataset.from_tensors(
+            "broken",
+            cifar.train_images.float(),
+            cifar.train_labels,
+            cifar.test_images,
+            cifar.test_labels,
+            cifar.classes,
+        )
+
+
+def test_subset_is_class_balanced_and_deterministic(tmp_path: Path, cifar: ImageDataset) -> None:
+    write_fake_cifar10(tmp_path)
+    first = load_cifar10(tmp_path, download=False, subset=103, test_subset=40, seed=3)
+    again = load_cifar10(tmp_path, download=False, subset=103, test_subset=40, seed=3)
+    other = load_cifar10(tmp_path, download=False, subset=103, seed=4)
+    counts = first.train_labels.bincount(minlength=10)
+    assert counts.sum() == 103 and counts.max() - counts.min() <= 1
+    assert torch.equal(first.test_labels.bincount(), torch.full((10,), 4))
+    assert torch.equal(first.train_images, again.train_images)
+    assert torch.equal(first.test_images, again.test_images)
+    assert not torch.equal(first.train_images, other.train_images)
+    assert len(other.test_labels) == len(cifar.test_labels)
+    # the subset's images are images of the full set, with their labels
+    full = {
+        bytes(image.numpy()): int(label)
+        for image, label in zip(cifar.train_images, cifar.train_labels, strict=True)
+    }
+    assert all(
+        full[bytes(image.numpy())] == int(label)
+        for image, label in zip(first.train_images, first.train_labels, strict=True)
+    )
+
+
+@pytest.mark.parametrize(("subset", "complaint"), [(501, "larger than the 500"), (0, "positive")])
+def test_subset_out_of_range_is_a_clear_error(subset: int, complaint: str, tmp_path: Path) -> None:
+    write_fake_cifar10(tmp_path)
+    with pytest.raises(ValueError, match=complaint):
+        load_cifar10(tmp_path, download=False, subset=subset)
+
+
+def test_load_dataset_by_name(tmp_path: Path) -> None:
+    write_fake_cifar10(tmp_path, n_train=50, n_test=20)
+    assert load_dataset("cifar10", tmp_path, download=False).name == "cifar10"
+    with pytest.raises(ValueError, match="'cifar10', 'fashion-mnist'"):
+        load_dataset("mnist", tmp_path)
+
+
+# --------------------------------------------------------------------------------------------
+# augment() and normalize()
+# --------------------------------------------------------------------------------------------
+
+
+def random_images(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, shape, generator=generator, dtype=torch.uint8)
+
+
+def test_augment_keeps_shape_and_dtype() -> None:
+    images = random_images((6, 3, 32, 32), 0)
+    assert augment(images).shape == images.shape
+    assert augment(images).dtype == torch.uint8
+    floats = images.float() / 255
+    assert augment(floats, torch.Generator().manual_seed(0)).dtype == torch.float32
+
+
+def test_augment_is_deterministic_given_the_generator() -> None:
+    images = random_images((16, 3, 8, 8), 1)
+    first = augment(images, torch.Generator().manual_seed(5))
+    assert torch.equal(first, augment(images, torch.Generator().manual_seed(5)))
+    assert not torch.equal(first, augment(images, torch.Generator().manual_seed(6)))
+
+
+def test_augment_flips_really_flip() -> None:
+    images = random_images((64, 3, 6, 6), 2)
+    out = augment(images, torch.Generator().manual_seed(0), padding=0)
+    same = (out == images).flatten(1).all(1)
+    flipped = (out == images.flip(-1)).flatten(1).all(1)
+    assert torch.all(same ^ flipped)  # each image is either kept or mirrored, never both
+    assert 16 < int(flipped.sum()) < 48
+
+
+def test_augment_uses_every_offset() -> None:
+    images = torch.zeros(400, 1, 3, 3, dtype=torch.uint8)
+    images[:, :, 1, 1] = 1  # a single lit pixel: the crop's offset is where it lands
+    out = augment(images, torch.Generator().manual_seed(0), padding=1)
+    landed = {tuple(torch.nonzero(image[0]).flatten().tolist()) for image in out}
+    assert landed == {(row, column) for row in range(3) for column in range(3)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    count=st.integers(1, 4),
+    channels=st.integers(1, 3),
+    height=st.integers(1, 6),
+    width=st.integers(1, 6),
+    padding=st.integers(0, 3),
+    seed=st.integers(0, 2**31),
+)
+def test_augmented_images_are_windows_of_the_padded_possibly_flipped_input(
+    count: int, channels: int, height: int, width: int, padding: int, seed: int
+) -> None:
+    images = random_images((count, channels, height, width), seed)
+    out = augment(images, torch.Generator().manual_seed(seed), padding=padding)
+    padded = torch.nn.functional.pad(images, (padding,) * 4)
+    for image, source in zip(out, padded, strict=True):
+        windows = [
+            candidate[:, top : top + height, left : left + width]
+            for candidate in (source, source.flip(-1))
+            for top in range(2 * padding + 1)
+            for left in range(2 * padding + 1)
+        ]
+        assert any(torch.equal(image, window) for window in windows)
+
+
+def test_normalize() -> None:
+    images = torch.tensor([0, 51, 255], dtype=torch.uint8).reshape(1, 1, 1, 3)
+    out = normalize(images, (0.2,), (0.5,))
+    assert out.dtype == torch.float32
+    assert out.flatten().tolist() == pytest.approx([-0.4, 0.0, 1.6])
+    assert torch.allclose(normalize(images.float() / 255, (0.2,), (0.5,)), out)
+    with pytest.raises(ValueError, match="one mean and std per channel"):
+        normalize(images, (0.2, 0.3), (0.5, 0.5))
+
+
+# --------------------------------------------------------------------------------------------
+# Batches
+# --------------------------------------------------------------------------------------------
+
+
+def epoch_order(batches: Batches, epoch: int) -> list[int]:
+    batches.set_epoch(epoch)
+    return batches.indices().tolist()
+
+
+def test_same_seed_and_epoch_give_the_same_order(cifar: ImageDataset) -> None:
+    one, two = Batches(cifar, seed=7), Batches(cifar, seed=7)
+    assert epoch_order(one, 3) == epoch_order(two, 3)
+    labels = [torch.cat([y for _, y in batches]) for batches in (one, two)]
+    assert torch.equal(*labels)
+    images = [next(iter(batches))[0] for batches in (one, two)]
+    assert torch.equal(*images)  # the augmentation too
+
+
+def test_other_epochs_and_seeds_give_other_orders(cifar: ImageDataset) -> None:
+    batches = Batches(cifar, seed=7)
+    orders = [epoch_order(batches, epoch) for epoch in range(3)]
+    assert len({tuple(order) for order in orders}) == 3
+    assert all(sorted(order) == list(range(500)) for order in orders)
+    assert epoch_order(Batches(cifar, seed=8), 0) != orders[0]
+
+
+@pytest.mark.parametrize(("size", "world_size"), [(500, 4), (500, 3), (100, 7)])
+def test_ranks_get_disjoint_equal_shards_covering_the_epoch(
+    cifar: ImageDataset, size: int, world_size: int
+) -> None:
+    split = "train" if size == 500 else "test"
+    shards = [
+        epoch_order(Batches(cifar, split, shuffle=True, rank=rank, world_size=world_size), 2)
+        for rank in range(world_size)
+    ]
+    assert len({len(shard) for shard in shards}) == 1
+    covered = [index for shard in shards for index in shard]
+    assert len(set(covered)) == len(covered) == size - size % world_size
+    whole = epoch_order(Batches(cifar, split, shuffle=True), 2)
+    assert set(covered) == set(whole[: len(covered)])
+
+
+def test_batch_count_and_shapes(cifar: ImageDataset) -> None:
+    assert len(Batches(cifar, batch_size=128)) == 4
+    assert len(Batches(cifar, batch_size=128, drop_last=True)) == 3
+    assert len(Batches(cifar, batch_size=100, rank=1, world_size=2)) == 3
+    sizes = [len(labels) for _, labels in Batches(cifar, batch_size=128)]
+    assert sizes == [128, 128, 128, 116]
+    images, labels = next(iter(Batches(cifar, "test", batch_size=32)))
+    assert images.shape == (32, 3, 32, 32) and images.dtype == torch.float32
+    assert labels.dtype == torch.int64
+
+
+def test_test_batches_are_in_order_and_unaugmented(cifar: ImageDataset) -> None:
+    batches = Batches(cifar, "test", batch_size=64)
+    assert not batches.shuffle and not batches.augment
+    images = torch.cat([x for x, _ in batches])
+    labels = torch.cat([y for _, y in batches])
+    assert torch.equal(labels, cifar.test_labels)
+    assert torch.equal(images, normalize(cifar.test_images, cifar.mean, cifar.std))
+
+
+def test_training_batches_are_augmented(cifar: ImageDataset) -> None:
+    plain = Batches(cifar, batch_size=64, augment=False)
+    augmented = Batches(cifar, batch_size=64)
+    order = plain.indices()[:64]
+    expected = normalize(cifar.train_images[order], cifar.mean, cifar.std)
+    assert torch.equal(next(iter(plain))[0], expected)
+    assert not torch.equal(next(iter(augmented))[0], expected)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        ({"split": "valid"}, "split must be 'train' or 'test'"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"rank": 2, "world_size": 2}, r"rank must be an int in 0\.\.1"),
+        ({"seed": -1}, "seed must be an int >= 0"),
+    ],
+)
+def test_batches_reject_bad_arguments(
+    cifar: ImageDataset, arguments: dict[str, Any], complaint: str
+) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        Batches(cifar, **arguments)
