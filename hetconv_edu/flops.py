@@ -158,7 +158,12 @@ def measure_macs(module: nn.Module, input_shape: Sequence[int]) -> int:
 
 def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
     param = next(module.parameters(), None)
-    x = torch.zeros(*input_shape, device=param.device if param is not None else "cpu")
+    floating = param is not None and param.is_floating_point()
+    x = torch.zeros(
+        *input_shape,
+        device=param.device if param is not None else "cpu",
+        dtype=param.dtype if floating else None,
+    )
     was_training = module.training
     module.eval()
     try:
@@ -252,15 +257,12 @@ def _module_cost(module: nn.Module, out_size: int, executed: bool) -> tuple[Conv
     has_bias = (
         module.pointwise.bias if isinstance(module, _TwoStage | NaiveHetConv2d) else module.bias
     ) is not None
-    return spec, layer_cost(
-        spec,
-        module.in_channels,
-        module.out_channels,
-        _kernel_of(module),
-        out_size,
-        bias=has_bias,
-        executed=executed,
-    )
+    args = (module.in_channels, module.out_channels, _kernel_of(module), out_size)
+    cost = layer_cost(spec, *args, bias=has_bias, executed=executed)
+    if executed and isinstance(module, MaskedHetConv2d):
+        # The masked reference multiplies its whole dense K×K weight: standard-convolution work.
+        cost = Cost(layer_cost("standard", *args).macs, cost.params, cost.bias_adds)
+    return spec, cost
 
 
 def network_cost(model: nn.Module, input_shape: Iterable[int]) -> NetworkCost:
@@ -276,7 +278,7 @@ def network_cost(model: nn.Module, input_shape: Iterable[int]) -> NetworkCost:
     layers: dict[str, nn.Module] = {}
     for name, module in model.named_modules():
         if isinstance(module, _LAYER_TYPES) and not any(
-            name.startswith(outer + ".") for outer in layers
+            outer == "" or name.startswith(outer + ".") for outer in layers
         ):
             layers[name] = module
     out_sizes: dict[str, int] = {}
@@ -314,7 +316,7 @@ def network_cost(model: nn.Module, input_shape: Iterable[int]) -> NetworkCost:
                 params=cost.params,
                 macs=cost.macs * batch,
                 macs_executed=executed.macs * batch,
-                macs_measured=measured.get(f"{root}.{name}", 0) // 2,
+                macs_measured=measured.get(f"{root}.{name}" if name else root, 0) // 2,
                 bias_adds=cost.bias_adds * batch,
             )
         )

@@ -44,9 +44,15 @@ def time_candidates(
     ``warmup`` untimed calls of each candidate come first. ``progress(done, total)`` is called
     after every timed call (for progress bars; total = rounds · len(candidates)).
     """
-    if rounds < 1 or warmup < 0:
-        raise ValueError(f"need rounds >= 1 and warmup >= 0, got rounds={rounds}, warmup={warmup}")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (rounds, warmup)) or (
+        rounds < 1 or warmup < 0
+    ):
+        raise ValueError(
+            f"need integers rounds >= 1 and warmup >= 0, got rounds={rounds!r}, warmup={warmup!r}"
+        )
     names = list(candidates)
+    if not names:
+        raise ValueError("time_candidates needs at least one candidate")
     for name in names:
         for _ in range(warmup):
             candidates[name]()
@@ -81,7 +87,9 @@ def layer_step(
     """
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     module = module.to(device=device, memory_format=fmt)
-    x = torch.randn(*input_shape, device=device).contiguous(memory_format=fmt)
+    param = next(module.parameters(), None)
+    dtype = param.dtype if param is not None and param.is_floating_point() else None
+    x = torch.randn(*input_shape, device=device, dtype=dtype).contiguous(memory_format=fmt)
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
 
     if not backward:
