@@ -577,6 +577,8 @@ class ConvSpec:
             "groupwise": f"groupwise G={self.value}",
             "depthwise_pointwise": "depthwise+pointwise",
             "groupwise_pointwise": f"groupwise G={self.value}+pointwise",
+            "depthwise": "depthwise",
+            "pointwise": "pointwise",
         }
         return names[self.family]
 
@@ -593,14 +595,14 @@ def parse_conv_spec(spec: str | ConvSpec) -> ConvSpec:
         return spec
     if not isinstance(spec, str):
         raise ValueError(f"a conv family must be text like 'hetconv:4', got {spec!r}")
-    name, _, value = spec.strip().partition(":")
+    name, colon, value = spec.strip().partition(":")
     family = _ALIASES.get(name, name)
     usage = (
         "standard, hetconv:P, naive_hetconv:P, groupwise:G, depthwise_pointwise, "
         "groupwise_pointwise:G"
     )
     if family in _NO_VALUE:
-        if value:
+        if colon:
             raise ValueError(f"{family!r} takes no value, got {spec!r}; use one of: {usage}")
         return ConvSpec(family)
     if family in _WITH_VALUE:
