@@ -1,0 +1,282 @@
+"""Command line of hetconv_edu: ``python -m hetconv_edu <command> ...`` (or ``hetconv-edu``).
+
+Commands:
+
+* ``train`` — train one network (:class:`hetconv_edu.train.Trainer`)::
+
+      python -m hetconv_edu train --model small_vgg --conv hetconv:4 --epochs 3 \\
+          --subset 5000 --data-root DIR
+      python -m hetconv_edu train --conv hetconv:4 --resume      # continue runs/<name>/
+
+* ``compare`` — train several convolution families on the same data and print a table of test
+  accuracy, parameters, MACs per image, seconds per epoch and images per second::
+
+      python -m hetconv_edu compare --conv standard hetconv:4 hetconv:8 --epochs 2 --subset 5000
+
+Both run under ``torchrun --nproc_per_node=K -m hetconv_edu train ...`` (DistributedDataParallel;
+only rank 0 prints and writes files).
+
+Bad arguments and missing data end with a one-line error and exit status 2 (no traceback).
+New commands: write ``_add_NAME(subparsers)`` that registers a parser with
+``set_defaults(handler=...)`` and add it to :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+
+class CommandError(Exception):
+    """A problem to report on one line, exit status 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    from hetconv_edu.train import SCHEDULES, TrainConfig
+
+    d = TrainConfig()
+    g = parser.add_argument_group("model")
+    g.add_argument("--model", default=d.model, help=f"network (default {d.model})")
+    g.add_argument(
+        "--widths",
+        type=_positive_int,
+        nargs="+",
+        default=None,
+        help="channel widths of the model (small_vgg/small_resnet: three numbers)",
+    )
+    g.add_argument(
+        "--arrangement",
+        default=d.arrangement,
+        choices=("grouped", "shifted"),
+        help="HetConv channel arrangement (default grouped: fastest)",
+    )
+    g = parser.add_argument_group("data")
+    g.add_argument("--dataset", default=d.dataset, choices=("cifar10", "fashion-mnist"))
+    g.add_argument(
+        "--data-root",
+        default=None,
+        help="data folder holding cifar-10-batches-py/ or fashion-mnist/ "
+        "(default $HETCONV_EDU_DATA or the project's data/)",
+    )
+    g.add_argument(
+        "--no-download", action="store_true", help="fail instead of downloading missing data"
+    )
+    g.add_argument("--subset", type=_positive_int, default=None, help="training images to use")
+    g.add_argument("--test-subset", type=_positive_int, default=None, help="test images to use")
+    g.add_argument("--no-augment", action="store_true", help="no random crop and flip")
+    g = parser.add_argument_group("optimisation")
+    g.add_argument("--epochs", type=_positive_int, default=d.epochs)
+    g.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
+    g.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
+    g.add_argument("--momentum", type=float, default=d.momentum)
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument("--no-nesterov", action="store_true")
+    g.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
+    g.add_argument("--schedule", default=d.schedule, choices=SCHEDULES)
+    g.add_argument("--warmup", type=float, default=d.warmup, help="warm-up fraction of steps")
+    g.add_argument("--seed", type=int, default=d.seed)
+    g = parser.add_argument_group("machine and files")
+    g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
+    g.add_argument("--threads", type=_positive_int, default=None, help="CPU threads")
+    g.add_argument(
+        "--channels-last",
+        default=None,
+        choices=("auto", "on", "off"),
+        help="NHWC memory format (default auto: on for CPU and CUDA)",
+    )
+    g.add_argument("--run-dir", default=d.run_dir, help="folder of the runs (default runs)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _config(args: argparse.Namespace, conv: str | list[str], name: str | None):
+    from hetconv_edu.train import TrainConfig
+
+    return TrainConfig(
+        model=args.model,
+        conv=conv,
+        model_kwargs={"widths": list(args.widths)} if args.widths else {},
+        arrangement=args.arrangement,
+        dataset=args.dataset,
+        data_root=args.data_root,
+        download=not args.no_download,
+        subset=args.subset,
+        test_subset=args.test_subset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        nesterov=not args.no_nesterov,
+        label_smoothing=args.label_smoothing,
+        schedule=args.schedule,
+        warmup=args.warmup,
+        augment=not args.no_augment,
+        seed=args.seed,
+        device=args.device,
+        channels_last={None: None, "auto": None, "on": True, "off": False}[args.channels_last],
+        threads=args.threads,
+        run_dir=args.run_dir,
+        name=name,
+    )
+
+
+def _is_main_rank() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _train(args: argparse.Namespace) -> int:
+    from hetconv_edu.train import RunResult, Trainer, format_table
+
+    conv = args.conv[0] if len(args.conv) == 1 else list(args.conv)
+    config = _config(args, conv, args.name)
+    if args.resume:
+        # The run's own config comes from its checkpoint; only machine settings may change.
+        overrides = {"download": config.download, "device": config.device}
+        overrides.update(
+            {
+                k: getattr(config, k)
+                for k in ("data_root", "threads", "channels_last")
+                if getattr(config, k) is not None
+            }
+        )
+        trainer = Trainer.resume(Path(config.run_dir) / config.run_name, **overrides)
+        config = trainer.config
+    else:
+        trainer = Trainer(config)
+    try:
+        if _is_main_rank():
+            state = f"resuming at epoch {trainer.epoch + 1}" if args.resume else "training"
+            print(
+                f"{state} {config.model} ({config.label}) on {config.dataset}: "
+                f"{trainer.params:,} parameters, {trainer.macs / 1e6:.2f}M MACs/image, "
+                f"device {trainer.device}"
+                + (f" × {trainer.world_size} processes" if trainer.world_size > 1 else "")
+                + f", run folder {trainer.run_path}"
+            )
+        history = trainer.run(progress=not args.no_progress)
+    finally:
+        trainer.close()
+    if _is_main_rank() and history.epochs:
+        records = history.epochs
+        row = RunResult(
+            label=config.label,
+            test_acc=records[-1].test_acc,
+            params=trainer.params,
+            macs=trainer.macs,
+            seconds_per_epoch=sum(r.seconds for r in records) / len(records),
+            images_per_s=sum(r.images_per_s for r in records) / len(records),
+            config=config,
+            history=history,
+        )
+        print(format_table([row]))
+    return 130 if trainer.stopped else 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from hetconv_edu.train import compare, format_table
+
+    configs = [_config(args, conv, None) for conv in args.conv]
+    results = compare(configs, progress=not args.no_progress)
+    if _is_main_rank():
+        print(format_table(results))
+    return 130 if any(r.stopped for r in results) else 0
+
+
+def _add_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train one network",
+        description="Train one network on CIFAR-10 or Fashion-MNIST; writes runs/<name>/.",
+    )
+    parser.add_argument(
+        "--conv",
+        nargs="+",
+        default=["hetconv:4"],
+        help="family of every switchable conv (standard, hetconv:P, naive_hetconv:P, "
+        "groupwise:G, depthwise_pointwise, groupwise_pointwise:G), or one per layer",
+    )
+    parser.add_argument("--name", default=None, help="run name (default from model and conv)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in run-dir/name/ (default name from --model and --conv) from its "
+        "checkpoint, with the settings saved there",
+    )
+    _add_training_options(parser)
+    parser.set_defaults(handler=_train)
+
+
+def _add_compare(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="train several conv families and tabulate accuracy, cost and speed",
+        description="Train one network per conv family (same seed, data and order) and print "
+        "test accuracy, parameters, MACs per image, seconds per epoch and images per second.",
+    )
+    parser.add_argument(
+        "--conv",
+        nargs="+",
+        default=["standard", "hetconv:4", "hetconv:8"],
+        help="the families to compare (default: standard hetconv:4 hetconv:8)",
+    )
+    _add_training_options(parser)
+    parser.set_defaults(handler=_compare)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_train, _add_compare]
+"""Functions registering one subcommand each."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit status 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand of :data:`COMMANDS`."""
+    parser = _Parser(
+        prog="python -m hetconv_edu",
+        description="HetConv teaching package: train and compare networks.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for register in COMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 2 bad input or missing data, 130
+    stopped by Ctrl-C with a checkpoint saved)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError
+
+    try:
+        return int(args.handler(args))
+    except (DatasetNotFoundError, DataIntegrityError, FileNotFoundError, ValueError) as error:
+        message = " ".join(str(error).split())
+        print(f"{parser.prog} {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

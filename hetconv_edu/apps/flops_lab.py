@@ -1,0 +1,505 @@
+"""The FLOPs and latency lab (notebook 02): widgets wired to the cost model, the timer and the
+figures of :mod:`hetconv_edu.viz.flops_lab`.
+
+``FlopsLabApp().widget`` shows everything; the notebook displays one section per cell:
+
+* :attr:`FlopsLabApp.layer_section` — one layer (D_o, M, N, K, P, G): exact numbers of five
+  filter families, the HetConv formula with the values substituted, a bar chart;
+* :attr:`FlopsLabApp.units_section` — MACs vs FLOPs, and why tools disagree;
+* :attr:`FlopsLabApp.ratio_section` — the cost ratio against P and its 1/K² floor;
+* :attr:`FlopsLabApp.network_section` — a whole network per layer, analytic vs measured, and
+  the paper's VGG-16 table next to ours;
+* :attr:`FlopsLabApp.breakdown_section` — where the MACs go, layer by layer;
+* :attr:`FlopsLabApp.latency_section` — the paper's latency (sequential stages) and measured
+  wall-clock time on this machine with :func:`hetconv_edu.timing.time_layers`.
+
+Callbacks only read widgets, call package functions and put the results on screen.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+
+import ipywidgets as W
+import plotly.graph_objects as go
+from torch import nn
+
+from hetconv_edu.apps.controls import ChannelControls
+from hetconv_edu.flops import NetworkCost, layer_cost, measure_macs, network_cost
+from hetconv_edu.layers import make_conv
+from hetconv_edu.models import build_model, conv_slots
+from hetconv_edu.paper import (
+    PAPER_PARTS,
+    paper_convention_macs,
+    paper_row,
+    reproduce_vgg16_table,
+    true_macs,
+    truncate_millions,
+)
+from hetconv_edu.pattern import divisors
+from hetconv_edu.timing import time_layers
+from hetconv_edu.viz.flops_lab import (
+    FamilyCost,
+    SpeedupPoint,
+    family_costs,
+    layer_costs_figure,
+    layer_numbers_html,
+    layer_table_figure,
+    macs_by_layer_figure,
+    network_totals_html,
+    paper_latency_html,
+    paper_table_figure,
+    ratio_curve_figure,
+    speedup_figure,
+    tool_conventions_html,
+)
+
+__all__ = [
+    "NETWORKS",
+    "NETWORK_FAMILIES",
+    "WHY_TOOLS_DISAGREE",
+    "FlopsLabApp",
+    "cached_network_cost",
+    "measure_layer_families",
+    "measure_speedups",
+    "network_parts",
+]
+
+NETWORKS: tuple[str, ...] = ("vgg16", "small_vgg", "small_resnet")
+NETWORK_FAMILIES: dict[str, str] = {
+    "HetConv": "hetconv",
+    "naive HetConv": "naive_hetconv",
+    "groupwise": "groupwise",
+}
+"""Families the network section offers for every configurable conv, with the P/G value."""
+
+
+WHY_TOOLS_DISAGREE = (
+    "<p style='max-width:900px'><b>Why do tools disagree?</b> They count different things. "
+    "A convolution does one <i>multiply-accumulate</i> (MAC) per weight per output position; "
+    "the paper, fvcore and thop count those MACs (thop and fvcore even call them “flops”). "
+    "PyTorch's <code>torch.utils.flop_counter</code> counts the multiply and the add "
+    "separately, so it reports <b>FLOPs = 2 × MACs</b>, ignores the bias, and counts what the "
+    "code actually executes (our fast HetConv's dense 1×1 also multiplies its held-at-zero "
+    "weights). ptflops reports MACs <i>plus</i> the bias additions. Same layer, four numbers: "
+    "always say which one you quote.</p>"
+)
+
+
+def _input_shape(cost_batch: int, channels: int, size: int) -> tuple[int, int, int, int]:
+    return (cost_batch, channels, size, size)
+
+
+@functools.lru_cache(maxsize=64)
+def cached_network_cost(network: str, conv: str) -> NetworkCost:
+    """:func:`network_cost` of ``build_model(network, conv)`` on one 32×32 CIFAR image, cached.
+
+    The model sits on PyTorch's ``meta`` device: the forward pass dispatches exactly the same
+    operations with the same shapes, so the flop counter sees the same counts, but no
+    arithmetic is done (milliseconds instead of seconds on a busy classroom laptop)."""
+    model = build_model(network, conv, seed=None).to("meta")
+    return network_cost(model, (1, 3, 32, 32))
+
+
+@functools.lru_cache(maxsize=8)
+def network_parts(network: str) -> tuple[int, ...]:
+    """The P (or G) values valid for every configurable conv of ``network``: the common
+    divisors of all their input and output channels."""
+    slots = conv_slots(build_model(network, "standard", seed=None))
+    common = 0
+    for s in slots:
+        common = math.gcd(common, s.in_channels, s.out_channels)
+    return tuple(divisors(common))
+
+
+def measure_layer_families(
+    out_size: int, in_channels: int, out_channels: int, kernel_size: int, p: int, groups: int
+) -> dict[str, int]:
+    """MACs of the real modules of each calculator family, measured with
+    ``torch.utils.flop_counter`` on one input (keys as :class:`FamilyCost.key`), on the
+    ``meta`` device (same operations and shapes, no arithmetic)."""
+    specs = {
+        "standard": "standard",
+        "depthwise_pointwise": "depthwise_pointwise",
+        "groupwise_pointwise": f"groupwise_pointwise:{groups}",
+        "naive_hetconv": f"naive_hetconv:{p}",
+        "hetconv": f"hetconv:{p}",
+    }
+    shape = _input_shape(1, in_channels, out_size)
+    return {
+        key: measure_macs(make_conv(spec, in_channels, out_channels, kernel_size).to("meta"), shape)
+        for key, spec in specs.items()
+    }
+
+
+def measure_speedups(
+    out_size: int,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    p: int,
+    *,
+    batch: int = 8,
+    rounds: int = 5,
+    warmup: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[SpeedupPoint]:
+    """Time a standard ``nn.Conv2d``, the fast HetConv (grouped and shifted arrangements) and the
+    naive public HetConv on a (batch, M, D_o, D_o) input with :func:`time_layers` (forward
+    pass, interleaved rounds, medians), and return each HetConv's measured speedup over the
+    standard conv next to its ideal (analytic MAC-ratio) speedup."""
+    m, n, k, d = in_channels, out_channels, kernel_size, out_size
+    modules: dict[str, nn.Module] = {
+        "standard": nn.Conv2d(m, n, k, padding=k // 2),
+        "HetConv (grouped)": make_conv(f"hetconv:{p}", m, n, k, arrangement="grouped"),
+        "HetConv (shifted)": make_conv(f"hetconv:{p}", m, n, k, arrangement="shifted"),
+        "naive HetConv": make_conv(f"naive_hetconv:{p}", m, n, k),
+    }
+    specs = {
+        "HetConv (grouped)": f"hetconv:{p}",
+        "HetConv (shifted)": f"hetconv:{p}",
+        "naive HetConv": f"naive_hetconv:{p}",
+    }
+    timings = time_layers(
+        modules, _input_shape(batch, m, d), rounds=rounds, warmup=warmup, progress=progress
+    )
+    standard_macs = layer_cost("standard", m, n, k, d).macs
+    base = timings["standard"].median_s
+    settings = f"D_o={d} M={m} N={n} K={k} P={p} batch={batch}"
+    return [
+        SpeedupPoint(
+            candidate=name,
+            settings=settings,
+            ideal=standard_macs / layer_cost(spec, m, n, k, d).macs,
+            measured=base / timings[name].median_s,
+            time_s=timings[name].median_s,
+            standard_time_s=base,
+        )
+        for name, spec in specs.items()
+    ]
+
+
+def _refresh(fw: go.FigureWidget, fig: go.Figure) -> None:
+    """Show ``fig`` in the live widget ``fw``: one batched update, traces replaced only when
+    their number or types change."""
+    with fw.batch_update():
+        same = len(fw.data) == len(fig.data) and all(
+            a.type == b.type for a, b in zip(fw.data, fig.data, strict=True)
+        )
+        if same:
+            for old, new in zip(fw.data, fig.data, strict=True):
+                old.update(new.to_plotly_json(), overwrite=True)
+        else:
+            fw.data = ()
+            fw.add_traces(list(fig.data))
+        fw.layout = fig.layout
+
+
+def _html(value: str = "") -> W.HTML:
+    return W.HTML(value=value, layout=W.Layout(width="100%"))
+
+
+def _heading(text: str) -> W.HTML:
+    return W.HTML(f"<h3 style='margin:10px 0 4px 0'>{text}</h3>")
+
+
+def _reselect(slider: W.SelectionSlider, options: Sequence[int]) -> None:
+    """Give ``slider`` new options, keeping the closest valid value (never an invalid one)."""
+    options = list(options)
+    if list(slider.options) == options:
+        return
+    old = slider.value
+    best = min(options, key=lambda v: (abs(math.log2(v) - math.log2(old)), v))
+    slider.options = options  # resets the value to options[0] …
+    slider.value = best  # … so choose the closest one again
+
+
+class FlopsLabApp:
+    """The FLOPs and latency lab. ``.widget`` holds every section; see the module docstring.
+
+    Args:
+        d_o, m, n, k, p, g: initial layer settings (a VGG-16 layer at 16×16 by default).
+        network, net_p: initial network and its P.
+        batch: batch size of the latency measurement (small so one run takes a few seconds).
+        rounds, warmup: timer settings (medians over ``rounds`` interleaved rounds).
+        measure_flop_counter: also measure every calculator family with the flop counter.
+    """
+
+    def __init__(
+        self,
+        *,
+        d_o: int = 16,
+        m: int = 128,
+        n: int = 128,
+        k: int = 3,
+        p: int = 4,
+        g: int = 4,
+        network: str = "vgg16",
+        net_p: int = 4,
+        batch: int = 8,
+        rounds: int = 5,
+        warmup: int = 2,
+        measure_flop_counter: bool = True,
+    ) -> None:
+        self.measurements: list[SpeedupPoint] = []
+        """Every speedup measured so far (the chart accumulates them)."""
+        self._measure_flop_counter = measure_flop_counter
+        self._net_busy = False
+        self.channels = ChannelControls(m, n, k, p, continuous_update=False)
+        """The shared M/N/K/P controls (P always divides M and N)."""
+        style = {"description_width": "initial"}
+        self.d_o = W.IntSlider(
+            value=d_o, min=1, max=64, description="D_o output size", style=style,
+            continuous_update=False, layout=W.Layout(width="420px"),
+        )  # fmt: skip
+        self.g = W.SelectionSlider(
+            options=divisors(m), value=g, description="G groups", style=style,
+            continuous_update=False, layout=W.Layout(width="420px"),
+        )  # fmt: skip
+        self._g_busy = False
+        self.unit = W.ToggleButtons(
+            options=["MACs", "FLOPs"], value="MACs", description="count", tooltips=[
+                "multiply-accumulates (the paper's 'FLOPs')", "FLOPs = 2 × MACs (PyTorch)"
+            ],
+        )  # fmt: skip
+        self.numbers = _html()
+        self.layer_fig = go.FigureWidget()
+        self.tools = _html()
+        self.ratio_fig = go.FigureWidget()
+
+        self.network = W.Dropdown(options=NETWORKS, value=network, description="network")
+        self.net_family = W.Dropdown(
+            options=list(NETWORK_FAMILIES), value="HetConv", description="family"
+        )
+        self.net_p = W.SelectionSlider(
+            options=network_parts(network), value=net_p, description="P (or G)"
+        )
+        self.net_totals = _html()
+        self.net_table = go.FigureWidget()
+        self.paper_table = go.FigureWidget()
+        self.breakdown_fig = go.FigureWidget()
+
+        self.batch = W.Dropdown(options=(1, 2, 4, 8, 16, 32, 64), value=batch, description="batch")
+        self.rounds = W.IntSlider(value=rounds, min=1, max=21, description="rounds")
+        self.warmup = warmup
+        self.measure_button = W.Button(
+            description="measure on this machine", button_style="primary", icon="stopwatch",
+            layout=W.Layout(width="260px"),
+        )  # fmt: skip
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="timing")
+        self.measure_status = _html()
+        self.clear_button = W.Button(description="clear points", icon="trash")
+        self.speedup_fig = go.FigureWidget()
+
+        self.channels.on_change(self._on_channels)
+        for w in (self.d_o, self.g, self.unit):
+            w.observe(self._on_layer, "value")
+        for w in (self.net_family, self.net_p, self.unit):
+            w.observe(self._on_network, "value")
+        self.network.observe(self._on_network_choice, "value")
+        self.measure_button.on_click(self._on_measure)
+        self.clear_button.on_click(self._on_clear)
+
+        self._build_sections()
+        self._on_layer()
+        self._on_network()
+        vgg16_cost = functools.partial(cached_network_cost, "vgg16")
+        rows = reproduce_vgg16_table(lambda p: vgg16_cost(f"hetconv:{p}"))
+        _refresh(self.paper_table, paper_table_figure(rows))
+        _refresh(self.speedup_fig, speedup_figure(self.measurements))
+
+    # ------------------------------------------------------------------ layout
+
+    def _build_sections(self) -> None:
+        c = self.channels
+        row = W.Layout(flex_flow="row wrap")
+        self.layer_section = W.VBox(
+            [
+                _heading("One layer: five filter families"),
+                W.HBox([c.widget, W.VBox([self.d_o, self.g])], layout=row),
+                self.unit,
+                self.numbers,
+                self.layer_fig,
+            ]
+        )
+        self.units_section = W.VBox(
+            [_heading("MACs vs FLOPs"), self.unit, W.HTML(WHY_TOOLS_DISAGREE), self.tools]
+        )
+        self.ratio_section = W.VBox(
+            [_heading("The cost ratio and its floor"), c.kernel_size, c.p, self.ratio_fig]
+        )
+        self.network_section = W.VBox(
+            [
+                _heading("A whole network"),
+                W.HBox([self.network, self.net_family, self.net_p], layout=row),
+                self.unit,
+                self.net_totals,
+                self.net_table,
+                _heading("The paper's VGG-16 table, reproduced"),
+                self.paper_table,
+            ]
+        )
+        self.breakdown_section = W.VBox(
+            [
+                _heading("Where the MACs go"),
+                W.HBox([self.network, self.net_family, self.net_p], layout=row),
+                self.breakdown_fig,
+            ]
+        )
+        self.latency_section = W.VBox(
+            [
+                _heading("Latency, meaning 1: sequential stages (the paper)"),
+                W.HTML(paper_latency_html()),
+                _heading("Latency, meaning 2: wall-clock time on this machine"),
+                W.HBox([c.widget, W.VBox([self.d_o, self.batch, self.rounds])], layout=row),
+                W.HBox([self.measure_button, self.clear_button, self.progress]),
+                self.measure_status,
+                self.speedup_fig,
+            ]
+        )
+        for name in ("layer", "units", "ratio", "network", "breakdown", "latency"):
+            getattr(self, f"{name}_section").add_class(f"hetconv-flops-{name}")
+        self.numbers.add_class("hetconv-flops-numbers")
+        self.tools.add_class("hetconv-flops-tools")
+        self.net_totals.add_class("hetconv-flops-totals")
+        self.measure_status.add_class("hetconv-flops-status")
+        self.measure_button.add_class("hetconv-measure")
+        self.layer_fig.add_class("hetconv-flops-layer-fig")
+        self.ratio_fig.add_class("hetconv-flops-ratio-fig")
+        self.speedup_fig.add_class("hetconv-flops-speedup-fig")
+        self.widget = W.VBox(
+            [
+                self.layer_section,
+                self.units_section,
+                self.ratio_section,
+                self.network_section,
+                self.breakdown_section,
+                self.latency_section,
+            ]
+        )
+
+    # ------------------------------------------------------------------ state readers
+
+    def layer_settings(self) -> dict[str, int]:
+        """The calculator's current D_o, M, N, K, P, G."""
+        v = self.channels.values
+        return {
+            "out_size": int(self.d_o.value),
+            "in_channels": v.in_channels,
+            "out_channels": v.out_channels,
+            "kernel_size": v.kernel_size,
+            "p": v.p,
+            "groups": int(self.g.value),
+        }
+
+    def layer_rows(self) -> list[FamilyCost]:
+        """The calculator's numbers (:func:`family_costs` of the current settings)."""
+        return family_costs(**self.layer_settings())
+
+    def network_conv(self) -> str:
+        """The ``conv`` text of the network section, e.g. ``"hetconv:4"``."""
+        return f"{NETWORK_FAMILIES[self.net_family.value]}:{self.net_p.value}"
+
+    def network_costs(self) -> tuple[NetworkCost, NetworkCost]:
+        """(this network, the same network all standard), both cached."""
+        net = self.network.value
+        return cached_network_cost(net, self.network_conv()), cached_network_cost(net, "standard")
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _on_channels(self, values: object) -> None:
+        self._g_busy = True
+        try:
+            _reselect(self.g, divisors(self.channels.values.in_channels))
+        finally:
+            self._g_busy = False
+        self._on_layer()
+
+    def _on_layer(self, _change: object = None) -> None:
+        if self._g_busy:
+            return
+        s = self.layer_settings()
+        rows = self.layer_rows()
+        unit = self.unit.value
+        measured = measure_layer_families(**s) if self._measure_flop_counter else None
+        self.numbers.value = layer_numbers_html(
+            rows, s["out_size"], s["in_channels"], s["out_channels"], s["kernel_size"], s["p"],
+            unit, measured,
+        )  # fmt: skip
+        _refresh(self.layer_fig, layer_costs_figure(rows, unit))
+        het = next(r for r in rows if r.key == "hetconv")
+        executed = layer_cost(
+            f"hetconv:{s['p']}", s["in_channels"], s["out_channels"], s["kernel_size"],
+            s["out_size"], executed=True,
+        ).macs  # fmt: skip
+        self.tools.value = tool_conventions_html(het.cost, executed, het.label)
+        _refresh(self.ratio_fig, ratio_curve_figure(s["kernel_size"], s["p"]))
+
+    def _on_network_choice(self, _change: object = None) -> None:
+        self._net_busy = True
+        try:
+            _reselect(self.net_p, network_parts(self.network.value))
+        finally:
+            self._net_busy = False
+        self._on_network()
+
+    def _on_network(self, _change: object = None) -> None:
+        if self._net_busy:
+            return
+        cost, standard = self.network_costs()
+        unit = self.unit.value
+        paper = None
+        is_paper_setting = self.network.value == "vgg16" and self.net_family.value == "HetConv"
+        if is_paper_setting:
+            printed = (
+                paper_row(self.net_p.value).flops_m if self.net_p.value in PAPER_PARTS else None
+            )
+            paper = (
+                truncate_millions(paper_convention_macs(cost)),
+                round(true_macs(cost) / 1e6, 2),
+                printed,
+            )
+        self.net_totals.value = network_totals_html(cost, standard, unit, paper)
+        title = f"{self.network.value}, {self.network_conv()}: per-layer {unit} per image"
+        _refresh(self.net_table, layer_table_figure(cost, unit, title))
+        labels = ("standard", f"{self.net_family.value} {self.net_p.value}")
+        _refresh(self.breakdown_fig, macs_by_layer_figure(standard, cost, unit, labels))
+
+    def _on_measure(self, _button: object = None) -> list[SpeedupPoint]:
+        s = self.layer_settings()
+        self.measure_button.disabled = True
+        self.progress.value = 0
+        self.measure_status.value = "<i>timing… (forward passes, interleaved rounds)</i>"
+
+        def progress(done: int, total: int) -> None:
+            self.progress.max = total
+            self.progress.value = done
+
+        try:
+            points = measure_speedups(
+                s["out_size"], s["in_channels"], s["out_channels"], s["kernel_size"], s["p"],
+                batch=self.batch.value, rounds=self.rounds.value, warmup=self.warmup,
+                progress=progress,
+            )  # fmt: skip
+        finally:
+            self.measure_button.disabled = False
+        self.measurements.extend(points)
+        self.measure_status.value = "<br>".join(
+            f"<b>{p.candidate}</b>: {p.time_s * 1e3:.2f} ms vs standard "
+            f"{p.standard_time_s * 1e3:.2f} ms → measured ×{p.measured:.2f}, "
+            f"ideal ×{p.ideal:.2f} ({p.settings})"
+            for p in points
+        )
+        _refresh(self.speedup_fig, speedup_figure(self.measurements))
+        return points
+
+    def _on_clear(self, _button: object = None) -> None:
+        self.measurements.clear()
+        self.measure_status.value = ""
+        _refresh(self.speedup_fig, speedup_figure(self.measurements))
+
+    def measure(self) -> list[SpeedupPoint]:
+        """Press the measure button (for scripts and tests); returns the new points."""
+        return self._on_measure()

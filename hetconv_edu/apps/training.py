@@ -1,0 +1,705 @@
+"""Train and watch (notebook 03): HetConv networks against the same networks with baseline
+convolutions, trained one after another on the same data and shown side by side.
+
+``TrainingApp().widget`` holds the controls (data set, network, families to compare, epochs,
+subset, a "full run" toggle, Train and Stop), tqdm progress bars, live curves, the results table,
+accuracy against MACs, and the confusion matrix and predictions of a chosen finished run.
+
+Training runs in short slices (:meth:`hetconv_edu.train.Trainer.step`) in an asyncio task on the
+kernel's event loop, yielding between slices, so a click on Stop is handled during training.
+Headless (tests, scripts): :meth:`TrainingApp.train_blocking`, ``await``
+:meth:`TrainingApp.train_async`, :meth:`TrainingApp.stop`.
+
+Data: :func:`hetconv_edu.data.load_dataset` from ``$HETCONV_EDU_DATA`` (or the project's
+``data/``). A missing data set is reported in the app with the loader's instructions, and the
+data-set selector offers Fashion-MNIST instead. With ``HETCONV_EDU_CI=1`` (automatic notebook
+runs) the app uses tiny settings (:data:`CI_SETTINGS`) and :meth:`TrainingApp.wait` trains by
+itself, since nobody presses Train.
+
+Callbacks only read widgets, call package functions and put the results on screen; the figures
+come from :mod:`hetconv_edu.viz.training`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ipywidgets as W
+import plotly.graph_objects as go
+
+from hetconv_edu.data import DatasetNotFoundError, ImageDataset, load_dataset
+from hetconv_edu.layers import parse_conv_spec
+from hetconv_edu.models import build_model
+from hetconv_edu.train import TrainConfig, Trainer
+from hetconv_edu.viz.training import (
+    RunCurves,
+    RunResult,
+    accuracy_vs_macs,
+    confusion_matrix_figure,
+    prediction_grid,
+    results_table_html,
+    run_color,
+    training_curves,
+    update_training_curves,
+)
+
+__all__ = [
+    "CI_ENV",
+    "CI_SETTINGS",
+    "CLASS_SETTINGS",
+    "FAMILY_CHOICES",
+    "FULL_RUN_SETTINGS",
+    "NETWORKS",
+    "RUNS_ENV",
+    "AppSettings",
+    "Run",
+    "TrainingApp",
+    "check_families",
+    "in_ci",
+]
+
+CI_ENV = "HETCONV_EDU_CI"
+RUNS_ENV = "HETCONV_EDU_RUNS"
+"""Folder of the runs' checkpoints and histories (default: ``runs/`` in the working folder)."""
+
+NETWORKS: tuple[str, ...] = ("small_vgg", "small_resnet")
+FAMILY_CHOICES: tuple[str, ...] = (
+    "standard",
+    "hetconv:2",
+    "hetconv:4",
+    "hetconv:8",
+    "groupwise:4",
+    "depthwise_pointwise",
+    "naive_hetconv:4",
+)
+"""Families offered as suggestions; any text :func:`~hetconv_edu.layers.parse_conv_spec` reads
+is accepted."""
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """The starting values of the app's controls and the run settings that have no control."""
+
+    families: tuple[str, ...] = ("standard", "hetconv:2", "hetconv:4")
+    network: str = "small_vgg"
+    epochs: int = TrainConfig.epochs
+    subset: int | None = 4000
+    test_subset: int | None = 1000
+    batch_size: int = TrainConfig.batch_size
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    batches_per_slice: int = 2
+    """Training batches between two yields to the event loop (and curve updates)."""
+
+
+CLASS_SETTINGS = AppSettings()
+"""Class time: standard vs HetConv P=2 and P=4, small_vgg, the trainer's recipe (8 epochs,
+batch 128) on 4,000 training and 1,000 test images — a few minutes on 2 CPU cores."""
+
+FULL_RUN_SETTINGS = AppSettings(epochs=30, subset=None, test_subset=None)
+"""The "full run" toggle: all 50,000 training and 10,000 test images, 30 epochs (hours on a
+laptop CPU, minutes on a GPU)."""
+
+CI_SETTINGS = AppSettings(
+    epochs=1,
+    subset=200,
+    test_subset=100,
+    batch_size=50,
+    model_kwargs={"widths": (8, 16, 32)},
+    batches_per_slice=1,
+)
+"""Automatic runs (``HETCONV_EDU_CI=1``): a tiny model on a tiny subset, seconds per run."""
+
+
+def in_ci() -> bool:
+    """Whether the notebooks run unattended (``HETCONV_EDU_CI`` set to a true value)."""
+    return os.environ.get(CI_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def check_families(
+    network: str, families: Sequence[str], model_kwargs: dict[str, Any] | None = None
+) -> list[str]:
+    """The families, normalised (``"hetconv:4"``), after checking that each one reads and fits
+    every configurable conv of ``network``. Raises ``ValueError`` with a message for people
+    (what is wrong and what would work); duplicates are dropped."""
+    if not families:
+        raise ValueError("choose at least one family to train, e.g. standard and hetconv:4")
+    out: list[str] = []
+    for text in families:
+        spec = parse_conv_spec(str(text))
+        try:
+            build_model(network, spec, seed=None, **(model_kwargs or {}))
+        except ValueError as err:
+            raise ValueError(f"{text!r} does not fit {network}: {err}") from None
+        if str(spec) not in out:
+            out.append(str(spec))
+    return out
+
+
+@dataclass
+class Run:
+    """One run of a comparison: its config, trainer (once started) and curves."""
+
+    config: TrainConfig
+    label: str
+    color: str
+    curves: RunCurves
+    trainer: Trainer | None = None
+    result: RunResult | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _message(kind: str, text: str) -> str:
+    colors = {"info": "#1b4f72", "ok": "#1e6b3a", "warn": "#7a4a00", "error": "#9b1c1c"}
+    backgrounds = {"info": "#eaf2fb", "ok": "#e8f6ec", "warn": "#fff4e0", "error": "#fdecec"}
+    body = html.escape(text).replace("\n", "<br>")
+    return (
+        f"<div class='hetconv-message hetconv-{kind}' style='padding:6px 10px;border-radius:4px;"
+        f"color:{colors[kind]};background:{backgrounds[kind]};white-space:normal;"
+        f"line-height:1.4'>{body}</div>"
+    )
+
+
+class TrainingApp:
+    """Train several filter families one after another and watch them learn side by side.
+
+    Args:
+        dataset: ``"cifar10"`` or ``"fashion-mnist"`` (the selector's start value).
+        data_root: the data folder (default ``$HETCONV_EDU_DATA`` or the project's ``data/``).
+        settings: starting values (default :data:`CLASS_SETTINGS`, or :data:`CI_SETTINGS` when
+            ``HETCONV_EDU_CI`` is set).
+        run_dir: folder of the runs' files (default ``$HETCONV_EDU_RUNS`` or ``runs``).
+        seed: the one seed of every run (same initial weights where shapes agree, same data
+            subset and order).
+        data: an :class:`~hetconv_edu.data.ImageDataset` to use instead of loading one (tests).
+        device, threads: as :class:`~hetconv_edu.train.TrainConfig`.
+        download: let the loader download a missing data set (off by default: in class the
+            files are provided, and an offline machine should say so at once, not time out).
+
+    Attributes: ``widget`` (everything), ``runs`` (the current comparison's :class:`Run` list),
+    ``message`` (the HTML message area), the controls (``dataset_select``, ``network_select``,
+    ``families_input``, ``epochs_input``, ``subset_input``, ``full_run_toggle``,
+    ``train_button``, ``stop_button``), ``curves`` (the live ``go.FigureWidget``).
+    """
+
+    def __init__(
+        self,
+        *,
+        dataset: str = "cifar10",
+        data_root: str | None = None,
+        settings: AppSettings | None = None,
+        run_dir: str | None = None,
+        seed: int = 0,
+        data: ImageDataset | None = None,
+        device: str = "auto",
+        threads: int | None = None,
+        download: bool = False,
+    ) -> None:
+        self.ci = in_ci()
+        self.settings = settings or (CI_SETTINGS if self.ci else CLASS_SETTINGS)
+        self.data_root = data_root
+        self.run_dir = run_dir or os.environ.get(RUNS_ENV) or "runs"
+        self.seed = seed
+        self.device = device
+        self.threads = threads
+        self.download = download
+        self._given_data = data
+        self._data_cache: dict[tuple, ImageDataset] = {}
+        self.runs: list[Run] = []
+        self.finished_runs: list[Run] = []
+        self.task: asyncio.Task | None = None
+        self.running = False
+        self._stop_requested = False
+        self._current: Run | None = None
+        self._build_widgets(dataset)
+
+    # ---- widgets -------------------------------------------------------------------------
+
+    def _build_widgets(self, dataset: str) -> None:
+        s = self.settings
+        wide = W.Layout(width="auto")
+        style = {"description_width": "110px"}
+        self.dataset_select = W.Dropdown(
+            options=[("CIFAR-10", "cifar10"), ("Fashion-MNIST", "fashion-mnist")],
+            value=dataset, description="Data set", style=style,
+        )  # fmt: skip
+        self.network_select = W.Dropdown(
+            options=list(NETWORKS), value=s.network, description="Network", style=style
+        )
+        self.families_input = W.TagsInput(
+            value=list(s.families), allowed_tags=[], allow_duplicates=False,
+            placeholder="add a family, e.g. hetconv:8", layout=W.Layout(width="520px"),
+        )  # fmt: skip
+        families_label = W.HTML("<b>Families</b>", layout=W.Layout(width="110px"))
+        self.families_hint = W.HTML(
+            "<span style='color:#555;font-size:12px'>Type and press Enter: "
+            + ", ".join(f"<code>{f}</code>" for f in FAMILY_CHOICES)
+            + ". The first family is the baseline of the MACs column.</span>"
+        )
+        self.epochs_input = W.BoundedIntText(
+            value=s.epochs, min=1, max=200, description="Epochs", style=style,
+            layout=W.Layout(width="200px"),
+        )  # fmt: skip
+        self.subset_input = W.BoundedIntText(
+            value=s.subset or 50_000, min=100, max=60_000, step=500,
+            description="Train images", style=style, layout=W.Layout(width="230px"),
+        )  # fmt: skip
+        self.full_run_toggle = W.ToggleButton(
+            value=False, description="Full run", icon="hourglass-half",
+            tooltip=(
+                f"All training and test images, {FULL_RUN_SETTINGS.epochs} epochs: hours on a "
+                "laptop CPU"
+            ),
+        )  # fmt: skip
+        self.train_button = W.Button(description="Train", button_style="success", icon="play")
+        self.stop_button = W.Button(
+            description="Stop", button_style="danger", icon="stop", disabled=True
+        )
+        self.message = W.HTML(layout=W.Layout(width="auto", min_height="34px"))
+        self.progress_box = W.VBox(layout=W.Layout(width="auto"))
+        self.curves = training_curves([], widget=True)
+        self.curves_box = W.Box([self.curves], layout=W.Layout(width="100%"))
+        self.table = W.HTML(results_table_html([]))
+        self.scatter = go.FigureWidget(accuracy_vs_macs([]))
+        self.inspect_select = W.Dropdown(
+            options=[], description="Inspect run", style=style, layout=W.Layout(width="420px")
+        )
+        self.inspect_box = W.VBox()
+        self.inspect_message = W.HTML()
+
+        self.dataset_select.observe(self._on_dataset, names="value")
+        self.full_run_toggle.observe(self._on_full_run, names="value")
+        self.families_input.observe(self._on_families, names="value")
+        self.network_select.observe(self._on_families, names="value")
+        self.inspect_select.observe(self._on_inspect, names="value")
+        self.train_button.on_click(lambda _b: self.start())
+        self.stop_button.on_click(lambda _b: self.stop())
+
+        self.controls = W.VBox(
+            [
+                W.HBox([self.dataset_select, self.network_select]),
+                W.HBox([families_label, self.families_input]),
+                self.families_hint,
+                W.HBox([self.epochs_input, self.subset_input, self.full_run_toggle]),
+                W.HBox([self.train_button, self.stop_button]),
+                self.message,
+            ]
+        )
+        self.training_section = W.VBox([self.controls, self.progress_box, self.curves_box])
+        self.results_section = W.VBox(
+            [W.HTML("<h4>Results</h4>"), self.table, self.scatter], layout=wide
+        )
+        self.inspect_section = W.VBox(
+            [self.inspect_select, self.inspect_message, self.inspect_box], layout=wide
+        )
+        self.widget = W.VBox(
+            [self.training_section, self.results_section, self.inspect_section],
+            layout=W.Layout(width="100%"),
+        )
+        self.widget.add_class("hetconv-training-app")
+        self.train_button.add_class("hetconv-train")
+        self.stop_button.add_class("hetconv-stop")
+        self.message.add_class("hetconv-training-message")
+        self.curves_box.add_class("hetconv-curves")
+        self.training_section.add_class("hetconv-training-section")
+        self.table.add_class("hetconv-results-table")
+        if self.ci:
+            self._say("info", "CI mode (HETCONV_EDU_CI): tiny model, tiny subset, 1 epoch.")
+        else:
+            self._say("info", self._plan_text())
+
+    def _say(self, kind: str, text: str) -> None:
+        self.message.value = _message(kind, text)
+
+    @property
+    def message_text(self) -> str:
+        """The message area's text without markup (for tests and scripts)."""
+        import re
+
+        return html.unescape(re.sub(r"<[^>]+>", "", self.message.value.replace("<br>", "\n")))
+
+    def _plan_text(self) -> str:
+        epochs, subset, _ = self._data_settings()
+        images = "all" if subset is None else f"{subset:,}"
+        return (
+            f"Ready: {len(self.families_input.value)} runs of {self.network_select.value}, "
+            f"{epochs} epochs on {images} training images each, one after another. Press Train."
+        )
+
+    def _data_settings(self) -> tuple[int, int | None, int | None]:
+        if self.full_run_toggle.value:
+            f = FULL_RUN_SETTINGS
+            return f.epochs, f.subset, f.test_subset
+        subset = int(self.subset_input.value)
+        return int(self.epochs_input.value), subset, self.settings.test_subset
+
+    def _on_full_run(self, change: dict) -> None:
+        full = bool(change["new"])
+        self.epochs_input.disabled = full
+        self.subset_input.disabled = full
+        if not self.running:
+            self._say("warn" if full else "info", self._plan_text())
+        if full:
+            self._say(
+                "warn",
+                f"Full run: all images, {FULL_RUN_SETTINGS.epochs} epochs per family — hours "
+                "on a laptop CPU, minutes on a GPU. Stop keeps what was trained so far.",
+            )
+
+    def _on_dataset(self, change: dict) -> None:
+        if not self.running:
+            self._say("info", self._plan_text())
+
+    def _on_families(self, change: dict) -> None:
+        if self.running:
+            return
+        try:
+            check_families(
+                self.network_select.value, self.families_input.value, self.settings.model_kwargs
+            )
+        except ValueError as err:
+            self._say("error", str(err))
+        else:
+            self._say("info", self._plan_text())
+
+    # ---- planning ------------------------------------------------------------------------
+
+    def plan(self) -> list[TrainConfig]:
+        """The configs the Train button would train now (raises ``ValueError`` with a message
+        when the families do not fit)."""
+        network = self.network_select.value
+        s = self.settings
+        families = check_families(network, self.families_input.value, s.model_kwargs)
+        epochs, subset, test_subset = self._data_settings()
+        return [
+            TrainConfig(
+                model=network,
+                conv=family,
+                model_kwargs=dict(s.model_kwargs),
+                dataset=self.dataset_select.value,
+                data_root=self.data_root,
+                subset=subset,
+                test_subset=test_subset,
+                epochs=epochs,
+                batch_size=s.batch_size,
+                seed=self.seed,
+                device=self.device,
+                threads=self.threads,
+                run_dir=self.run_dir,
+            )
+            for family in families
+        ]
+
+    def load_data(self, config: TrainConfig) -> ImageDataset:
+        """The data of ``config`` (cached per data set and subset; the ``data`` given to the
+        app when there is one). Raises :class:`~hetconv_edu.data.DatasetNotFoundError`."""
+        if self._given_data is not None:
+            return self._given_data
+        key = (config.dataset, config.data_root, config.subset, config.test_subset, config.seed)
+        if key not in self._data_cache:
+            self._data_cache[key] = load_dataset(
+                config.dataset, config.data_root, subset=config.subset,
+                test_subset=config.test_subset, seed=config.seed, download=self.download,
+            )  # fmt: skip
+        return self._data_cache[key]
+
+    # ---- training ------------------------------------------------------------------------
+
+    def start(self) -> asyncio.Task | None:
+        """What the Train button does: start :meth:`train_async` as a task on the running
+        event loop (the kernel's) and return it. Without a running loop (a plain script) it
+        trains at once with :meth:`train_blocking` and returns None; likewise None when a
+        comparison is already running."""
+        if self.running or (self.task is not None and not self.task.done()):
+            self._say("warn", "Training is already running; press Stop first.")
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.train_blocking()
+            return None
+        self.task = loop.create_task(self.train_async())
+        return self.task
+
+    def stop(self) -> None:
+        """What the Stop button does: stop after the current batch, keep what was trained
+        (history, checkpoint, a row in the table marked "stopped") and train no further run."""
+        if not self.running:
+            self._say("info", "Nothing is training.")
+            return
+        self._stop_requested = True
+        if self._current is not None and self._current.trainer is not None:
+            self._current.trainer.request_stop()
+        self._say("warn", "Stopping after the current batch…")
+
+    async def train_async(self) -> list[Run]:
+        """Train the planned runs one after another, yielding to the event loop after every
+        slice of batches; returns the runs (also in :attr:`runs`)."""
+        for _ in self._train_slices():
+            await asyncio.sleep(0)
+        return self.runs
+
+    def train_blocking(self) -> list[Run]:
+        """Train the planned runs without an event loop (scripts, tests); Stop cannot be
+        clicked meanwhile, but :meth:`stop` from a callback works."""
+        for _ in self._train_slices():
+            pass
+        return self.runs
+
+    async def wait(self) -> list[Run]:
+        """Wait for the comparison started by the Train button (returns at once when nothing is
+        running). Under ``HETCONV_EDU_CI`` with nothing trained yet, train first: automatic
+        notebook runs press no buttons."""
+        if self.task is None and self.ci and not self.finished_runs:
+            self.start()
+        if self.task is not None and not self.task.done():
+            await self.task
+        return self.runs
+
+    def _train_slices(self) -> Iterator[None]:
+        if self.running:
+            self._say("warn", "Training is already running; press Stop first.")
+            return
+        try:
+            configs = self.plan()
+        except ValueError as err:
+            self._say("error", str(err))
+            return
+        try:
+            data = self.load_data(configs[0])
+        except DatasetNotFoundError as err:
+            self._say_missing(err)
+            return
+        self.running = True
+        self._stop_requested = False
+        self._set_busy(True)
+        try:
+            yield from self._train_runs(configs, data)
+        except Exception as err:  # shown in the app, not as a traceback in a callback
+            self._say("error", f"Training failed: {type(err).__name__}: {err}")
+        finally:
+            self.running = False
+            self._current = None
+            self._set_busy(False)
+
+    def _say_missing(self, err: DatasetNotFoundError) -> None:
+        other = "Fashion-MNIST" if self.dataset_select.value == "cifar10" else "CIFAR-10"
+        self._say(
+            "error",
+            f"{err}\n\nNo internet here? Choose {other} in the Data set menu if you have it, "
+            "or set HETCONV_EDU_DATA to a folder that holds the files, then press Train again.",
+        )
+
+    def _set_busy(self, busy: bool) -> None:
+        self.train_button.disabled = busy
+        self.stop_button.disabled = not busy
+        for w in (self.dataset_select, self.network_select, self.families_input):
+            w.disabled = busy
+        full = self.full_run_toggle.value
+        self.epochs_input.disabled = busy or full
+        self.subset_input.disabled = busy or full
+        self.full_run_toggle.disabled = busy
+
+    def _train_runs(self, configs: list[TrainConfig], data: ImageDataset) -> Iterator[None]:
+        self.runs = [
+            Run(c, c.label, run_color(i), RunCurves(c.label, color=run_color(i)))
+            for i, c in enumerate(configs)
+        ]
+        self.curves = training_curves([r.curves for r in self.runs], widget=True)
+        self.curves_box.children = (self.curves,)
+        self.progress_box.children = ()
+        for index, run in enumerate(self.runs):
+            if self._stop_requested:
+                break
+            self._say("info", f"Run {index + 1} of {len(self.runs)}: {run.label} — building…")
+            yield
+            run.trainer = trainer = Trainer(run.config, data)
+            self._current = run
+            run.curves.steps_per_epoch = trainer.steps_per_epoch
+            bar = self._progress_bar(run, trainer)
+            self._say(
+                "info",
+                f"Run {index + 1} of {len(self.runs)}: {run.label}, {trainer.total_steps} "
+                f"steps ({run.config.epochs} epochs × {trainer.steps_per_epoch} batches of "
+                f"{run.config.batch_size}).",
+            )
+            every = max(1, self.settings.batches_per_slice)
+            try:
+                while True:
+                    more = trainer.step(every)
+                    if self._stop_requested and not trainer.stopped and more:
+                        trainer.request_stop()
+                    self._sync_curves(run)
+                    if bar is not None:
+                        bar.update(trainer.global_step - bar.n)
+                        if trainer.history.steps:
+                            bar.set_postfix(loss=f"{trainer.history.steps[-1][1]:.3f}")
+                    yield
+                    if not more:
+                        break
+            finally:
+                if bar is not None:
+                    bar.close()
+            self._finish_run(run)
+            yield
+        stopped = self._stop_requested
+        done = [r for r in self.runs if r.finished]
+        if stopped:
+            self._say(
+                "warn",
+                f"Stopped. {len(done)} of {len(self.runs)} runs in the table; the stopped run "
+                "is marked, its history and checkpoint kept in "
+                f"{self.run_dir}/.",
+            )
+        else:
+            self._say("ok", f"Done: {len(done)} runs trained. Read the table below.")
+
+    def _progress_bar(self, run: Run, trainer: Trainer) -> Any:
+        try:
+            from tqdm.notebook import tqdm as tqdm_notebook
+
+            bar = tqdm_notebook(
+                total=trainer.total_steps, desc=run.label, unit="batch", display=False,
+                leave=True,
+            )  # fmt: skip
+        except Exception:  # no widgets front end: tqdm.auto's text bar is of no use here
+            return None
+        self.progress_box.children = (*self.progress_box.children, bar.container)
+        return bar
+
+    def _sync_curves(self, run: Run) -> None:
+        t = run.trainer
+        fresh = RunCurves.from_history(
+            run.label, t.history.steps, t.history.epochs, t.steps_per_epoch
+        )
+        run.curves.steps, run.curves.losses = fresh.steps, fresh.losses
+        run.curves.epochs, run.curves.test_acc = fresh.epochs, fresh.test_acc
+        with self.curves.batch_update():
+            update_training_curves(self.curves, [r.curves for r in self.runs])
+
+    def _finish_run(self, run: Run) -> None:
+        t = run.trainer
+        records = t.history.epochs
+        stopped = bool(t.stopped) or not t.finished
+        acc = records[-1].test_acc if records else None
+        if stopped and t.global_step > 0:
+            # A stopped run is evaluated where it stopped, so its row says what it learned.
+            acc = t.evaluate("test")[1]
+        run.result = RunResult(
+            name=run.label,
+            test_acc=acc,
+            params=t.params,
+            macs=t.macs,
+            seconds_per_epoch=_mean([r.seconds for r in records]),
+            images_per_s=_mean([r.images_per_s for r in records]),
+            epochs=t.global_step / t.steps_per_epoch,
+            stopped=stopped,
+            network=run.config.model,
+            color=run.color,
+        )
+        if run not in self.finished_runs:
+            self.finished_runs.append(run)
+        self._refresh_results()
+        self._select_inspect(run)
+
+    # ---- results -------------------------------------------------------------------------
+
+    @property
+    def results(self) -> list[RunResult]:
+        """Results of the current comparison's finished (or stopped) runs, in order."""
+        return [r.result for r in self.runs if r.result is not None]
+
+    def _refresh_results(self) -> None:
+        results = self.results
+        self.table.value = results_table_html(results)
+        fresh = accuracy_vs_macs(results)
+        with self.scatter.batch_update():
+            self.scatter.data = ()
+            for trace in fresh.data:
+                self.scatter.add_trace(trace)
+            self.scatter.layout = fresh.layout
+
+    def results_table(self) -> go.Figure:
+        """The results table of the current comparison as a figure (for the notebook)."""
+        from hetconv_edu.viz.training import results_table
+
+        return results_table(self.results)
+
+    def accuracy_vs_macs(self) -> go.Figure:
+        """Accuracy against MACs of the current comparison's finished runs."""
+        return accuracy_vs_macs(self.results)
+
+    def _run_by_label(self, label: str | None) -> Run | None:
+        for run in self.runs:
+            if run.label == label and run.finished:
+                return run
+        return None
+
+    def _select_inspect(self, run: Run) -> None:
+        options = [r.label for r in self.runs if r.finished]
+        self.inspect_select.options = options
+        if self.inspect_select.value == run.label:
+            self._on_inspect({"new": run.label})
+        else:
+            self.inspect_select.value = run.label
+
+    def _on_inspect(self, change: dict) -> None:
+        run = self._run_by_label(change["new"])
+        if run is None:
+            self.inspect_box.children = ()
+            return
+        self.inspect_box.children = (
+            go.FigureWidget(self.confusion_matrix(run.label)),
+            go.FigureWidget(self.predictions(run.label)),
+        )
+
+    def _trainer_of(self, label: str | None) -> Run:
+        if label is None:
+            done = [r for r in self.runs if r.finished]
+            if not done:
+                raise ValueError("no finished run yet: press Train (and wait for a run to end)")
+            return done[-1]
+        run = self._run_by_label(label)
+        if run is None:
+            labels = [r.label for r in self.runs if r.finished]
+            raise ValueError(f"no finished run {label!r}; finished runs: {labels}")
+        return run
+
+    def confusion_matrix(self, label: str | None = None) -> go.Figure:
+        """Confusion-matrix heatmap of a finished run on the test set (default: the last)."""
+        run = self._trainer_of(label)
+        t = run.trainer
+        matrix = t.confusion_matrix().numpy()
+        acc = matrix.trace() / matrix.sum()
+        return confusion_matrix_figure(
+            matrix, t.dataset.classes,
+            title=f"{run.label}: confusion matrix on {int(matrix.sum()):,} test images "
+            f"(accuracy {100 * acc:.1f}%)",
+        )  # fmt: skip
+
+    def predictions(self, label: str | None = None, count: int = 24) -> go.Figure:
+        """The first ``count`` test images with a finished run's predictions."""
+        run = self._trainer_of(label)
+        t = run.trainer
+        images = t.dataset.test_images[:count]
+        predicted = t.predict(images).argmax(1)
+        return prediction_grid(
+            images, t.dataset.test_labels[:count].tolist(), predicted.tolist(),
+            t.dataset.classes, columns=8,
+        )  # fmt: skip
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display hook
+        from IPython.display import display
+
+        display(self.widget)

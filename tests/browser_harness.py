@@ -1,0 +1,710 @@
+"""Drive a real JupyterLab in headless Chromium (Playwright): the browser tests' shared harness.
+
+Not a test module. A browser test does::
+
+    from browser_harness import jupyter_lab
+
+    @pytest.fixture(scope="module")
+    def lab():
+        with jupyter_lab(label="explorer") as lab:   # server + browser, cleaned up always
+            yield lab
+
+    def test_something(lab):
+        lab.open_notebook("01_kernel_explorer.ipynb")
+        lab.run_all_cells()                          # Run → Run All Cells, wait until idle
+        lab.press("P part", "ArrowRight")            # keyboard on the widget labelled "P part"
+        lab.expect_text(".hetconv-counters", "P = 8")
+        lab.screenshot("explorer-p8")                # test-artifacts/explorer-p8.png
+        lab.assert_no_external_requests()
+
+What it does:
+
+* :class:`JupyterLabServer` starts ``python -m jupyterlab`` bound to 127.0.0.1 only, on a free
+  port, with a random token, ``--port-retries=0``, isolated config/runtime/settings folders
+  (no news fetching, no update checks, notebook windowing off so every cell is in the DOM),
+  serving a temporary copy of ``notebooks/`` (so autosave never writes into the repository;
+  the repository's other top-level folders are linked beside it, so ``../data`` still works).
+* :func:`jupyter_lab` adds Chromium (``shutil.which("chromium")``, the flags of
+  :data:`CHROMIUM_ARGS`) and yields a :class:`LabPage`: open a notebook, run all cells, find a
+  widget by its description, press keys on it, read text, read a plotly figure's data, take
+  screenshots into ``test-artifacts/``.
+* An :class:`ExternalRequestGuard` blocks and records every request the page makes to a host
+  other than 127.0.0.1/localhost; :meth:`LabPage.assert_no_external_requests` fails on any.
+* On an exception inside the ``with`` block a screenshot and the server log are saved to
+  ``test-artifacts/`` before everything is shut down (browser, server and its kernels).
+
+If Chromium is missing, :func:`require_chromium` (called by :func:`jupyter_lab`) fails the
+test with a message saying how to install it: browser tests fail, they never skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The repository root."""
+NOTEBOOKS = REPO_ROOT / "notebooks"
+"""The repository's notebooks folder (served as a temporary copy by default)."""
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+"""Where screenshots and failure logs go (git-ignored)."""
+
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+"""Chromium flags that work in containers run as root, with no traffic of Chromium's own."""
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+"""Hosts the page may talk to."""
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+INSTALL_HINT = (
+    "Chromium is needed for the browser tests and was not found on PATH "
+    f"(looked for {', '.join(CHROMIUM_NAMES)}). Install it, e.g. on Debian/Ubuntu: "
+    "`sudo apt-get install chromium` (or run `scripts/system-deps.sh --browser`). "
+    "Playwright's own browser download is not used."
+)
+
+# JupyterLab settings for a quiet, deterministic page.
+_LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+        "windowingMode": "none",
+    },
+    "@jupyterlab/apputils-extension/themes.jupyterlab-settings": {
+        "theme": "JupyterLab Light",
+    },
+}
+_SERVER_CONFIG = {
+    "LabApp": {
+        "news_url": None,
+        "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
+    },
+    "ServerApp": {"open_browser": False},
+}
+
+
+class BrowserUnavailable(RuntimeError):
+    """No Chromium executable was found."""
+
+
+def chromium_path() -> str:
+    """Path of the Chromium executable, or :class:`BrowserUnavailable` with install advice."""
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise BrowserUnavailable(INSTALL_HINT)
+
+
+def require_chromium() -> str:
+    """Path of Chromium, or fail the calling test (``pytest.fail``, not skip) with advice."""
+    try:
+        return chromium_path()
+    except BrowserUnavailable as exc:
+        import pytest
+
+        pytest.fail(str(exc), pytrace=False)
+        raise  # unreachable: pytest.fail raises
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ------------------------------------------------------------------------------ server
+
+
+class JupyterLabServer:
+    """A JupyterLab server on 127.0.0.1 with a token, as a context manager.
+
+    ``notebooks``: the folder to serve (default: the repository's ``notebooks/``).
+    ``copy=True`` serves a temporary copy of it (the repository is never written; other
+    top-level entries of its parent are symlinked beside the copy). ``env``: extra
+    environment for the server and its kernels.
+    """
+
+    def __init__(
+        self,
+        notebooks: Path | str | None = None,
+        *,
+        copy: bool = True,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        self.source = Path(notebooks) if notebooks is not None else NOTEBOOKS
+        self.copy = copy
+        self.extra_env = dict(env or {})
+        self.startup_timeout = startup_timeout
+        self.token = secrets.token_hex(16)
+        self.port = 0
+        self.root_dir: Path = self.source
+        self.log_path: Path | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_file: Any = None
+
+    # -- URLs
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``"""
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str = "lab") -> str:
+        """Absolute URL of ``path`` (e.g. ``"lab/tree/x.ipynb"``) with the token attached."""
+        sep = "&" if "?" in path else "?"
+        return f"{self.base_url}/{path.lstrip('/')}{sep}token={self.token}"
+
+    # -- lifecycle
+
+    def __enter__(self) -> JupyterLabServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _prepare_dirs(self) -> dict[str, str]:
+        self._tmp = tempfile.TemporaryDirectory(prefix="hetconv-lab-")
+        tmp = Path(self._tmp.name)
+        if self.copy:
+            project = tmp / "project"
+            project.mkdir()
+            self.root_dir = project / self.source.name
+            shutil.copytree(
+                self.source,
+                self.root_dir,
+                ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+            )
+            skip = {self.source.name, ".git", ".venv", "test-artifacts"}
+            for entry in self.source.parent.iterdir():
+                if entry.name not in skip:
+                    (project / entry.name).symlink_to(entry)
+        else:
+            self.root_dir = self.source
+        config = tmp / "config"
+        settings = tmp / "settings"
+        for rel, value in _LAB_SETTINGS.items():
+            path = settings / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(value))
+        config.mkdir()
+        (config / "jupyter_server_config.json").write_text(json.dumps(_SERVER_CONFIG))
+        for name in ("runtime", "workspaces", "ipython"):
+            (tmp / name).mkdir()
+        self.log_path = tmp / "jupyterlab.log"
+        return {
+            "JUPYTER_CONFIG_DIR": str(config),
+            "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+            "IPYTHONDIR": str(tmp / "ipython"),
+            "_SETTINGS": str(settings),
+            "_WORKSPACES": str(tmp / "workspaces"),
+        }
+
+    def start(self) -> None:
+        """Start the server and wait until its API answers (retrying on a taken port)."""
+        dirs = self._prepare_dirs()
+        settings, workspaces = dirs.pop("_SETTINGS"), dirs.pop("_WORKSPACES")
+        env = {**os.environ, **dirs, **self.extra_env}
+        env.pop("JUPYTER_TOKEN", None)
+        last_error = ""
+        for _attempt in range(3):
+            self.port = free_port()
+            cmd = [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={self.root_dir}",
+                f"--LabApp.user_settings_dir={settings}",
+                f"--LabApp.workspaces_dir={workspaces}",
+            ]
+            if hasattr(os, "geteuid") and os.geteuid() == 0:
+                cmd.append("--allow-root")
+            assert self.log_path is not None
+            self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+            self._proc = subprocess.Popen(
+                cmd,
+                cwd=self.root_dir,
+                env=env,
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kernels included in stop()
+            )
+            if self._wait_ready():
+                return
+            last_error = self.log_tail()
+            self._terminate()
+        self.stop()
+        raise RuntimeError(f"JupyterLab did not start; last log lines:\n{last_error}")
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + self.startup_timeout
+        status = f"{self.base_url}/api/status?token={self.token}"
+        while time.monotonic() < deadline:
+            if self._proc is None or self._proc.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(status, timeout=2) as reply:
+                    if reply.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.25)
+        return False
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the server's log."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def _terminate(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            # The server was started in its own session: its process group is ours to end.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def stop(self) -> None:
+        """Stop the server and its kernels; remove the temporary folders."""
+        self._terminate()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+# ------------------------------------------------------------------------------ network
+
+
+@dataclass
+class ExternalRequestGuard:
+    """Blocks and records every request to a host outside :data:`LOCAL_HOSTS`.
+
+    Install with :meth:`install` on a Playwright browser context (HTTP(S) requests are routed
+    and aborted; WebSockets are recorded). ``requests`` lists the blocked URLs.
+    """
+
+    requests: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def is_local(url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob", "about", "chrome", "devtools"):
+            return True
+        return (parts.hostname or "") in LOCAL_HOSTS
+
+    def install(self, context: Any) -> None:
+        def route(route: Any) -> None:
+            url = route.request.url
+            if self.is_local(url):
+                route.continue_()
+            else:
+                self.requests.append(url)
+                route.abort()
+
+        context.route("**/*", route)
+
+    def watch(self, page: Any) -> None:
+        def on_ws(ws: Any) -> None:
+            if not self.is_local(ws.url):
+                self.requests.append(ws.url)
+
+        page.on("websocket", on_ws)
+
+
+# ------------------------------------------------------------------------------ page
+
+
+def _xpath_literal(text: str) -> str:
+    if "'" not in text:
+        return f"'{text}'"
+    if '"' not in text:
+        return f'"{text}"'
+    parts = text.split("'")
+    return "concat(" + ', "\'", '.join(f"'{p}'" for p in parts) + ")"
+
+
+_CONTROL_SELECTOR = ", ".join(
+    [
+        ".noUi-handle",
+        "input:not([type=hidden])",
+        "select",
+        "textarea",
+        "button",
+    ]
+)
+
+_IDLE_JS = """
+() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  if (!panel) return 'no notebook';
+  const cells = [...panel.querySelectorAll('.jp-CodeCell')];
+  for (const cell of cells) {
+    const prompt = cell.querySelector('.jp-InputArea-prompt');
+    const text = prompt ? prompt.textContent : '';
+    if (!/\\[\\d+\\]/.test(text)) return 'cell not done: ' + text;
+  }
+  const ind = panel.querySelector('.jp-Notebook-ExecutionIndicator');
+  const status = ind ? (ind.getAttribute('data-status') || '') : 'idle';
+  if (status && status !== 'idle') return 'kernel ' + status;
+  return 'idle';
+}
+"""
+
+_KERNEL_READY_JS = """
+() => {
+  const i = document.querySelector(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
+  if (!i || i.getAttribute('data-status') !== 'idle') return false;
+  const bar = document.querySelector('#jp-main-statusbar');
+  return !!bar && /\\|\\s*Idle/.test(bar.textContent);
+}
+"""
+
+_PLOT_JS = """
+(el) => {
+  const gd = el.classList.contains('js-plotly-plot') ? el : el.querySelector('.js-plotly-plot');
+  if (!gd || !gd.data) return null;
+  const arr = (v) => (v == null ? null : (typeof v === 'string' ? v :
+      (ArrayBuffer.isView(v) || Array.isArray(v) ? Array.from(v) : v)));
+  return {
+    data: gd.data.map((t) => ({
+      type: t.type, name: t.name, visible: t.visible === undefined ? true : t.visible,
+      x: arr(t.x), y: arr(t.y), z: arr(t.z), text: arr(t.text),
+      hovertemplate: t.hovertemplate, showlegend: t.showlegend,
+    })),
+    annotations: ((gd.layout || {}).annotations || []).map((a) => a.text),
+    legend: [...gd.querySelectorAll('.legendtext')].map((e) => e.textContent),
+  };
+}
+"""
+
+
+class LabPage:
+    """A Chromium page on a :class:`JupyterLabServer` (made by :func:`jupyter_lab`).
+
+    Attributes: ``page`` (the Playwright page, for anything not wrapped here), ``server``,
+    ``guard`` (:class:`ExternalRequestGuard`), ``console_errors`` and ``page_errors``
+    (JavaScript console errors and uncaught exceptions seen so far).
+    """
+
+    def __init__(self, page: Any, server: JupyterLabServer, guard: ExternalRequestGuard) -> None:
+        self.page = page
+        self.server = server
+        self.guard = guard
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        page.on(
+            "console",
+            lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None,
+        )
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+
+    # -- notebooks
+
+    def open_notebook(self, path: str, *, timeout: float = 90.0) -> None:
+        """Open ``path`` (relative to the served folder) and wait for its kernel to be idle."""
+        self.page.goto(self.server.url(f"lab/tree/{quote(path)}"), wait_until="domcontentloaded")
+        self.page.wait_for_selector(
+            ".jp-NotebookPanel .jp-Cell", state="attached", timeout=timeout * 1000
+        )
+        self.dismiss_dialogs()
+        self.page.wait_for_function(_KERNEL_READY_JS, timeout=timeout * 1000)
+        self.page.wait_for_timeout(500)
+
+    def dismiss_dialogs(self) -> None:
+        """Close any modal dialog (e.g. a kernel chooser) by accepting its default button."""
+        dialog = self.page.locator(".jp-Dialog")
+        for _ in range(3):
+            if dialog.count() == 0:
+                return
+            self.page.keyboard.press("Enter")
+            self.page.wait_for_timeout(300)
+
+    def run_all_cells(self, *, timeout: float = 300.0) -> None:
+        """Run → Run All Cells from the main menu, then :meth:`wait_until_idle`."""
+        self.page.locator(
+            "#jp-MainMenu .lm-MenuBar-itemLabel", has_text=re.compile("^Run$")
+        ).click()
+        menu = self.page.locator(".lm-Menu-content").last
+        menu.locator(".lm-Menu-item").filter(
+            has=self.page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$"))
+        ).first.click()
+        self.wait_until_idle(timeout=timeout)
+
+    def wait_until_idle(self, *, timeout: float = 300.0) -> None:
+        """Wait until every code cell has an execution count and the kernel is idle."""
+        deadline = time.monotonic() + timeout
+        state = ""
+        while time.monotonic() < deadline:
+            state = self.page.evaluate(_IDLE_JS)
+            if state == "idle":
+                self.page.wait_for_timeout(300)  # let widget views finish rendering
+                if self.page.evaluate(_IDLE_JS) == "idle":
+                    return
+            self.page.wait_for_timeout(250)
+        raise TimeoutError(f"notebook not idle after {timeout:.0f} s ({state})")
+
+    def cell_errors(self) -> list[str]:
+        """Texts of error/stderr outputs and of widgets that failed to display."""
+        texts = self.page.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+        ).all_inner_texts()
+        for marker in ("Error displaying widget", "Error rendering output"):
+            texts += self.page.get_by_text(marker).all_inner_texts()
+        return texts
+
+    # -- widgets
+
+    def widget(self, description: str, *, nth: int = 0, within: str | None = None) -> Any:
+        """The ipywidget whose description (label text) is exactly ``description``.
+
+        ``nth`` picks among several (document order); ``within`` is a CSS selector of an
+        ancestor to search in (e.g. ``".hetconv-explorer >> nth=1"``).
+        """
+        lit = _xpath_literal(description)
+        xpath = (
+            "xpath=.//*[contains(concat(' ', normalize-space(@class), ' '), ' lm-Widget ')]"
+            f"[./label[normalize-space(.)={lit}] or ./label/span[normalize-space(.)={lit}]]"
+        )
+        root = self.page.locator(within) if within else self.page.locator("body")
+        return root.locator(xpath).nth(nth)
+
+    def control(self, description: str, *, nth: int = 0, within: str | None = None) -> Any:
+        """The focusable element of that widget (slider handle, input, select, button)."""
+        return self.widget(description, nth=nth, within=within).locator(_CONTROL_SELECTOR).first
+
+    def press(
+        self,
+        description: str,
+        key: str,
+        *,
+        times: int = 1,
+        nth: int = 0,
+        within: str | None = None,
+        pause_ms: int = 150,
+    ) -> None:
+        """Focus the widget's control and press ``key`` (Playwright key name) ``times`` times."""
+        target = self.control(description, nth=nth, within=within)
+        target.scroll_into_view_if_needed()
+        target.focus()
+        for _ in range(times):
+            target.press(key)
+            self.page.wait_for_timeout(pause_ms)
+
+    def fill(
+        self, description: str, value: str, *, nth: int = 0, within: str | None = None
+    ) -> None:
+        """Type ``value`` into a text/number widget and press Enter (syncs it to the kernel)."""
+        target = self.control(description, nth=nth, within=within)
+        target.fill(value)
+        target.press("Enter")
+
+    def readout(self, description: str, *, nth: int = 0, within: str | None = None) -> str:
+        """A slider's readout text, or an input's current value."""
+        widget = self.widget(description, nth=nth, within=within)
+        readout = widget.locator(".widget-readout")
+        if readout.count():
+            return readout.first.inner_text().strip()
+        return widget.locator("input, select").first.input_value()
+
+    # -- reading the page
+
+    def text(self, selector: str, *, nth: int = 0) -> str:
+        """Visible text of the ``nth`` element matching ``selector``."""
+        return self.page.locator(selector).nth(nth).inner_text()
+
+    def expect_text(
+        self, selector: str, expected: str | re.Pattern[str], *, nth: int = 0, timeout: float = 20
+    ) -> None:
+        """Wait until that element contains ``expected`` (assertion error after ``timeout``)."""
+        from playwright.sync_api import expect
+
+        expect(self.page.locator(selector).nth(nth)).to_contain_text(
+            expected, timeout=timeout * 1000
+        )
+
+    def plot(self, selector: str, *, nth: int = 0) -> dict[str, Any] | None:
+        """The rendered plotly figure inside the ``nth`` ``selector`` element: its traces
+        (type, name, x, y, z, text, …, typed arrays as lists), annotation texts and legend
+        texts — what the browser has, not what Python sent."""
+        return self.page.locator(selector).nth(nth).evaluate(_PLOT_JS)
+
+    def wait_for_plot(
+        self, selector: str, predicate_js: str, *, nth: int = 0, timeout: float = 20
+    ) -> None:
+        """Wait until ``predicate_js`` (a JS function of the plot div) returns true."""
+        handle = self.page.locator(selector).nth(nth).element_handle(timeout=timeout * 1000)
+        self.page.wait_for_function(
+            f"""(el) => {{ const gd = el.classList.contains('js-plotly-plot') ? el :
+                   el.querySelector('.js-plotly-plot');
+                 return !!gd && !!gd.data && ({predicate_js})(gd); }}""",
+            arg=handle,
+            timeout=timeout * 1000,
+        )
+
+    def hover(
+        self,
+        selector: str,
+        x: float,
+        y: float,
+        *,
+        xaxis: str = "xaxis",
+        yaxis: str = "yaxis",
+        nth: int = 0,
+        timeout: float = 10,
+    ) -> str:
+        """Move the mouse to data point (x, y) of a plotly figure and return its hover text
+        (the SVG text content: multi-line labels come concatenated).
+
+        ``xaxis``/``yaxis`` name the layout axes of the subplot (``"xaxis2"`` …).
+        """
+        handle = self.page.locator(selector).nth(nth).element_handle()
+        point = self.page.evaluate(
+            """([el, x, y, xa, ya]) => {
+                 const gd = el.classList.contains('js-plotly-plot') ? el :
+                   el.querySelector('.js-plotly-plot');
+                 const ax = gd._fullLayout[xa], ay = gd._fullLayout[ya];
+                 const box = gd.getBoundingClientRect();
+                 return [box.left + ax._offset + ax.l2p(x), box.top + ay._offset + ay.l2p(y)];
+               }""",
+            [handle, x, y, xaxis, yaxis],
+        )
+        self.page.mouse.move(point[0], point[1])
+        label = self.page.locator(selector).nth(nth).locator(".hoverlayer .hovertext")
+        label.first.wait_for(timeout=timeout * 1000)
+        return label.first.text_content() or ""  # SVG: lines are concatenated
+
+    def screenshot(self, name: str, *, selector: str | None = None, nth: int = 0) -> Path:
+        """Save a PNG to ``test-artifacts/<name>.png``: the viewport, or one whole element.
+
+        JupyterLab scrolls the notebook inside its own panel, so an element taller than that
+        panel cannot be captured by scrolling: the viewport is enlarged for the shot instead.
+        """
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        if selector is None:
+            self.page.screenshot(path=str(path))
+            return path
+        target = self.page.locator(selector).nth(nth)
+        target.scroll_into_view_if_needed()
+        box = target.bounding_box()
+        size = self.page.viewport_size
+        needed = int(box["height"]) + 300 if box else 0
+        if size and needed > size["height"]:
+            self.page.set_viewport_size({"width": size["width"], "height": needed})
+            self.page.wait_for_timeout(500)
+        try:
+            target.scroll_into_view_if_needed()
+            target.screenshot(path=str(path))
+        finally:
+            if size and needed > size["height"]:
+                self.page.set_viewport_size(size)
+                self.page.wait_for_timeout(300)
+        return path
+
+    # -- network
+
+    def assert_no_external_requests(self) -> None:
+        """Fail if the page tried to reach any host other than 127.0.0.1/localhost."""
+        assert not self.guard.requests, (
+            "the page tried to reach external hosts (blocked): " + ", ".join(self.guard.requests)
+        )
+
+
+@contextlib.contextmanager
+def jupyter_lab(
+    notebooks: Path | str | None = None,
+    *,
+    copy: bool = True,
+    env: dict[str, str] | None = None,
+    label: str = "lab",
+    viewport: Sequence[int] = (1400, 1000),
+    headless: bool = True,
+) -> Iterator[LabPage]:
+    """A JupyterLab server and a Chromium page on it; both shut down on exit, even on failure.
+
+    Fails the calling test if Chromium is missing (:func:`require_chromium`). On an exception
+    inside the block, ``test-artifacts/<label>-failure.png`` and ``<label>-server.log`` are
+    written first. ``env`` is added to the server's (and kernels') environment.
+    """
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with JupyterLabServer(notebooks, copy=copy, env=env) as server:
+        pw = sync_playwright().start()
+        browser = None
+        lab: LabPage | None = None
+        try:
+            args = [a for a in CHROMIUM_ARGS if headless or a != "--headless"]
+            browser = pw.chromium.launch(executable_path=executable, headless=headless, args=args)
+            context = browser.new_context(
+                viewport={"width": int(viewport[0]), "height": int(viewport[1])}
+            )
+            guard = ExternalRequestGuard()
+            guard.install(context)
+            page = context.new_page()
+            guard.watch(page)
+            page.set_default_timeout(60_000)
+            lab = LabPage(page, server, guard)
+            yield lab
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            if lab is not None:
+                with contextlib.suppress(Exception):
+                    lab.page.screenshot(path=str(ARTIFACTS / f"{label}-failure.png"))
+            with contextlib.suppress(Exception):
+                (ARTIFACTS / f"{label}-server.log").write_text(server.log_tail(400))
+            raise
+        finally:
+            if browser is not None:
+                with contextlib.suppress(Exception):
+                    browser.close()
+            with contextlib.suppress(Exception):
+                pw.stop()

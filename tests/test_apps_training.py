@@ -1,0 +1,206 @@
+"""The training app driven headless: Train fills curves and table, Stop really stops, bad
+families and missing data give messages (no tracebacks), CI mode trains by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from hetconv_edu.apps.training import (
+    CI_SETTINGS,
+    FULL_RUN_SETTINGS,
+    AppSettings,
+    TrainingApp,
+    check_families,
+)
+from hetconv_edu.data import load_dataset
+from tests.datasets import write_fake_cifar10
+
+TINY = AppSettings(
+    families=("standard", "hetconv:2", "hetconv:4"),
+    epochs=1,
+    subset=200,
+    test_subset=100,
+    batch_size=50,
+    model_kwargs={"widths": (8, 16, 32)},
+    batches_per_slice=1,
+)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fake_cifar10")
+    write_fake_cifar10(root, n_train=400, n_test=100, seed=0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_data(data_root: Path):
+    return load_dataset("cifar10", data_root, subset=200, test_subset=100, seed=0)
+
+
+def make_app(tmp_path: Path, data=None, data_root=None, settings=TINY) -> TrainingApp:
+    return TrainingApp(
+        data=data, data_root=None if data_root is None else str(data_root), settings=settings,
+        run_dir=str(tmp_path / "runs"), device="cpu",
+    )  # fmt: skip
+
+
+def test_train_fills_curves_table_scatter_and_inspection(tmp_path: Path, data_root: Path) -> None:
+    app = make_app(tmp_path, data_root=data_root)
+    runs = app.train_blocking()
+    assert [r.label for r in runs] == ["standard", "HetConv P=2", "HetConv P=4"]
+    assert "Done: 3 runs" in app.message_text
+    # Curves: three traces per run (raw loss, smoothed loss, test accuracy), all with points.
+    assert len(app.curves.data) == 9
+    steps = runs[0].trainer.total_steps
+    for i in range(3):
+        raw, smoothed, acc = app.curves.data[3 * i : 3 * i + 3]
+        assert len(raw.x) == len(smoothed.y) == steps
+        assert list(acc.x) == [1.0] and 0 <= acc.y[0] <= 100
+        assert raw.line.color == smoothed.line.color == acc.line.color
+    # Table and scatter filled in, HetConv cheaper than standard.
+    for label in ("standard", "HetConv P=2", "HetConv P=4"):
+        assert label in app.table.value
+    results = app.results
+    assert results[0].macs > results[1].macs > results[2].macs
+    assert all(r.test_acc is not None and not r.stopped for r in results)
+    assert len(app.scatter.data) == 3
+    # The last finished run is inspected: confusion matrix and prediction grid.
+    assert app.inspect_select.options == ("standard", "HetConv P=2", "HetConv P=4")
+    assert app.inspect_select.value == "HetConv P=4"
+    assert len(app.inspect_box.children) == 2
+    app.inspect_select.value = "standard"
+    title = app.inspect_box.children[0].layout.title.text
+    assert title.startswith("standard: confusion matrix")
+    # Buttons back to idle.
+    assert not app.train_button.disabled and app.stop_button.disabled and not app.running
+
+
+def test_stop_during_training_stops_early_and_keeps_history(tmp_path: Path, tiny_data) -> None:
+    settings = dataclasses.replace(TINY, epochs=4, batch_size=20)  # 10 batches × 4 epochs per run
+    app = make_app(tmp_path, data=tiny_data, settings=settings)
+
+    async def press_stop_after(steps: int) -> int:
+        while not (app.runs and app.runs[0].trainer and app.runs[0].trainer.global_step >= steps):
+            await asyncio.sleep(0)
+        app.stop_button.click()  # what a click on Stop does, while the training task runs
+        return app.runs[0].trainer.global_step
+
+    async def main() -> int:
+        task = app.start()
+        assert task is not None
+        await asyncio.sleep(0)
+        assert app.running and app.start() is None  # a second Train is refused
+        assert not app.stop_button.disabled and app.train_button.disabled
+        clicked_at = await asyncio.wait_for(press_stop_after(3), timeout=60)
+        await asyncio.wait_for(task, timeout=60)
+        return clicked_at
+
+    clicked_at = asyncio.run(main())
+    first, *rest = app.runs
+    trainer = first.trainer
+    assert trainer.total_steps == 40
+    assert clicked_at <= trainer.global_step <= clicked_at + settings.batches_per_slice
+    assert trainer.global_step < trainer.total_steps
+    assert trainer.stopped
+    # The history is kept: every step trained is recorded, the row is marked stopped.
+    assert len(trainer.history.steps) == trainer.global_step
+    assert first.result is not None and first.result.stopped
+    assert "(stopped)" in app.table.value
+    assert (tmp_path / "runs" / trainer.config.run_name / "checkpoint.pt").is_file()
+    # No later run was started.
+    assert all(r.trainer is None and r.result is None for r in rest)
+    assert "Stopped" in app.message_text
+    assert not app.running and not app.train_button.disabled and app.stop_button.disabled
+    # The curves show what was trained before the stop.
+    assert len(app.curves.data[0].x) == trainer.global_step
+
+
+@pytest.mark.parametrize(
+    ("families", "expected"),
+    [
+        (["standard", "hetconv:16"], "'hetconv:16' does not fit small_vgg"),
+        (["standard", "groupwise:3"], "'groupwise:3' does not fit small_vgg"),
+        (["hetconv:x"], "needs a positive integer"),
+        (["winograd"], "unknown conv family"),
+        ([], "choose at least one family"),
+    ],
+)
+def test_bad_families_give_a_message_not_a_traceback(
+    tmp_path: Path, tiny_data, families: list[str], expected: str
+) -> None:
+    app = make_app(tmp_path, data=tiny_data)
+    app.families_input.value = families  # checked as soon as the tags change
+    assert expected in app.message_text
+    app.train_button.click()  # no event loop running: trains (here: refuses) at once
+    runs = app.train_blocking()
+    assert runs == [] and app.results == []
+    assert expected in app.message_text
+    assert "Traceback" not in app.message.value
+    assert not app.running and not app.train_button.disabled
+
+
+def test_check_families_lists_what_fits() -> None:
+    assert check_families("small_resnet", ["standard", "hetconv:4", "hetconv:4"]) == [
+        "standard",
+        "hetconv:4",
+    ]
+    with pytest.raises(ValueError, match=r"allowed values: \[1, 2, 4, 8\]"):
+        check_families("small_vgg", ["hetconv:16"], {"widths": (8, 16, 32)})
+
+
+def test_missing_data_is_explained_and_fashion_mnist_offered(tmp_path: Path) -> None:
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    app = make_app(tmp_path, data_root=empty)
+    assert app.train_blocking() == []
+    text = app.message_text
+    assert "CIFAR-10" in text and "cifar-10-python.tar.gz" in text
+    assert "HETCONV_EDU_DATA" in text
+    assert "Fashion-MNIST" in text
+    assert "Traceback" not in app.message.value
+    assert "fashion-mnist" in [value for _label, value in app.dataset_select.options]
+    assert not app.running and not app.train_button.disabled and app.stop_button.disabled
+
+
+def test_ci_mode_uses_tiny_settings_and_wait_trains(
+    tmp_path: Path, tiny_data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HETCONV_EDU_CI", "1")
+    app = TrainingApp(data=tiny_data, run_dir=str(tmp_path / "runs"), device="cpu")
+    assert app.settings == CI_SETTINGS
+    assert "CI mode" in app.message_text
+    app.families_input.value = ["hetconv:4"]
+    runs = asyncio.run(app.wait())
+    assert len(runs) == 1 and runs[0].result is not None
+    # Waiting again returns at once (nothing running, already trained).
+    assert asyncio.run(app.wait()) is runs and app.task.done()
+
+    monkeypatch.setenv("HETCONV_EDU_CI", "0")
+    idle = TrainingApp(data=tiny_data, run_dir=str(tmp_path / "runs"), device="cpu")
+    assert asyncio.run(idle.wait()) == [] and idle.task is None
+
+
+def test_full_run_toggle_uses_all_data(tmp_path: Path, tiny_data) -> None:
+    app = make_app(tmp_path, data=tiny_data)
+    assert app.plan()[0].subset == TINY.subset
+    app.full_run_toggle.value = True
+    assert app.epochs_input.disabled and app.subset_input.disabled
+    assert "Full run" in app.message_text
+    configs = app.plan()
+    assert {c.subset for c in configs} == {None} and {c.test_subset for c in configs} == {None}
+    assert {c.epochs for c in configs} == {FULL_RUN_SETTINGS.epochs}
+    app.full_run_toggle.value = False
+    assert not app.epochs_input.disabled
+    assert app.plan()[0].epochs == TINY.epochs
+
+
+def test_same_seed_same_data_for_every_run(tmp_path: Path, tiny_data) -> None:
+    app = make_app(tmp_path, data=tiny_data)
+    configs = app.plan()
+    keys = {(c.seed, c.subset, c.test_subset, c.dataset, c.epochs, c.batch_size) for c in configs}
+    assert len(keys) == 1

@@ -1,0 +1,65 @@
+"""Notebook 03 in a real JupyterLab + Chromium: run all cells on a fake CIFAR-10, press Train,
+see the curves get points, press Stop, and see the training stop early."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from browser_harness import jupyter_lab
+
+from tests.datasets import write_fake_cifar10
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+CURVES = ".hetconv-curves"
+MESSAGE = ".hetconv-training-message"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("fake_cifar10")
+    write_fake_cifar10(root, n_train=2000, n_test=200, seed=0)
+    env = {
+        "HETCONV_EDU_CI": "1",
+        "HETCONV_EDU_DATA": str(root),
+        "HETCONV_EDU_RUNS": str(tmp_path_factory.mktemp("runs")),
+    }
+    with jupyter_lab(env=env, label="training") as lab:
+        yield lab
+
+
+def test_train_watch_and_stop_in_jupyterlab(lab) -> None:
+    lab.open_notebook("03_train_cifar10.ipynb")
+    lab.run_all_cells(timeout=300)
+    assert not lab.cell_errors()
+    # CI mode trained the tiny comparison during Run All: the table has three rows.
+    lab.expect_text(MESSAGE, "Done: 3 runs", timeout=60)
+    lab.expect_text(".hetconv-results-table", "HetConv P=4")
+    lab.screenshot("training-after-run-all", selector=".hetconv-training-section")
+
+    # A longer comparison: 2,000 images (40 batches of 50) × 20 epochs per run.
+    lab.fill("Epochs", "20")
+    lab.fill("Train images", "2000")
+    lab.page.locator("button.hetconv-train").first.click()
+    lab.expect_text(MESSAGE, "Run 1 of 3", timeout=60)
+    lab.wait_for_plot(CURVES, "(gd) => gd.data.length === 9 && (gd.data[1].x || []).length >= 5",
+                      timeout=120)  # fmt: skip
+    lab.screenshot("training-while-training")
+    lab.page.locator("button.hetconv-stop").first.click()
+    lab.expect_text(MESSAGE, re.compile("Stopped"), timeout=60)
+    plot = lab.plot(CURVES)
+    steps_seen = len(plot["data"][1]["x"] or [])
+    assert 5 <= steps_seen < 800, steps_seen  # stopped long before 20 epochs × 40 batches
+    assert not plot["data"][4]["x"], "the second run must not have started"
+    lab.expect_text(".hetconv-results-table", "(stopped)")
+    lab.page.wait_for_timeout(1500)  # nothing trains on after the stop
+    assert len(lab.plot(CURVES)["data"][1]["x"]) == steps_seen
+    lab.screenshot("training-stopped")
+    lab.screenshot("training-curves", selector=CURVES)
+    lab.assert_no_external_requests()

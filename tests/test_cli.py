@@ -1,0 +1,107 @@
+"""``python -m hetconv_edu train|compare`` on tiny generated data; clean one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hetconv_edu.__main__ import main
+from tests.datasets import write_fake_cifar10
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--widths", "8", "16", "32", "--batch-size", "64", "--threads", "2", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fake-cifar")
+    write_fake_cifar10(root, n_train=256, n_test=128, seed=0)
+    return root
+
+
+def common(data_root: Path, run_dir: Path) -> list[str]:
+    return [*TINY, "--data-root", str(data_root), "--no-download", "--run-dir", str(run_dir)]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hetconv_edu", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_train_prints_table_and_writes_run(data_root, tmp_path, capsys):
+    argv = ["train", "--conv", "hetconv:4", "--epochs", "2", *common(data_root, tmp_path)]
+    assert main([*argv, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "HetConv P=4" in out and "test acc" in out and "MACs/image" in out
+    runs = list(tmp_path.iterdir())
+    assert len(runs) == 1
+    history = json.loads((runs[0] / "history.json").read_text())
+    assert len(history["epochs"]) == 2
+    # --resume of a finished run: nothing left to train, same table.
+    assert main(["train", "--resume", "--no-progress", *argv[1:]]) == 0
+    assert "resuming at epoch 3" in capsys.readouterr().out
+
+
+def test_compare_prints_table(data_root, tmp_path, capsys):
+    argv = ["compare", "--conv", "standard", "hetconv:4", "hetconv:8", "--epochs", "1"]
+    assert main([*argv, *common(data_root, tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.strip()]
+    header = next(i for i, line in enumerate(lines) if line.startswith("run"))
+    rows = lines[header + 2 : header + 5]
+    assert [r.split("  ")[0] for r in rows] == ["standard", "HetConv P=4", "HetConv P=8"]
+    for word in ("test acc", "params", "MACs/image", "s/epoch", "images/s"):
+        assert word in lines[header]
+
+
+def test_per_layer_conv_list(data_root, tmp_path, capsys):
+    convs = ["standard", "hetconv:2", "hetconv:4", "hetconv:8"]
+    argv = ["train", "--conv", *convs, "--epochs", "1", *common(data_root, tmp_path)]
+    assert main([*argv, "--no-progress"]) == 0
+    assert "per-layer" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--epochs", "0"], "positive integer"),
+        (["train", "--conv", "hetconv:x"], "positive integer after ':'"),
+        (["train", "--model", "nope"], "unknown model"),
+        (["train", "--conv", "hetconv:3"], "p=3 is not allowed"),
+        (["train", "--lr", "-1"], "lr must be"),
+        (["frobnicate"], "invalid choice"),
+        (["train", "--resume", "--name", "never-trained"], "no checkpoint"),
+    ],
+)
+def test_bad_input_gives_one_line_error(data_root, tmp_path, args, message):
+    result = run_cli(*args, *common(data_root, tmp_path), "--no-progress")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert message in lines[-1]
+    assert len([line for line in lines if "error" in line]) == 1
+
+
+def test_missing_data_is_one_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli(
+        "train", *TINY, "--data-root", str(empty), "--no-download", "--run-dir", str(tmp_path)
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "cifar-10" in result.stderr.lower()
+
+
+def test_no_command_is_an_error():
+    result = run_cli()
+    assert result.returncode == 2 and "Traceback" not in result.stderr
