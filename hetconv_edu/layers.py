@@ -39,6 +39,7 @@ __all__ = [
     "MaskedHetConv2d",
     "NaiveHetConv2d",
     "StandardConv2d",
+    "hetconv_mask",
     "make_conv",
     "parse_conv_spec",
 ]
@@ -262,6 +263,22 @@ class HetConv2d(_ConvSettings):
         dense = dense.index_put((self._index_1x1, centre), self.weight_1x1.reshape(-1))
         return dense.view(n, m, k, k)
 
+    @torch.no_grad()
+    def load_dense_weight_(self, weight: torch.Tensor) -> HetConv2d:
+        """Set the parameters from a dense (N, M, K, K) weight, the inverse of
+        :meth:`dense_weight`: the K×K kernels at K×K positions and the centre taps at 1×1
+        positions are copied, the rest of ``weight`` is ignored. Returns the layer."""
+        n, m, k = self.out_channels, self.in_channels, self.kernel_size
+        if tuple(weight.shape) != (n, m, k, k):
+            raise ValueError(
+                f"a dense weight for this layer is ({n}, {m}, {k}, {k}), got {tuple(weight.shape)}"
+            )
+        flat = weight.detach().reshape(n * m, k * k).to(self.weight_kxk)
+        self.weight_kxk.copy_(flat.index_select(0, self._index_kxk).view_as(self.weight_kxk))
+        centre = flat[:, k // 2 * k + k // 2]
+        self.weight_1x1.copy_(centre.index_select(0, self._index_1x1).view_as(self.weight_1x1))
+        return self
+
     def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
         """The textbook definition: one dense K×K convolution with :meth:`dense_weight`. Exact
         but does the full standard-convolution work; for tests and figures."""
@@ -288,6 +305,29 @@ class HetConv2d(_ConvSettings):
     def extra_repr(self) -> str:
         s = f"{self._settings_repr()}, p={self.p}, arrangement={self.arrangement!r}"
         return s + ("" if self.bias is not None else ", bias=False")
+
+
+def hetconv_mask(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    p: int,
+    arrangement: Arrangement = "shifted",
+) -> np.ndarray:
+    """The (N, M, K, K) float32 mask of a HetConv layer's dense weight: 1 over the whole K×K
+    kernel at K×K positions and at the centre tap of 1×1 positions, 0 elsewhere. A dense
+    convolution with ``weight * mask`` is the paper's operation (Fig. 4)."""
+    k = _check_kernel_size(kernel_size)
+    p = _check_part(in_channels, out_channels, p)
+    if arrangement not in ARRANGEMENTS:
+        raise ValueError(f"arrangement must be one of {ARRANGEMENTS}, got {arrangement!r}")
+    pattern = (hetconv_pattern if arrangement == "shifted" else grouped_hetconv_pattern)(
+        in_channels, out_channels, p
+    )
+    mask = np.zeros((out_channels, in_channels, k, k), dtype=np.float32)
+    mask[pattern == Kernel.FULL] = 1.0
+    mask[pattern == Kernel.ONE, k // 2, k // 2] = 1.0
+    return mask
 
 
 class MaskedHetConv2d(_ConvSettings):
@@ -320,11 +360,8 @@ class MaskedHetConv2d(_ConvSettings):
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(n, m, k, k, **factory))
         self.bias = nn.Parameter(torch.empty(n, **factory)) if bias else None
-        pattern = hetconv_pattern(m, n, self.p)
-        mask = np.zeros((n, m, k, k), dtype=np.float32)
-        mask[pattern == Kernel.FULL] = 1.0
-        mask[pattern == Kernel.ONE, k // 2, k // 2] = 1.0
-        self.register_buffer("mask", torch.from_numpy(mask).to(**factory), persistent=False)
+        mask = torch.from_numpy(hetconv_mask(m, n, k, self.p))
+        self.register_buffer("mask", mask.to(**factory), persistent=False)
         fan_in = m // self.p * k * k + m - m // self.p
         bound = 1.0 / math.sqrt(fan_in)
         nn.init.uniform_(self.weight, -bound, bound)

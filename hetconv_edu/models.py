@@ -28,6 +28,7 @@ __all__ = [
     "ResNet",
     "build_model",
     "conv_slots",
+    "slot_module_names",
     "small_resnet",
     "small_vgg",
     "vgg16",
@@ -234,6 +235,26 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 def conv_slots(model: nn.Module) -> tuple[ConvSlot, ...]:
     """The configurable convolutions of a model built here, in order (for per-layer P)."""
     return model.slots
+
+
+def slot_module_names(model: nn.Module) -> tuple[str, ...]:
+    """The qualified names (``model.get_submodule(name)``) of the convolutions of
+    :func:`conv_slots`, in the same order: the 3×3 convolutions after the stem."""
+    names = []
+    for name, module in model.named_modules():
+        parent = name.rpartition(".")[0]
+        inside_conv = any(parent == n or parent.startswith(n + ".") for n in names)
+        size = getattr(module, "kernel_size", None)
+        if not inside_conv and size in (3, (3, 3)) and hasattr(module, "in_channels"):
+            names.append(name)
+    slots = conv_slots(model)
+    names = names[1:]
+    found = [
+        (model.get_submodule(n).in_channels, model.get_submodule(n).out_channels) for n in names
+    ]
+    if found != [(s.in_channels, s.out_channels) for s in slots]:
+        raise ValueError(f"{type(model).__name__}: the 3×3 convolutions do not match its slots")
+    return tuple(names)
 
 
 def build_model(

@@ -580,15 +580,7 @@ class Trainer:
         self.dataset = dataset
         self.run_path = Path(config.run_dir) / config.run_name
 
-        self.model = build_model(
-            config.model,
-            config.conv,
-            seed=config.seed,
-            num_classes=dataset.num_classes,
-            in_channels=dataset.in_channels,
-            arrangement=config.arrangement,
-            **config.model_kwargs,
-        )
+        self.model = self._build_model()
         self._cost = None
         self.model.to(device=device, memory_format=self._memory_format)
         self._train_model: nn.Module = self.model
@@ -656,6 +648,19 @@ class Trainer:
 
     # ---- construction helpers ------------------------------------------------------------
 
+    def _build_model(self) -> nn.Module:
+        """The network the config names (subclasses train other networks on the same loop)."""
+        config = self.config
+        return build_model(
+            config.model,
+            config.conv,
+            seed=config.seed,
+            num_classes=self.dataset.num_classes,
+            in_channels=self.dataset.in_channels,
+            arrangement=config.arrangement,
+            **config.model_kwargs,
+        )
+
     @classmethod
     def resume(
         cls, run_path: str | Path, dataset: ImageDataset | None = None, **overrides: Any
@@ -697,8 +702,9 @@ class Trainer:
     def cost(self):
         """:func:`hetconv_edu.flops.network_cost` of the model on one image (cached)."""
         if self._cost is None:
-            was_training = self.model.training
-            self.model.eval()
+            model = self._costed_model()
+            was_training = model.training
+            model.eval()
             try:
                 shape = (
                     1,
@@ -707,10 +713,14 @@ class Trainer:
                     self.dataset.image_size,
                 )
                 with torch.no_grad():
-                    self._cost = network_cost(_CpuView(self.model), shape)
+                    self._cost = network_cost(_CpuView(model), shape)
             finally:
-                self.model.train(was_training)
+                model.train(was_training)
         return self._cost
+
+    def _costed_model(self) -> nn.Module:
+        """The network whose cost :attr:`cost` reports."""
+        return self.model
 
     @property
     def macs(self) -> int:
@@ -823,10 +833,7 @@ class Trainer:
         # Batch-norm statistics are tiny: kept so that an interrupted batch can be undone.
         self._saved_buffers = [b.detach().clone() for b in self.model.buffers()]
         with self._autocast():
-            logits = self._train_model(images)
-            loss = F.cross_entropy(
-                logits.float(), labels, label_smoothing=self.config.label_smoothing
-            )
+            loss, logits = self._forward_loss(images, labels)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         lr = self.lr
@@ -846,6 +853,14 @@ class Trainer:
         self.history.steps.append((self.global_step, loss_value, lr))
         for fn in self._batch_callbacks:
             fn(self, self.global_step, loss_value)
+
+    def _forward_loss(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(training loss, logits) of one batch; subclasses may run several forward passes."""
+        logits = self._train_model(images)
+        loss = F.cross_entropy(logits.float(), labels, label_smoothing=self.config.label_smoothing)
+        return loss, logits
 
     def _end_epoch(self) -> None:
         sums = self._partial
