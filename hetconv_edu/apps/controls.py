@@ -7,6 +7,8 @@
   change with valid :class:`LayerValues`.
 * :class:`AnswerChecker` — a prompt, an answer box, a Check button and a right/wrong message.
   The expected answer is computed by a callable from the package, never typed in.
+* :func:`projector_switch` — a toggle button for the package's projector style
+  (:func:`hetconv_edu.viz.style.set_projector`).
 
 No widget here can produce a traceback from a click or a keystroke: boxes are bounded, P is a
 choice among valid values, and a checker explains unreadable input instead of raising.
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 
 from hetconv_edu.pattern import check_positive_int, valid_parts
+from hetconv_edu.viz import style
 
 __all__ = [
     "AnswerChecker",
@@ -30,6 +33,7 @@ __all__ = [
     "channel_controls",
     "nearest_valid_part",
     "parse_number",
+    "projector_switch",
 ]
 
 KERNEL_SIZES = (1, 3, 5, 7)
@@ -348,3 +352,22 @@ class AnswerChecker:
 
     def _repr_mimebundle_(self, **kwargs):  # display the checker itself in a notebook
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def projector_switch() -> widgets.ToggleButton:
+    """A "Projector style" toggle button: on, every figure and widget of the package (those on
+    screen too) switches to large fonts, thick lines and high contrast; off, back.
+
+    Every switch shows the current state, wherever it was pressed or
+    :func:`~hetconv_edu.viz.style.set_projector` was called.
+    """
+    switch = widgets.ToggleButton(
+        value=style.projector_enabled(),
+        description="Projector style",
+        tooltip="Large fonts, thick lines and high contrast for a classroom projector",
+        layout=widgets.Layout(width="auto"),
+    )
+    switch.add_class("hetconv-projector-switch")
+    switch.observe(lambda change: style.set_projector(bool(change["new"])), names="value")
+    style.track_widget(switch)
+    return style.track_switch(switch)

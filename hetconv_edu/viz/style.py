@@ -16,14 +16,34 @@ is never the only cue.
 * :data:`PALETTE` — the Okabe–Ito colours in order, for series that are not families.
 * :func:`base_layout`, :func:`apply_layout` (alias :func:`apply_style`) — the common fonts,
   margins, template and hover style; figure modules call these, then set their own title.
+
+Projector style (one switch for the whole package):
+
+* :func:`set_projector` / :func:`projector_enabled` — switch every figure and widget between
+  the :data:`NORMAL` and :data:`PROJECTOR` :class:`Theme` (larger fonts, thicker lines and
+  markers, black text, darker grid and axis lines).
+* Figure modules author their figures at the normal size and pass them through
+  :func:`themed` (a ``go.Figure``) or :func:`themed_json` (plotly property dicts) last, so a
+  new figure comes out in the current theme.
+* :func:`figure_widget` makes a ``go.FigureWidget`` (in the current theme) and
+  :func:`track_figure` / :func:`track_widget` / :func:`track_switch` keep weak references to
+  what is on screen: switching restyles those figures in place, gives those widgets the CSS
+  class :data:`PROJECTOR_CLASS` (the rules of :data:`PROJECTOR_CSS`, shipped inside the
+  widget, nothing fetched) and sets the switches' values.
+* :func:`css_px` — a font size for the package's own HTML/CSS that grows with the theme.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import ipywidgets as widgets
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from hetconv_edu.pattern import Kernel
 
@@ -38,19 +58,34 @@ __all__ = [
     "KIND_ORDER",
     "KIND_ZRANGE",
     "MUTED",
+    "NORMAL",
     "OKABE_ITO",
     "PALETTE",
+    "PROJECTOR",
+    "PROJECTOR_CLASS",
+    "PROJECTOR_CSS",
+    "Theme",
     "apply_layout",
     "apply_style",
     "base_layout",
     "contrast_ratio",
+    "css_px",
+    "current_theme",
     "family_color",
+    "figure_widget",
     "kind_colorscale",
     "kind_hover",
     "kind_label",
     "kind_legend_traces",
     "kind_weights",
+    "projector_enabled",
     "relative_luminance",
+    "set_projector",
+    "themed",
+    "themed_json",
+    "track_figure",
+    "track_switch",
+    "track_widget",
 ]
 
 OKABE_ITO: Mapping[str, str] = {
@@ -280,3 +315,278 @@ def contrast_ratio(a: str, b: str) -> float:
     """WCAG contrast ratio of two colours, 1 (same lightness) to 21 (black on white)."""
     la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
     return (la + 0.05) / (lb + 0.05)
+
+
+# ------------------------------------------------------------------------------ projector
+
+
+@dataclass(frozen=True)
+class Theme:
+    """How figures are drawn relative to the sizes their modules author (the normal ones).
+
+    ``font_scale`` multiplies every font size (and the margins and table row heights that hold
+    the text), ``line_scale`` every line width, ``marker_scale`` every marker size;
+    ``font_color`` is the figure's text colour, ``grid_color`` / ``axis_color`` /
+    ``axis_width`` the grid and axis lines of its template.
+    """
+
+    name: str
+    font_scale: float
+    line_scale: float
+    marker_scale: float
+    font_color: str
+    grid_color: str
+    axis_color: str
+    axis_width: float
+
+    def template(self) -> go.layout.Template:
+        """``plotly_white`` with this theme's grid and axis lines (every x and y axis)."""
+        template = go.layout.Template(pio.templates["plotly_white"])
+        axis = {
+            "gridcolor": self.grid_color,
+            "linecolor": self.axis_color,
+            "linewidth": self.axis_width,
+            "zerolinecolor": self.grid_color,
+            "tickcolor": self.axis_color,
+        }
+        template.layout.xaxis.update(axis)
+        template.layout.yaxis.update(axis)
+        return template
+
+
+NORMAL = Theme("normal", 1.0, 1.0, 1.0, "#222222", "#EBF0F8", "#444444", 1.0)
+"""The look of a laptop screen: the sizes the figure modules write."""
+
+PROJECTOR = Theme("projector", 1.25, 2.0, 1.5, "#000000", "#B8B8B8", "#000000", 2.0)
+"""The look of a classroom projector: fonts ×1.25, lines ×2, markers ×1.5, black text,
+darker grid. The factors are exact binary fractions, so switching back restores every size."""
+
+PROJECTOR_CLASS = "hetconv-projector"
+"""CSS class of a tracked widget while the projector style is on."""
+
+PROJECTOR_CSS = f"""
+.{PROJECTOR_CLASS} {{
+  --hetconv-scale: {PROJECTOR.font_scale};
+  --jp-widgets-font-size: 18px;
+  --jp-widgets-inline-height: 36px;
+  --jp-widgets-inline-margin: 6px;
+  --jp-widgets-input-padding: 6px;
+  --jp-widgets-input-border-width: 2px;
+  --jp-widgets-slider-handle-size: 22px;
+  --jp-widgets-slider-track-thickness: 6px;
+  --jp-widgets-color: #000000;
+  --jp-widgets-label-color: #000000;
+  --jp-widgets-readout-color: #000000;
+  --jp-widgets-input-color: #000000;
+  --jp-widgets-input-border-color: #333333;
+  color: #000000;
+}}
+.{PROJECTOR_CLASS} .widget-html-content {{ font-size: var(--jp-widgets-font-size); }}
+.{PROJECTOR_CLASS} .widget-html-content h3 {{ font-size: 26px; }}
+.{PROJECTOR_CLASS} .widget-html-content h4 {{ font-size: 22px; }}
+"""
+"""The widgets' projector look, switched by :data:`PROJECTOR_CLASS`: larger fonts, controls
+and slider handles, black text. ``--hetconv-scale`` scales the sizes written with
+:func:`css_px`. Shipped as a ``<style>`` element inside each tracked box: nothing is fetched."""
+
+
+def css_px(size: float) -> str:
+    """A CSS font size of ``size`` px that grows with the projector style (:data:`PROJECTOR_CSS`).
+
+    ``css_px(13)`` → ``"calc(13px * var(--hetconv-scale, 1))"``.
+    """
+    if isinstance(size, bool) or not isinstance(size, int | float) or size <= 0:
+        raise ValueError(f"size must be a positive number of px, got {size!r}")
+    return f"calc({size:g}px * var(--hetconv-scale, 1))"
+
+
+_theme: Theme = NORMAL
+_figures: list[weakref.ref[go.FigureWidget]] = []
+_widgets: list[weakref.ref[widgets.DOMWidget]] = []
+_switches: list[weakref.ref[widgets.ToggleButton]] = []
+
+
+def current_theme() -> Theme:
+    """The theme new figures are made in: :data:`PROJECTOR` or :data:`NORMAL`."""
+    return _theme
+
+
+def projector_enabled() -> bool:
+    """True while the projector style is on."""
+    return _theme is PROJECTOR
+
+
+_LINE_KEYS = frozenset({"linewidth", "gridwidth", "zerolinewidth", "tickwidth"})
+
+
+def _scaled(value: Any, factor: float) -> Any:
+    """``value`` times ``factor``: a number, or each number of a list/array (None kept)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return value * factor
+    try:
+        return [None if v is None else v * factor for v in value]
+    except TypeError:
+        return value
+
+
+def _scale_kind(key: str, name: str) -> str | None:
+    """Which :class:`Theme` scale property ``name`` under ``key`` follows, if any."""
+    if (name == "size" and key.endswith("font")) or (
+        (key == "margin" and name in ("l", "r", "t", "b"))
+        or (key in ("cells", "header") and name == "height")
+    ):
+        return "font_scale"
+    if name == "size" and key == "marker":
+        return "marker_scale"
+    if (name == "width" and key == "line") or name in _LINE_KEYS:
+        return "line_scale"
+    return None
+
+
+def _restyle_props(obj: Any, key: str, src: Theme, dst: Theme) -> Any:
+    """A copy of plotly properties ``obj`` (found under ``key``) drawn in ``dst`` instead of
+    ``src``: font sizes, line widths, marker sizes, margins and table row heights rescaled,
+    the theme's text colour swapped."""
+    if isinstance(obj, list | tuple):
+        if obj and isinstance(obj[0], dict):
+            return [_restyle_props(o, key, src, dst) for o in obj]
+        return obj
+    if not isinstance(obj, dict):
+        return obj
+    out: dict[str, Any] = {}
+    for name, value in obj.items():
+        scale = _scale_kind(key, name)
+        if scale is not None:
+            out[name] = _scaled(value, getattr(dst, scale) / getattr(src, scale))
+        elif name == "template":
+            out[name] = value
+        elif isinstance(value, dict | list | tuple):
+            out[name] = _restyle_props(value, name, src, dst)
+        elif name == "color" and key == "font" and value == src.font_color:
+            out[name] = dst.font_color
+        else:
+            out[name] = value
+    return out
+
+
+def _restyle_layout(layout: dict[str, Any], src: Theme, dst: Theme) -> dict[str, Any]:
+    out = _restyle_props(layout, "layout", src, dst)
+    if src is not dst and "template" in layout:
+        out["template"] = dst.template() if dst is not NORMAL else "plotly_white"
+    return out
+
+
+def themed_json(
+    traces: Iterable[dict[str, Any]], layout: dict[str, Any]
+) -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
+    """Trace and layout property dicts authored at the normal sizes, in the current theme
+    (new dicts; the same content while the projector style is off)."""
+    traces = tuple(traces)
+    if _theme is NORMAL:
+        return traces, layout
+    return (
+        tuple(_restyle_props(t, "trace", NORMAL, _theme) for t in traces),
+        _restyle_layout(layout, NORMAL, _theme),
+    )
+
+
+def themed(fig: go.Figure) -> go.Figure:
+    """Draw ``fig`` (authored at the normal sizes) in the current theme, in place; returns it.
+
+    Figure modules call this last, after every trace and layout property is set.
+    """
+    _restyle_figure(fig, NORMAL, _theme)
+    return fig
+
+
+def _restyle_figure(fig: go.Figure, src: Theme, dst: Theme) -> None:
+    if src is dst:
+        return
+    batch = fig.batch_update() if isinstance(fig, go.FigureWidget) else contextlib.nullcontext()
+    with batch:
+        for trace in fig.data:
+            trace.update(_restyle_props(trace.to_plotly_json(), "trace", src, dst))
+        fig.layout = _restyle_layout(fig.layout.to_plotly_json(), src, dst)
+
+
+def _alive(refs: list[weakref.ref[Any]]) -> Iterator[Any]:
+    """The objects still alive in ``refs`` (dead references are dropped)."""
+    live = [r for r in refs if r() is not None]
+    refs[:] = live
+    for ref in live:
+        obj = ref()
+        if obj is not None:
+            yield obj
+
+
+def _remember(refs: list[weakref.ref[Any]], obj: Any) -> None:
+    if not any(r() is obj for r in refs):
+        refs.append(weakref.ref(obj))
+
+
+def track_figure(fig: go.FigureWidget) -> go.FigureWidget:
+    """Keep a weak reference to ``fig`` (already in the current theme): :func:`set_projector`
+    restyles it in place. Returns ``fig``."""
+    if not isinstance(fig, go.FigureWidget):
+        raise TypeError(f"track_figure takes a plotly FigureWidget, got {type(fig).__name__}")
+    _remember(_figures, fig)
+    return fig
+
+
+def figure_widget(fig: go.Figure | None = None) -> go.FigureWidget:
+    """A tracked ``go.FigureWidget`` of ``fig`` (a figure already in the current theme, e.g.
+    from a figure module) or an empty one."""
+    return track_figure(go.FigureWidget(fig) if fig is not None else go.FigureWidget())
+
+
+def _stylesheet() -> widgets.HTML:
+    return widgets.HTML(f"<style>{PROJECTOR_CSS}</style>", layout=widgets.Layout(display="none"))
+
+
+def track_widget(widget: widgets.DOMWidget) -> widgets.DOMWidget:
+    """Keep a weak reference to ``widget`` (an app's root box, a control): it carries
+    :data:`PROJECTOR_CLASS` while the projector style is on. A box also gets a hidden
+    ``<style>`` child with :data:`PROJECTOR_CSS`, so the rules reach every page that shows it
+    (JupyterLab, Voilà) without a network. Returns ``widget``."""
+    if not isinstance(widget, widgets.DOMWidget):
+        raise TypeError(f"track_widget takes an ipywidgets DOMWidget, got {type(widget).__name__}")
+    if isinstance(widget, widgets.Box) and not any(
+        isinstance(c, widgets.HTML) and PROJECTOR_CSS in c.value for c in widget.children
+    ):
+        widget.children = (*widget.children, _stylesheet())
+    if projector_enabled():
+        widget.add_class(PROJECTOR_CLASS)
+    _remember(_widgets, widget)
+    return widget
+
+
+def track_switch(switch: widgets.ToggleButton) -> widgets.ToggleButton:
+    """Keep a weak reference to a projector switch: :func:`set_projector` sets its value, so
+    every switch on screen shows the current state. Returns ``switch``."""
+    if not isinstance(switch, widgets.ToggleButton):
+        raise TypeError(f"track_switch takes a ToggleButton, got {type(switch).__name__}")
+    _remember(_switches, switch)
+    return switch
+
+
+def set_projector(on: bool = True) -> None:
+    """Switch the projector style on (``True``) or off (``False``) for the whole package.
+
+    New figures come out in the new theme; the tracked figures are restyled in place, the
+    tracked widgets gain or lose :data:`PROJECTOR_CLASS`, the tracked switches follow.
+    """
+    global _theme
+    if not isinstance(on, bool):
+        raise TypeError(f"on must be True or False, got {on!r} ({type(on).__name__})")
+    new = PROJECTOR if on else NORMAL
+    old, _theme = _theme, new
+    if old is not new:
+        for fig in _alive(_figures):
+            _restyle_figure(fig, old, new)
+        for widget in _alive(_widgets):
+            (widget.add_class if on else widget.remove_class)(PROJECTOR_CLASS)
+    for switch in _alive(_switches):
+        if switch.value != on:
+            switch.value = on
