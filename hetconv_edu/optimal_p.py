@@ -1,0 +1,581 @@
+"""What is the best P? Costs per layer and choice, sensitivities, and the results file.
+
+The study (``benchmarks/optimal_p.py``, the notebook ``04_best_p``) has three costs and one
+accuracy for every configuration of a network (one P per switchable layer):
+
+* MACs and parameters, analytic (:func:`hetconv_edu.flops.layer_cost`; exact and additive);
+* measured milliseconds per image for inference and for a training step, from the package's one
+  timer (:mod:`hetconv_edu.timing`) — per layer and choice, and for whole networks (per-layer
+  times add up only approximately: the network figures are the measured truth);
+* accuracy: trained from scratch (uniform P, searched configurations), or predicted by the
+  additive model ``reference − Σ sensitivity`` measured on a weight-sharing
+  :class:`~hetconv_edu.supernet.SuperNet`.
+
+:class:`OptimalPResults` holds all of it with its provenance; :func:`load_results` validates a
+results file and says clearly what is wrong with a malformed one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from hetconv_edu.flops import layer_cost, network_cost
+from hetconv_edu.layers import HetConv2d
+from hetconv_edu.search import LayerOptions, Plan, best_under_budget, knapsack_front, spearman
+from hetconv_edu.supernet import SuperNet, SuperNetTrainer, recalibrate_batchnorm
+from hetconv_edu.timing import time_layers
+
+__all__ = [
+    "METRICS",
+    "SCHEMA",
+    "Costs",
+    "EvolutionCheck",
+    "LayerCosts",
+    "OptimalPResults",
+    "ResultsFileError",
+    "Run",
+    "default_results_path",
+    "evaluate_config",
+    "load_results",
+    "measure_layers",
+    "measure_network",
+    "measure_sensitivity",
+    "provenance",
+    "save_results",
+]
+
+SCHEMA = "hetconv_edu.optimal_p/1"
+METRICS: dict[str, str] = {
+    "macs": "MACs per image",
+    "infer_ms": "inference time per image (ms)",
+    "train_ms": "training-step time per image (ms)",
+}
+"""The costs a budget can be set in, with their axis titles."""
+
+PROVENANCE_KEYS = ("command", "date", "package_version", "machine", "data", "training_budget")
+
+
+class ResultsFileError(ValueError):
+    """A results file that cannot be used: missing, not JSON, or not the expected schema."""
+
+
+@dataclass(frozen=True)
+class Costs:
+    """The costs of a network, or of the part of one that the search does not change."""
+
+    macs: int
+    params: int
+    infer_ms: float
+    train_ms: float
+
+    def get(self, metric: str) -> float:
+        """The cost in ``metric`` (a key of :data:`METRICS`)."""
+        _check_metric(metric)
+        return getattr(self, metric)
+
+
+@dataclass(frozen=True)
+class LayerCosts:
+    """One switchable layer: its shape, its choices of P and each choice's costs and
+    sensitivity (validation accuracy lost, as a fraction, when only this layer takes that P)."""
+
+    name: str
+    in_channels: int
+    out_channels: int
+    out_size: int
+    stride: int
+    choices: tuple[int, ...]
+    macs: tuple[int, ...]
+    params: tuple[int, ...]
+    infer_ms: tuple[float, ...]
+    train_ms: tuple[float, ...]
+    loss: tuple[float, ...] = ()
+
+    def options(self, metric: str) -> LayerOptions:
+        """The layer as a knapsack item (:class:`~hetconv_edu.search.LayerOptions`)."""
+        _check_metric(metric)
+        if len(self.loss) != len(self.choices):
+            raise ValueError(f"layer {self.name!r} has no sensitivity measured yet")
+        return LayerOptions(self.name, self.choices, tuple(getattr(self, metric)), self.loss)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A network trained from scratch: uniform P (``kind="uniform"``) or a searched per-layer
+    configuration (``kind="searched"``, with the metric and budget it was searched for and
+    the accuracy the weight-sharing network predicted)."""
+
+    kind: str
+    config: tuple[int, ...]
+    seed: int
+    test_acc: float
+    costs: Costs
+    seconds: float
+    metric: str | None = None
+    budget: float | None = None
+    supernet_acc: float | None = None
+
+    @property
+    def label(self) -> str:
+        """``P=4`` for a uniform run, ``P=(2, 4, 4, 8)`` for a per-layer one."""
+        if self.kind == "uniform":
+            return f"P={self.config[0]}"
+        return "P=(" + ", ".join(map(str, self.config)) + ")"
+
+
+@dataclass(frozen=True)
+class EvolutionCheck:
+    """The additive model checked at one budget: the knapsack's plan and the best configuration
+    a small evolutionary search found, both evaluated on the weight-sharing network."""
+
+    metric: str
+    budget: float
+    knapsack_config: tuple[int, ...]
+    knapsack_predicted: float
+    knapsack_measured: float
+    best_config: tuple[int, ...]
+    best_measured: float
+    evaluations: int
+
+
+@dataclass(frozen=True)
+class OptimalPResults:
+    """Everything the best-P study measured for one network (see the module docstring)."""
+
+    provenance: dict[str, Any]
+    model: str
+    model_kwargs: dict[str, Any]
+    input_shape: tuple[int, int, int]
+    standard: Costs
+    fixed: Costs
+    reference_acc: float
+    layers: tuple[LayerCosts, ...]
+    runs: tuple[Run, ...] = ()
+    evolution: tuple[EvolutionCheck, ...] = ()
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    # ---- the additive model ----------------------------------------------------------------
+
+    def options(self, metric: str) -> list[LayerOptions]:
+        """Every layer as a knapsack item in ``metric``."""
+        return [layer.options(metric) for layer in self.layers]
+
+    def front(self, metric: str) -> list[Plan]:
+        """The exact cost / predicted-loss Pareto front (:func:`.search.knapsack_front`)."""
+        return knapsack_front(self.options(metric), self.fixed.get(metric))
+
+    def best(self, metric: str, budget: float) -> Plan | None:
+        """The configuration of highest predicted accuracy within ``budget`` (None if none fits)."""
+        return best_under_budget(self.front(metric), budget)
+
+    def check_config(self, config: Sequence[int]) -> tuple[int, ...]:
+        """``config`` as a tuple, or ``ValueError`` saying which layer cannot take its value."""
+        config = tuple(config)
+        if len(config) != len(self.layers):
+            raise ValueError(
+                f"{self.model} has {len(self.layers)} switchable layers, got {len(config)} values"
+            )
+        for layer, p in zip(self.layers, config, strict=True):
+            if p not in layer.choices:
+                raise ValueError(
+                    f"{layer.name} takes P ∈ {{{', '.join(map(str, layer.choices))}}}, got {p!r}"
+                )
+        return config
+
+    def cost(self, config: Sequence[int], metric: str) -> float:
+        """The additive cost of ``config``: the fixed part plus each layer's cost at its P
+        (exact for MACs and parameters, an approximation for measured times)."""
+        config = self.check_config(config)
+        _check_metric(metric)
+        return self.fixed.get(metric) + sum(
+            getattr(layer, metric)[layer.choices.index(p)]
+            for layer, p in zip(self.layers, config, strict=True)
+        )
+
+    def predicted_acc(self, config: Sequence[int]) -> float:
+        """Reference accuracy minus the sum of the layers' sensitivities at their P."""
+        config = self.check_config(config)
+        return self.reference_acc - sum(
+            layer.loss[layer.choices.index(p)] for layer, p in zip(self.layers, config, strict=True)
+        )
+
+    def uniform_choices(self) -> list[int]:
+        """The P values every layer can take (the uniform configurations)."""
+        common = set(self.layers[0].choices)
+        for layer in self.layers[1:]:
+            common &= set(layer.choices)
+        return sorted(common)
+
+    def rank_correlation(self) -> float:
+        """Spearman correlation between predicted and retrained test accuracy over every run
+        trained from scratch (how well the weight-sharing network ranks configurations)."""
+        runs = list(self.runs)
+        return spearman([self.predicted_acc(r.config) for r in runs], [r.test_acc for r in runs])
+
+    # ---- files -------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types, with the schema tag."""
+        return {"schema": SCHEMA, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "results") -> OptimalPResults:
+        """Validate and build; raises :class:`ResultsFileError` naming what is wrong."""
+        if not isinstance(data, dict):
+            raise ResultsFileError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        if data.get("schema") != SCHEMA:
+            raise ResultsFileError(
+                f"{source}: schema is {data.get('schema')!r}, expected {SCHEMA!r}; regenerate it "
+                f"with `python benchmarks/optimal_p.py`"
+            )
+        try:
+            prov = data["provenance"]
+            missing = [k for k in PROVENANCE_KEYS if k not in prov]
+            if missing:
+                raise ResultsFileError(f"{source}: provenance lacks {', '.join(missing)}")
+            layers = tuple(_layer(item) for item in data["layers"])
+            if not layers:
+                raise ResultsFileError(f"{source}: no layers")
+            results = cls(
+                provenance=dict(prov),
+                model=str(data["model"]),
+                model_kwargs=dict(data["model_kwargs"]),
+                input_shape=_ints(data["input_shape"], 3),
+                standard=_costs(data["standard"]),
+                fixed=_costs(data["fixed"]),
+                reference_acc=_fraction(data["reference_acc"]),
+                layers=layers,
+                runs=tuple(_run(item) for item in data["runs"]),
+                evolution=tuple(_evolution(item) for item in data["evolution"]),
+                notes=dict(data.get("notes", {})),
+            )
+            for run in results.runs:
+                results.check_config(run.config)
+        except ResultsFileError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            what = f"missing field {err}" if isinstance(err, KeyError) else str(err)
+            raise ResultsFileError(f"{source}: malformed results file ({what})") from None
+        return results
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(map(repr, METRICS))}, got {metric!r}")
+
+
+def _ints(values: Any, length: int | None = None) -> tuple[int, ...]:
+    if not isinstance(values, list | tuple) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in values
+    ):
+        raise ValueError(f"expected a list of integers, got {values!r}")
+    if length is not None and len(values) != length:
+        raise ValueError(f"expected {length} integers, got {values!r}")
+    return tuple(values)
+
+
+def _floats(values: Any) -> tuple[float, ...]:
+    if not isinstance(values, list | tuple) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    ):
+        raise ValueError(f"expected a list of numbers, got {values!r}")
+    return tuple(float(v) for v in values)
+
+
+def _fraction(value: Any) -> float:
+    if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"expected an accuracy between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _costs(d: dict[str, Any]) -> Costs:
+    return Costs(
+        macs=_ints([d["macs"]])[0],
+        params=_ints([d["params"]])[0],
+        infer_ms=_floats([d["infer_ms"]])[0],
+        train_ms=_floats([d["train_ms"]])[0],
+    )
+
+
+def _layer(d: dict[str, Any]) -> LayerCosts:
+    layer = LayerCosts(
+        name=str(d["name"]),
+        in_channels=_ints([d["in_channels"]])[0],
+        out_channels=_ints([d["out_channels"]])[0],
+        out_size=_ints([d["out_size"]])[0],
+        stride=_ints([d["stride"]])[0],
+        choices=_ints(d["choices"]),
+        macs=_ints(d["macs"]),
+        params=_ints(d["params"]),
+        infer_ms=_floats(d["infer_ms"]),
+        train_ms=_floats(d["train_ms"]),
+        loss=_floats(d["loss"]),
+    )
+    n = len(layer.choices)
+    for name in ("macs", "params", "infer_ms", "train_ms", "loss"):
+        if len(getattr(layer, name)) != n:
+            raise ValueError(f"layer {layer.name!r}: {name} has not one value per choice of P")
+    return layer
+
+
+def _run(d: dict[str, Any]) -> Run:
+    if d["kind"] not in ("uniform", "searched"):
+        raise ValueError(f"run kind must be 'uniform' or 'searched', got {d['kind']!r}")
+    return Run(
+        kind=d["kind"],
+        config=_ints(d["config"]),
+        seed=_ints([d["seed"]])[0],
+        test_acc=_fraction(d["test_acc"]),
+        costs=_costs(d["costs"]),
+        seconds=_floats([d["seconds"]])[0],
+        metric=d.get("metric"),
+        budget=None if d.get("budget") is None else _floats([d["budget"]])[0],
+        supernet_acc=None if d.get("supernet_acc") is None else _fraction(d["supernet_acc"]),
+    )
+
+
+def _evolution(d: dict[str, Any]) -> EvolutionCheck:
+    return EvolutionCheck(
+        metric=str(d["metric"]),
+        budget=_floats([d["budget"]])[0],
+        knapsack_config=_ints(d["knapsack_config"]),
+        knapsack_predicted=_floats([d["knapsack_predicted"]])[0],
+        knapsack_measured=_fraction(d["knapsack_measured"]),
+        best_config=_ints(d["best_config"]),
+        best_measured=_fraction(d["best_measured"]),
+        evaluations=_ints([d["evaluations"]])[0],
+    )
+
+
+def default_results_path(model: str = "small_vgg") -> Path:
+    """The results file shipped with the package for ``model``."""
+    return Path(__file__).resolve().parent / "results" / f"optimal_p_{model}.json"
+
+
+def load_results(path: str | Path | None = None) -> OptimalPResults:
+    """Read and validate a results file (default: the shipped one for small_vgg)."""
+    path = Path(path) if path is not None else default_results_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsFileError(
+            f"no results file at {path}; make one with `python benchmarks/optimal_p.py`"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ResultsFileError(f"{path}: not valid JSON ({err})") from None
+    return OptimalPResults.from_dict(data, source=str(path))
+
+
+def save_results(results: OptimalPResults, path: str | Path) -> Path:
+    """Write ``results`` as JSON atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(results.to_dict(), indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def provenance(
+    command: Sequence[str], data: dict[str, Any], training_budget: dict[str, Any]
+) -> dict[str, Any]:
+    """Where results come from: the command line, the date, package and torch versions, the
+    machine (CPU, cores, threads, device), the data and the training budget."""
+    from hetconv_edu import __version__
+    from hetconv_edu.train import physical_cores
+
+    return {
+        "command": " ".join(command),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "package_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": sys.version.split()[0],
+        "machine": {
+            "platform": platform.platform(),
+            "processor": _cpu_name(),
+            "physical_cores": physical_cores(),
+            "torch_threads": torch.get_num_threads(),
+        },
+        "data": dict(data),
+        "training_budget": dict(training_budget),
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+# ---- measurements ----------------------------------------------------------------------------
+
+
+def _ms_per_image(seconds: float, batch: int) -> float:
+    return seconds * 1000.0 / batch
+
+
+def measure_layers(
+    net: SuperNet,
+    input_shape: Sequence[int] = (3, 32, 32),
+    *,
+    batch: int = 32,
+    rounds: int = 5,
+    progress: Callable[[str], None] | None = None,
+) -> list[LayerCosts]:
+    """Costs of every switchable layer of ``net`` at each of its choices of P: analytic MACs
+    and parameters, and measured inference and training-step milliseconds per image of a
+    :class:`~hetconv_edu.layers.HetConv2d` alone (the arrangement the network uses), timed
+    interleaved by :func:`hetconv_edu.timing.time_layers` on a batch of ``batch``. The
+    ``loss`` (sensitivity) is left empty: :func:`measure_sensitivity` measures it.
+    ``input_shape`` is one image's (C, H, W)."""
+    shape = (1, *input_shape)
+    rows = {row.name: row for row in network_cost(net.export(net.largest()).eval(), shape).rows}
+    arrangement = net.arrangement
+    layers = []
+    for slot, name, nested in zip(net.slots, net.slot_names, net.layers, strict=True):
+        out_size = rows[name].out_size
+        in_size = out_size * slot.stride
+        bias = nested.bias is not None
+        m, n = slot.in_channels, slot.out_channels
+        costs = [layer_cost(f"hetconv:{p}", m, n, 3, out_size, bias=bias) for p in nested.choices]
+        modules = {
+            str(p): HetConv2d(m, n, 3, p=p, stride=slot.stride, bias=bias, arrangement=arrangement)
+            for p in nested.choices
+        }
+        label = f"layer {slot.index + 1} ({m}→{n}, {out_size}×{out_size})"
+        if progress is not None:
+            progress(f"timing {label}")
+        timings = {
+            backward: time_layers(
+                modules, (batch, m, in_size, in_size), backward=backward, rounds=rounds
+            )
+            for backward in (False, True)
+        }
+        layers.append(
+            LayerCosts(
+                name=label,
+                in_channels=m,
+                out_channels=n,
+                out_size=out_size,
+                stride=slot.stride,
+                choices=nested.choices,
+                macs=tuple(c.macs for c in costs),
+                params=tuple(c.params for c in costs),
+                infer_ms=tuple(
+                    _ms_per_image(timings[False][str(p)].median_s, batch) for p in nested.choices
+                ),
+                train_ms=tuple(
+                    _ms_per_image(timings[True][str(p)].median_s, batch) for p in nested.choices
+                ),
+            )
+        )
+    return layers
+
+
+def measure_network(
+    models: dict[str, nn.Module],
+    input_shape: Sequence[int],
+    *,
+    batch: int = 32,
+    rounds: int = 5,
+) -> dict[str, Costs]:
+    """Costs of whole networks on one input shape (C, H, W): analytic MACs (the paper's count)
+    and parameters from :func:`hetconv_edu.flops.network_cost`, and measured milliseconds per
+    image for inference and for a training step (forward and backward, no optimiser), the
+    networks timed interleaved."""
+    shape = tuple(input_shape)
+    timings = {
+        backward: time_layers(models, (batch, *shape), backward=backward, rounds=rounds)
+        for backward in (False, True)
+    }
+    out = {}
+    for name, model in models.items():
+        cost = network_cost(model.eval(), (1, *shape))
+        out[name] = Costs(
+            macs=cost.macs,
+            params=cost.params,
+            infer_ms=_ms_per_image(timings[False][name].median_s, batch),
+            train_ms=_ms_per_image(timings[True][name].median_s, batch),
+        )
+    return out
+
+
+def evaluate_config(
+    trainer: SuperNetTrainer, config: Sequence[int], *, calibration_batches: int = 8
+) -> float:
+    """Accuracy of the weight-sharing network in ``config`` on the trainer's test split (the
+    validation split during a search), after re-estimating batch-norm statistics on
+    ``calibration_batches`` training batches without augmentation."""
+    from hetconv_edu.data import Batches
+
+    net: SuperNet = trainer.model
+    net.configure(config)
+    batches = Batches(
+        trainer.dataset,
+        "train",
+        trainer.config.batch_size,
+        shuffle=True,
+        augment=False,
+        seed=trainer.config.seed,
+        device=trainer.device,
+    )
+    fmt = torch.channels_last if trainer.channels_last else torch.contiguous_format
+
+    def images() -> Iterable[torch.Tensor]:
+        for i, (x, _) in enumerate(batches):
+            if i == calibration_batches:
+                return
+            yield x.contiguous(memory_format=fmt)
+
+    try:
+        recalibrate_batchnorm(net, images())
+        return trainer.evaluate("test")[1]
+    finally:
+        net.train()
+
+
+def measure_sensitivity(
+    evaluate: Callable[[tuple[int, ...]], float],
+    choices: Sequence[Sequence[int]],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[float, list[tuple[float, ...]]]:
+    """Each layer's sensitivity: with every layer at its smallest P (the reference), raise one
+    layer's P to each of its choices and record the accuracy lost. ``evaluate(config)`` returns
+    an accuracy. Returns (reference accuracy, per layer the loss at each choice, 0 at the
+    smallest)."""
+    reference = tuple(c[0] for c in choices)
+    total = 1 + sum(len(c) - 1 for c in choices)
+    done = 0
+    base = evaluate(reference)
+    done += 1
+    if progress is not None:
+        progress(done, total)
+    losses = []
+    for i, layer_choices in enumerate(choices):
+        row = [0.0]
+        for p in layer_choices[1:]:
+            config = (*reference[:i], p, *reference[i + 1 :])
+            row.append(base - evaluate(config))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        losses.append(tuple(row))
+    return base, losses
