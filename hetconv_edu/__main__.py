@@ -13,8 +13,17 @@ Commands:
 
       python -m hetconv_edu compare --conv standard hetconv:4 hetconv:8 --epochs 2 --subset 5000
 
-Both run under ``torchrun --nproc_per_node=K -m hetconv_edu train ...`` (DistributedDataParallel;
-only rank 0 prints and writes files).
+* ``doctor`` — check the setup (package versions, a Jupyter server older than the widgets, data
+  sets, torch) and say how to fix what is wrong; exit status 1 when something is an error::
+
+      python -m hetconv_edu doctor [--data-root DIR]
+
+* ``student-notebooks`` — copies of the notebooks without their ``solution`` cells::
+
+      python -m hetconv_edu student-notebooks OUT [--notebooks DIR]
+
+``train`` and ``compare`` run under ``torchrun --nproc_per_node=K -m hetconv_edu train ...``
+(DistributedDataParallel; only rank 0 prints and writes files).
 
 Bad arguments and missing data end with a one-line error and exit status 2 (no traceback).
 New commands: write ``_add_NAME(subparsers)`` that registers a parser with
@@ -238,7 +247,63 @@ def _add_compare(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_compare)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_train, _add_compare]
+def _doctor(args: argparse.Namespace) -> int:
+    from hetconv_edu.doctor import diagnose
+
+    report = diagnose(args.data_root)
+    print(report.text())
+    return report.exit_code
+
+
+def _add_doctor(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check the setup and say how to fix what is wrong",
+        description="Check package versions, a Jupyter server started before the widgets were "
+        "installed, the data sets, torch's device and threads; print what is wrong and how to "
+        "fix it. Exit status 0 when nothing is an error, 1 otherwise.",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="data folder to check (default $HETCONV_EDU_DATA or the project's data/)",
+    )
+    parser.set_defaults(handler=_doctor)
+
+
+def _student_notebooks(args: argparse.Namespace) -> int:
+    from hetconv_edu.student import write_student_notebooks
+
+    copies = write_student_notebooks(args.out, args.notebooks)
+    for copy in copies:
+        print(f"{copy.path}: {copy.removed} solution cell(s) left out")
+    print(f"wrote {len(copies)} student notebook(s) to {args.out}")
+    return 0
+
+
+def _add_student_notebooks(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "student-notebooks",
+        help="write copies of the notebooks without their solutions",
+        description="Write a copy of every notebook without the cells tagged 'solution', "
+        "outputs cleared, into OUT (never the notebooks folder itself).",
+    )
+    parser.add_argument("out", metavar="OUT", help="folder to write the copies to")
+    parser.add_argument(
+        "--notebooks",
+        metavar="DIR",
+        default=None,
+        help="folder of the original notebooks (default the project's notebooks/)",
+    )
+    parser.set_defaults(handler=_student_notebooks)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_train,
+    _add_compare,
+    _add_doctor,
+    _add_student_notebooks,
+]
 """Functions registering one subcommand each."""
 
 
@@ -251,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand of :data:`COMMANDS`."""
     parser = _Parser(
         prog="python -m hetconv_edu",
-        description="HetConv teaching package: train and compare networks.",
+        description="HetConv teaching package: train and compare networks, check the setup, "
+        "write student notebooks.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
@@ -261,8 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 2 bad input or missing data, 130
-    stopped by Ctrl-C with a checkpoint saved)."""
+    """Run the command line; return the exit status (0 ok, 1 the doctor found an error, 2 bad
+    input or missing data, 130 stopped by Ctrl-C with a checkpoint saved)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError
