@@ -219,8 +219,9 @@ class OptimalPResults:
 
     def rank_correlation(self) -> float:
         """Spearman correlation between predicted and retrained test accuracy over every run
-        trained from scratch (how well the weight-sharing network ranks configurations)."""
-        runs = list(self.runs)
+        trained from scratch (how well the weight-sharing network ranks configurations). A
+        searched configuration that is also a uniform run counts once."""
+        runs = list({(r.config, r.seed): r for r in self.runs}.values())
         return spearman([self.predicted_acc(r.config) for r in runs], [r.test_acc for r in runs])
 
     # ---- files -------------------------------------------------------------------------------

@@ -91,7 +91,8 @@ class NestedHetConv2d(MaskedHetConv2d):
         self.choices = chain
         self.arrangement = arrangement
         shape = (self.in_channels, self.out_channels, self.kernel_size)
-        masks = torch.stack([torch.from_numpy(hetconv_mask(*shape, q, arrangement)) for q in chain])
+        # All choices' (N, M, K, K) masks stacked along the filters: 4-D, so memory formats apply.
+        masks = torch.cat([torch.from_numpy(hetconv_mask(*shape, q, arrangement)) for q in chain])
         self.register_buffer("masks", masks.to(device=device, dtype=dtype), persistent=False)
         self.set_p(chain[0])
 
@@ -103,7 +104,9 @@ class NestedHetConv2d(MaskedHetConv2d):
                 f"{list(self.choices)}, got {p!r}"
             )
         self.p = p
-        self.mask = self.masks[self.choices.index(p)]
+        n = self.out_channels
+        i = self.choices.index(p)
+        self.mask = self.masks[i * n : (i + 1) * n]
 
     def _apply(self, fn, recurse=True):  # keep ``mask`` a view of ``masks`` after .to()/.cuda()
         super()._apply(fn, recurse)
