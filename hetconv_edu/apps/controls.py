@@ -295,7 +295,9 @@ class AnswerChecker:
         self.reveal_after = int(reveal_after)
         self.attempts = 0
         self.solved = False
-        self.prompt = widgets.HTML(value=f"<div style='font-size:15px'>{prompt}</div>")
+        self.prompt = widgets.HTML(
+            value=f"<div style='font-size:{style.css_px(15)}'>{prompt}</div>"
+        )
         self.box = widgets.Text(
             placeholder=placeholder,
             description="Answer",
@@ -311,6 +313,7 @@ class AnswerChecker:
             [self.prompt, widgets.HBox([self.box, self.button]), self.feedback]
         )
         self.widget.add_class("hetconv-exercise")
+        style.track_widget(self.widget)
 
     @property
     def expected(self) -> float:

@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 from hetconv_edu.apps.controls import AnswerChecker, ChannelControls, LayerValues
 from hetconv_edu.flops import hetconv_ratio, layer_cost, naive_hetconv_ratio
 from hetconv_edu.pattern import Kernel, hetconv_pattern, kernels_per_channel, kernels_per_filter
+from hetconv_edu.viz import style
 from hetconv_edu.viz.explorer import (
     EXPLORER_FAMILIES,
     ExplorerState,
@@ -81,7 +82,7 @@ class _FigureSync:
     """
 
     def __init__(self, data: FigureData, css_class: str) -> None:
-        self.figure = go.FigureWidget(data.figure())
+        self.figure = style.figure_widget(data.figure())
         self.figure.add_class(css_class)
         self._last = data
 
@@ -202,6 +203,7 @@ class ExplorerApp:
             ]
         )
         self.widget.add_class("hetconv-explorer")
+        style.track_widget(self.widget)
         self.controls.on_change(self._on_layer)
         for w in (self.family, self.compare_family, self.filter_index, self.out_size):
             w.observe(self._on_change, names="value")

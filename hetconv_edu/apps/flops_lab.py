@@ -40,6 +40,7 @@ from hetconv_edu.paper import (
 )
 from hetconv_edu.pattern import divisors
 from hetconv_edu.timing import time_layers
+from hetconv_edu.viz import style as viz_style
 from hetconv_edu.viz.flops_lab import (
     FamilyCost,
     SpeedupPoint,
@@ -265,9 +266,9 @@ class FlopsLabApp:
             ],
         )  # fmt: skip
         self.numbers = _html()
-        self.layer_fig = go.FigureWidget()
+        self.layer_fig = viz_style.figure_widget()
         self.tools = _html()
-        self.ratio_fig = go.FigureWidget()
+        self.ratio_fig = viz_style.figure_widget()
 
         self.network = W.Dropdown(options=NETWORKS, value=network, description="network")
         self.net_family = W.Dropdown(
@@ -277,9 +278,9 @@ class FlopsLabApp:
             options=network_parts(network), value=net_p, description="P (or G)"
         )
         self.net_totals = _html()
-        self.net_table = go.FigureWidget()
-        self.paper_table = go.FigureWidget()
-        self.breakdown_fig = go.FigureWidget()
+        self.net_table = viz_style.figure_widget()
+        self.paper_table = viz_style.figure_widget()
+        self.breakdown_fig = viz_style.figure_widget()
 
         self.batch = W.Dropdown(options=(1, 2, 4, 8, 16, 32, 64), value=batch, description="batch")
         self.rounds = W.IntSlider(value=rounds, min=1, max=21, description="rounds")
@@ -291,7 +292,7 @@ class FlopsLabApp:
         self.progress = W.IntProgress(value=0, min=0, max=1, description="timing")
         self.measure_status = _html()
         self.clear_button = W.Button(description="clear points", icon="trash")
-        self.speedup_fig = go.FigureWidget()
+        self.speedup_fig = viz_style.figure_widget()
 
         self.channels.on_change(self._on_channels)
         for w in (self.d_o, self.g, self.unit):
@@ -360,7 +361,9 @@ class FlopsLabApp:
             ]
         )
         for name in ("layer", "units", "ratio", "network", "breakdown", "latency"):
-            getattr(self, f"{name}_section").add_class(f"hetconv-flops-{name}")
+            section = getattr(self, f"{name}_section")
+            section.add_class(f"hetconv-flops-{name}")
+            viz_style.track_widget(section)  # the notebook shows the sections one by one
         self.numbers.add_class("hetconv-flops-numbers")
         self.tools.add_class("hetconv-flops-tools")
         self.net_totals.add_class("hetconv-flops-totals")

@@ -6,9 +6,10 @@ subset, a "full run" toggle, Train and Stop), tqdm progress bars, live curves, t
 accuracy against MACs, and the confusion matrix and predictions of a chosen finished run.
 
 Training runs in short slices (:meth:`hetconv_edu.train.Trainer.step`) in an asyncio task on the
-kernel's event loop, yielding between slices, so a click on Stop is handled during training.
-Headless (tests, scripts): :meth:`TrainingApp.train_blocking`, ``await``
-:meth:`TrainingApp.train_async`, :meth:`TrainingApp.stop`.
+kernel's event loop, yielding between slices (:class:`hetconv_edu.apps.jobs.SlicedJob`), so a
+click on Stop is handled during training. Headless (tests, scripts):
+:meth:`TrainingApp.train_blocking`, ``await`` :meth:`TrainingApp.train_async`,
+:meth:`TrainingApp.stop`.
 
 Data: :func:`hetconv_edu.data.load_dataset` from ``$HETCONV_EDU_DATA`` (or the project's
 ``data/``). A missing data set is reported in the app with the loader's instructions, and the
@@ -23,7 +24,6 @@ come from :mod:`hetconv_edu.viz.training`.
 from __future__ import annotations
 
 import asyncio
-import html
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,10 +32,12 @@ from typing import Any
 import ipywidgets as W
 import plotly.graph_objects as go
 
+from hetconv_edu.apps.jobs import SlicedJob, message_html, message_text, progress_bar
 from hetconv_edu.data import DatasetNotFoundError, ImageDataset, load_dataset
 from hetconv_edu.layers import parse_conv_spec
 from hetconv_edu.models import build_model
 from hetconv_edu.train import TrainConfig, Trainer
+from hetconv_edu.viz import style as viz_style
 from hetconv_edu.viz.training import (
     RunCurves,
     RunResult,
@@ -160,17 +162,6 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _message(kind: str, text: str) -> str:
-    colors = {"info": "#1b4f72", "ok": "#1e6b3a", "warn": "#7a4a00", "error": "#9b1c1c"}
-    backgrounds = {"info": "#eaf2fb", "ok": "#e8f6ec", "warn": "#fff4e0", "error": "#fdecec"}
-    body = html.escape(text).replace("\n", "<br>")
-    return (
-        f"<div class='hetconv-message hetconv-{kind}' style='padding:6px 10px;border-radius:4px;"
-        f"color:{colors[kind]};background:{backgrounds[kind]};white-space:normal;"
-        f"line-height:1.4'>{body}</div>"
-    )
-
-
 class TrainingApp:
     """Train several filter families one after another and watch them learn side by side.
 
@@ -218,7 +209,7 @@ class TrainingApp:
         self._data_cache: dict[tuple, ImageDataset] = {}
         self.runs: list[Run] = []
         self.finished_runs: list[Run] = []
-        self.task: asyncio.Task | None = None
+        self._job = SlicedJob(self._train_slices)
         self.running = False
         self._stop_requested = False
         self._current: Run | None = None
@@ -271,7 +262,7 @@ class TrainingApp:
         self.curves = training_curves([], widget=True)
         self.curves_box = W.Box([self.curves], layout=W.Layout(width="100%"))
         self.table = W.HTML(results_table_html([]))
-        self.scatter = go.FigureWidget(accuracy_vs_macs([]))
+        self.scatter = viz_style.figure_widget(accuracy_vs_macs([]))
         self.inspect_select = W.Dropdown(
             options=[], description="Inspect run", style=style, layout=W.Layout(width="420px")
         )
@@ -308,6 +299,8 @@ class TrainingApp:
             layout=W.Layout(width="100%"),
         )
         self.widget.add_class("hetconv-training-app")
+        for section in (self.training_section, self.results_section, self.inspect_section):
+            viz_style.track_widget(section)  # the notebook shows the sections one by one
         self.train_button.add_class("hetconv-train")
         self.stop_button.add_class("hetconv-stop")
         self.message.add_class("hetconv-training-message")
@@ -320,14 +313,12 @@ class TrainingApp:
             self._say("info", self._plan_text())
 
     def _say(self, kind: str, text: str) -> None:
-        self.message.value = _message(kind, text)
+        self.message.value = message_html(kind, text)
 
     @property
     def message_text(self) -> str:
         """The message area's text without markup (for tests and scripts)."""
-        import re
-
-        return html.unescape(re.sub(r"<[^>]+>", "", self.message.value.replace("<br>", "\n")))
+        return message_text(self.message.value)
 
     def _plan_text(self) -> str:
         epochs, subset, _ = self._data_settings()
@@ -416,21 +407,20 @@ class TrainingApp:
 
     # ---- training ------------------------------------------------------------------------
 
+    @property
+    def task(self) -> asyncio.Task | None:
+        """The asyncio task of the comparison the Train button started (None before)."""
+        return self._job.task
+
     def start(self) -> asyncio.Task | None:
-        """What the Train button does: start :meth:`train_async` as a task on the running
-        event loop (the kernel's) and return it. Without a running loop (a plain script) it
-        trains at once with :meth:`train_blocking` and returns None; likewise None when a
-        comparison is already running."""
-        if self.running or (self.task is not None and not self.task.done()):
+        """What the Train button does: start the comparison as a task on the running event
+        loop (the kernel's) and return it. Without a running loop (a plain script) it trains at
+        once with :meth:`train_blocking` and returns None; likewise None when a comparison is
+        already running."""
+        if self.running or self._job.active:
             self._say("warn", "Training is already running; press Stop first.")
             return None
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.train_blocking()
-            return None
-        self.task = loop.create_task(self.train_async())
-        return self.task
+        return self._job.start()
 
     def stop(self) -> None:
         """What the Stop button does: stop after the current batch, keep what was trained
@@ -446,15 +436,13 @@ class TrainingApp:
     async def train_async(self) -> list[Run]:
         """Train the planned runs one after another, yielding to the event loop after every
         slice of batches; returns the runs (also in :attr:`runs`)."""
-        for _ in self._train_slices():
-            await asyncio.sleep(0)
+        await self._job.run_async()
         return self.runs
 
     def train_blocking(self) -> list[Run]:
         """Train the planned runs without an event loop (scripts, tests); Stop cannot be
         clicked meanwhile, but :meth:`stop` from a callback works."""
-        for _ in self._train_slices():
-            pass
+        self._job.run_blocking()
         return self.runs
 
     async def wait(self) -> list[Run]:
@@ -463,8 +451,7 @@ class TrainingApp:
         notebook runs press no buttons."""
         if self.task is None and self.ci and not self.finished_runs:
             self.start()
-        if self.task is not None and not self.task.done():
-            await self.task
+        await self._job.wait()
         return self.runs
 
     def _train_slices(self) -> Iterator[None]:
@@ -527,7 +514,7 @@ class TrainingApp:
             run.trainer = trainer = Trainer(run.config, data)
             self._current = run
             run.curves.steps_per_epoch = trainer.steps_per_epoch
-            bar = self._progress_bar(run, trainer)
+            bar = progress_bar(self.progress_box, trainer.total_steps, run.label, unit="batch")
             self._say(
                 "info",
                 f"Run {index + 1} of {len(self.runs)}: {run.label}, {trainer.total_steps} "
@@ -564,19 +551,6 @@ class TrainingApp:
             )
         else:
             self._say("ok", f"Done: {len(done)} runs trained. Read the table below.")
-
-    def _progress_bar(self, run: Run, trainer: Trainer) -> Any:
-        try:
-            from tqdm.notebook import tqdm as tqdm_notebook
-
-            bar = tqdm_notebook(
-                total=trainer.total_steps, desc=run.label, unit="batch", display=False,
-                leave=True,
-            )  # fmt: skip
-        except Exception:  # no widgets front end: tqdm.auto's text bar is of no use here
-            return None
-        self.progress_box.children = (*self.progress_box.children, bar.container)
-        return bar
 
     def _sync_curves(self, run: Run) -> None:
         t = run.trainer
@@ -660,8 +634,8 @@ class TrainingApp:
             self.inspect_box.children = ()
             return
         self.inspect_box.children = (
-            go.FigureWidget(self.confusion_matrix(run.label)),
-            go.FigureWidget(self.predictions(run.label)),
+            viz_style.figure_widget(self.confusion_matrix(run.label)),
+            viz_style.figure_widget(self.predictions(run.label)),
         )
 
     def _trainer_of(self, label: str | None) -> Run:

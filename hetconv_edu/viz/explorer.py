@@ -52,9 +52,11 @@ from hetconv_edu.viz.style import (
     KIND_COLORS,
     KIND_ORDER,
     base_layout,
+    css_px,
     kind_hover,
     kind_label,
     kind_legend_traces,
+    themed_json,
 )
 
 __all__ = [
@@ -509,7 +511,7 @@ def map_figure_data(state: ExplorerState) -> FigureData:
         traces.append(entry)
     layout["annotations"] = annotations
     layout["shapes"] = shapes
-    return FigureData(tuple(traces), layout)
+    return FigureData(*themed_json(traces, layout))
 
 
 def _legend_kind(entry: dict[str, Any]) -> int:
@@ -692,7 +694,7 @@ def filter_figure_data(state: ExplorerState) -> FigureData:
             "zeroline": False,
         },
     )
-    return FigureData(tuple(traces), layout)
+    return FigureData(*themed_json(traces, layout))
 
 
 # --------------------------------------------------------------------- figure 3: counters
@@ -856,13 +858,13 @@ def _channel_cover(numbers: FamilyNumbers) -> str:
 
 _CSS = (
     "<style>"
-    ".hetconv-counters table{border-collapse:collapse;font-size:15px;line-height:1.35}"
+    f".hetconv-counters table{{border-collapse:collapse;font-size:{css_px(15)};line-height:1.35}}"
     ".hetconv-counters th,.hetconv-counters td{padding:4px 10px;text-align:left;"
     "vertical-align:top;border-bottom:1px solid #ddd}"
     ".hetconv-counters th{border-bottom:2px solid #888}"
     ".hetconv-counters td.v{font-variant-numeric:tabular-nums;white-space:nowrap}"
-    ".hetconv-counters .f{color:#555;font-size:13px}"
-    ".hetconv-counters p{margin:6px 0;font-size:13px;color:#444;max-width:60em}"
+    f".hetconv-counters .f{{color:#555;font-size:{css_px(13)}}}"
+    f".hetconv-counters p{{margin:6px 0;font-size:{css_px(13)};color:#444;max-width:60em}}"
     ".hetconv-counters{padding-bottom:10px}"
     "</style>"
 )

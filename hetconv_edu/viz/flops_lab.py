@@ -58,7 +58,7 @@ def _layout(fig: go.Figure, title: str, **kw: object) -> go.Figure:
     """Apply the shared layout defaults, then this figure's title and settings."""
     style.apply_layout(fig)
     fig.update_layout(title={"text": title}, **kw)
-    return fig
+    return style.themed(fig)
 
 
 def unit_factor(unit: str) -> int:
@@ -546,7 +546,7 @@ def speedup_figure(points: Sequence[SpeedupPoint]) -> go.Figure:
 # ---------------------------------------------------------------- HTML panels (pure)
 
 _TABLE_CSS = (
-    "<style>.hc-lab{border-collapse:collapse;font-size:14px;margin:4px 0}"
+    f"<style>.hc-lab{{border-collapse:collapse;font-size:{style.css_px(14)};margin:4px 0}}"
     ".hc-lab th,.hc-lab td{border:1px solid #ccd;padding:3px 9px}"
     ".hc-lab th{background:#dfe6ef}.hc-lab td.num{text-align:right;"
     "font-family:monospace}.hc-lab tr.hc-total td{font-weight:bold;background:#e8eef8}"

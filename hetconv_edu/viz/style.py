@@ -36,6 +36,7 @@ Projector style (one switch for the whole package):
 from __future__ import annotations
 
 import contextlib
+import functools
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -339,6 +340,7 @@ class Theme:
     axis_color: str
     axis_width: float
 
+    @functools.cache  # noqa: B019 - two module-level themes, never freed anyway
     def template(self) -> go.layout.Template:
         """``plotly_white`` with this theme's grid and axis lines (every x and y axis)."""
         template = go.layout.Template(pio.templates["plotly_white"])
@@ -419,14 +421,24 @@ def projector_enabled() -> bool:
 _LINE_KEYS = frozenset({"linewidth", "gridwidth", "zerolinewidth", "tickwidth"})
 
 
-def _scaled(value: Any, factor: float) -> Any:
-    """``value`` times ``factor``: a number, or each number of a list/array (None kept)."""
+def _times(value: Any, scale: tuple[float, float]) -> Any:
+    """``value * new / old`` for ``scale = (old, new)``; a whole result is an int.
+
+    Dividing last keeps a round trip exact (``12 → 15 → 12``), and whole sizes stay ints.
+    """
+    old, new = scale
+    result = value * new / old
+    return int(result) if float(result).is_integer() else result
+
+
+def _scaled(value: Any, scale: tuple[float, float]) -> Any:
+    """A number, or each number of a list/array (None kept), rescaled by :func:`_times`."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int | float):
-        return value * factor
+        return _times(value, scale)
     try:
-        return [None if v is None else v * factor for v in value]
+        return [None if v is None else _times(v, scale) for v in value]
     except TypeError:
         return value
 
@@ -459,7 +471,7 @@ def _restyle_props(obj: Any, key: str, src: Theme, dst: Theme) -> Any:
     for name, value in obj.items():
         scale = _scale_kind(key, name)
         if scale is not None:
-            out[name] = _scaled(value, getattr(dst, scale) / getattr(src, scale))
+            out[name] = _scaled(value, (getattr(src, scale), getattr(dst, scale)))
         elif name == "template":
             out[name] = value
         elif isinstance(value, dict | list | tuple):

@@ -42,7 +42,7 @@ __all__ = [
     "update_training_curves",
 ]
 
-from hetconv_edu.viz.style import OKABE_ITO, PALETTE, apply_layout
+from hetconv_edu.viz.style import OKABE_ITO, PALETTE, apply_layout, css_px, figure_widget, themed
 
 RIGHT_COLOR = OKABE_ITO["bluish_green"]
 WRONG_COLOR = OKABE_ITO["vermillion"]
@@ -215,7 +215,8 @@ def training_curves(
         hovermode="closest",
     )  # fmt: skip
     update_training_curves(fig, runs, smoothing=smoothing)
-    return go.FigureWidget(fig) if widget else fig
+    themed(fig)
+    return figure_widget(fig) if widget else fig
 
 
 def update_training_curves(
@@ -293,7 +294,7 @@ def results_table(results: Sequence[RunResult], *, title: str | None = "Results"
         title=title, height=90 + 28 * max(len(rows), 1) + (30 if title else 0),
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
     )  # fmt: skip
-    return fig
+    return themed(fig)
 
 
 def results_table_html(results: Sequence[RunResult]) -> str:
@@ -317,7 +318,7 @@ def results_table_html(results: Sequence[RunResult]) -> str:
             f"<tr><td colspan={span} style='padding:4px 10px;color:#777'>no run yet</td></tr>"
         )
     return (
-        "<table class='hetconv-results' style='border-collapse:collapse;font-size:13px'>"
+        f"<table class='hetconv-results' style='border-collapse:collapse;font-size:{css_px(13)}'>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
 
@@ -360,7 +361,7 @@ def confusion_matrix_figure(
     fig.update_layout(title=title, height=height, margin={"l": 90, "r": 20, "t": 60, "b": 80})
     fig.update_xaxes(title_text="predicted class", side="bottom", tickangle=-35)
     fig.update_yaxes(title_text="true class", autorange="reversed")
-    return fig
+    return themed(fig)
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,7 +440,7 @@ def prediction_grid(
     )  # fmt: skip
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return fig
+    return themed(fig)
 
 
 def _hex_rgb(color: str) -> tuple[int, int, int]:
@@ -484,4 +485,4 @@ def accuracy_vs_macs(
     )  # fmt: skip
     fig.update_xaxes(title_text="MACs per image (millions, one forward pass)", rangemode="tozero")
     fig.update_yaxes(title_text="test accuracy (%)")
-    return fig
+    return themed(fig)
