@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
+from numbers import Integral
 
 import torch
 import torch.nn.functional as F
@@ -98,12 +99,12 @@ class NestedHetConv2d(MaskedHetConv2d):
 
     def set_p(self, p: int) -> None:
         """Make ``p`` (one of :attr:`choices`) the active P."""
-        if p not in self.choices:
+        if not _is_int(p) or p not in self.choices:
             raise ValueError(
                 f"layer {self.in_channels}→{self.out_channels}: P must be one of its choices "
                 f"{list(self.choices)}, got {p!r}"
             )
-        self.p = p
+        self.p = int(p)
         n = self.out_channels
         i = self.choices.index(p)
         self.mask = self.masks[i * n : (i + 1) * n]
@@ -259,12 +260,12 @@ class SuperNet(nn.Module):
                 f"({len(self.slots)}), got {len(config)}: {list(config)}"
             )
         for i, (p, choices) in enumerate(zip(config, self.choices, strict=True)):
-            if p not in choices:
+            if not _is_int(p) or p not in choices:
                 raise ValueError(
                     f"layer {i + 1} of {self.name} takes P ∈ {{{', '.join(map(str, choices))}}}, "
                     f"got {p!r}"
                 )
-        return config
+        return tuple(int(p) for p in config)
 
     def configure(self, config: Sequence[int]) -> None:
         """Make ``config`` (one P per switchable layer) the active configuration."""
@@ -304,6 +305,11 @@ class SuperNet(nn.Module):
         return exported.to(device).train(self.training)
 
 
+def _is_int(value: object) -> bool:
+    """An integer P (2.0 and True compare equal to choices but are not P values)."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
 def _replace_module(root: nn.Module, name: str, module: nn.Module) -> None:
     parent, _, attr = name.rpartition(".")
     setattr(root.get_submodule(parent) if parent else root, attr, module)
@@ -311,12 +317,33 @@ def _replace_module(root: nn.Module, name: str, module: nn.Module) -> None:
 
 @torch.no_grad()
 def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:
-    """Re-estimate every batch norm's running mean and variance of ``model`` as the exact
-    average over ``batches`` (input tensors ready for the model), then leave the model in eval
-    mode. A weight-sharing network needs this for each configuration: the statistics gathered
-    in training mix all the configurations trained. Returns the number of images seen."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    """Re-estimate every batch norm's running mean and variance of ``model`` as the exact mean
+    and (unbiased) variance of its inputs over all of ``batches`` (input tensors ready for the
+    model; sizes may differ), then leave the model in eval mode. A weight-sharing network needs
+    this for each configuration: the statistics gathered in training mix all the configurations
+    trained. Returns the number of images seen."""
+    norms = [
+        m
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
     momenta = [m.momentum for m in norms]
+    # Per batch norm: [count, mean, sum of squared deviations] per channel, float64, merged
+    # batch by batch (Chan et al.'s pairwise update), so every input counts the same.
+    stats: dict[nn.Module, list] = {m: [0, 0.0, 0.0] for m in norms}
+
+    def accumulate(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        x = inputs[0].detach().double().transpose(0, 1).reshape(inputs[0].shape[1], -1)
+        count, mean = x.shape[1], x.mean(1)
+        squares = (x - mean[:, None]).square().sum(1)
+        total = stats[module]
+        seen = total[0] + count
+        delta = mean - total[1]
+        total[1] = total[1] + delta * (count / seen)
+        total[2] = total[2] + squares + delta.square() * (total[0] * count / seen)
+        total[0] = seen
+
+    handles = [m.register_forward_pre_hook(accumulate) for m in norms]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative average
@@ -327,11 +354,17 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> 
             model(x)
             seen += len(x)
     finally:
+        for handle in handles:
+            handle.remove()
         for m, momentum in zip(norms, momenta, strict=True):
             m.momentum = momentum
         model.eval()
     if seen == 0:
         raise ValueError("recalibrate_batchnorm needs at least one batch")
+    for m, (count, mean, squares) in stats.items():
+        if count > 1:
+            m.running_mean.copy_(mean)
+            m.running_var.copy_(squares / (count - 1))
     return seen
 
 
