@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data_root", nargs="?", default=os.environ.get("HETCONV_EDU_DATA"))
     parser.add_argument("--model", default="small_vgg")
     parser.add_argument("--widths", type=int, nargs="+", default=None)
-    parser.add_argument("--subset", type=int, default=5000, help="training images")
-    parser.add_argument("--val", type=int, default=2000, help="validation images for the search")
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--subset", type=int, default=3000, help="training images")
+    parser.add_argument("--val", type=int, default=1000, help="validation images for the search")
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--supernet-epochs", type=int, default=None, help="default: --epochs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument(
