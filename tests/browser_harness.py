@@ -1,4 +1,4 @@
-"""Drive a real JupyterLab in headless Chromium (Playwright): the browser tests' shared harness.
+"""Drive a real JupyterLab or Voilà in headless Chromium (Playwright): the browser tests' harness.
 
 Not a test module. A browser test does::
 
@@ -17,24 +17,39 @@ Not a test module. A browser test does::
         lab.screenshot("explorer-p8")                # test-artifacts/explorer-p8.png
         lab.assert_no_external_requests()
 
+or, for a notebook served as a code-free app by Voilà (``scripts/app.sh``, what ``make app``
+runs)::
+
+    with voila_app("01_kernel_explorer.ipynb", label="voila") as app:
+        app.open_app()                               # wait until Voilà ran every cell
+        app.press("P part", "ArrowRight")            # the same widget helpers as in the Lab
+
 What it does:
 
-* :class:`JupyterLabServer` starts ``python -m jupyterlab`` bound to 127.0.0.1 only, on a free
-  port, with a random token, ``--port-retries=0``, isolated config/runtime/settings folders
+* :class:`JupyterServer` is what both servers share: a process bound to 127.0.0.1 only, on a
+  free port, with a random token, ``--port-retries=0``, isolated config/runtime/IPython folders,
+  its own process group (stopped with its kernels), a log file, a readiness probe.
+* :class:`JupyterLabServer` starts ``python -m jupyterlab`` with isolated settings folders
   (no news fetching, no update checks, notebook windowing off so every cell is in the DOM),
   serving a temporary copy of ``notebooks/`` (so autosave never writes into the repository;
   the repository's other top-level folders are linked beside it, so ``../data`` still works).
+* :class:`VoilaServer` starts ``scripts/app.sh NOTEBOOK`` (Voilà with the package's offline
+  template) on the repository's ``notebooks/`` (Voilà never writes to a notebook).
 * :func:`jupyter_lab` adds Chromium (``shutil.which("chromium")``, the flags of
   :data:`CHROMIUM_ARGS`) and yields a :class:`LabPage`: open a notebook, run all cells, find a
   widget by its description, press keys on it, read text, read a plotly figure's data, take
   screenshots into ``test-artifacts/``.
+  :func:`voila_app` does the same for a :class:`VoilaServer` and yields a :class:`VoilaPage`
+  (the widget helpers of :class:`BrowserPage`, plus :meth:`VoilaPage.open_app`).
 * An :class:`ExternalRequestGuard` blocks and records every request the page makes to a host
-  other than 127.0.0.1/localhost; :meth:`LabPage.assert_no_external_requests` fails on any.
+  other than 127.0.0.1/localhost; :meth:`BrowserPage.assert_no_external_requests` fails on any,
+  and both context managers assert it once more when their block ends without an error, so
+  no browser test can pass while its page reached for the internet.
 * On an exception inside the ``with`` block a screenshot and the server log are saved to
   ``test-artifacts/`` before everything is shut down (browser, server and its kernels).
 
-If Chromium is missing, :func:`require_chromium` (called by :func:`jupyter_lab`) fails the
-test with a message saying how to install it: browser tests fail, they never skip.
+If Chromium is missing, :func:`require_chromium` (called by both) fails the test with a
+message saying how to install it: browser tests fail, they never skip.
 """
 
 from __future__ import annotations
@@ -56,7 +71,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote, urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +80,8 @@ NOTEBOOKS = REPO_ROOT / "notebooks"
 """The repository's notebooks folder (served as a temporary copy by default)."""
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 """Where screenshots and failure logs go (git-ignored)."""
+APP_SCRIPT = REPO_ROOT / "scripts" / "app.sh"
+"""What ``make app`` runs: one notebook as a Voilà app on 127.0.0.1."""
 
 CHROMIUM_ARGS: tuple[str, ...] = (
     "--headless",
@@ -146,30 +163,25 @@ def free_port() -> int:
 # ------------------------------------------------------------------------------ server
 
 
-class JupyterLabServer:
-    """A JupyterLab server on 127.0.0.1 with a token, as a context manager.
+class JupyterServer:
+    """A Jupyter web server process on 127.0.0.1 with a token, as a context manager.
 
-    ``notebooks``: the folder to serve (default: the repository's ``notebooks/``).
-    ``copy=True`` serves a temporary copy of it (the repository is never written; other
-    top-level entries of its parent are symlinked beside the copy). ``env``: extra
-    environment for the server and its kernels.
+    Subclasses give the command (:meth:`command`), the folder it runs in (:attr:`cwd`, set by
+    :meth:`prepare`) and a path that answers 200 once it serves (:attr:`ready_path`). ``env``:
+    extra environment for the server and its kernels.
     """
 
+    ready_path = "api/status"
+    log_name = "server.log"
+
     def __init__(
-        self,
-        notebooks: Path | str | None = None,
-        *,
-        copy: bool = True,
-        env: dict[str, str] | None = None,
-        startup_timeout: float = 120.0,
+        self, *, env: dict[str, str] | None = None, startup_timeout: float = 120.0
     ) -> None:
-        self.source = Path(notebooks) if notebooks is not None else NOTEBOOKS
-        self.copy = copy
         self.extra_env = dict(env or {})
         self.startup_timeout = startup_timeout
         self.token = secrets.token_hex(16)
         self.port = 0
-        self.root_dir: Path = self.source
+        self.cwd: Path = REPO_ROOT
         self.log_path: Path | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -182,14 +194,25 @@ class JupyterLabServer:
         """``http://127.0.0.1:PORT``"""
         return f"http://127.0.0.1:{self.port}"
 
-    def url(self, path: str = "lab") -> str:
+    def url(self, path: str = "") -> str:
         """Absolute URL of ``path`` (e.g. ``"lab/tree/x.ipynb"``) with the token attached."""
         sep = "&" if "?" in path else "?"
         return f"{self.base_url}/{path.lstrip('/')}{sep}token={self.token}"
 
+    # -- what subclasses say
+
+    def prepare(self, tmp: Path) -> dict[str, str]:
+        """Make what the server needs in the temporary folder ``tmp``; set :attr:`cwd`.
+        Returns extra environment variables."""
+        return {}
+
+    def command(self) -> list[str]:
+        """The command line that starts the server on :attr:`port` with :attr:`token`."""
+        raise NotImplementedError
+
     # -- lifecycle
 
-    def __enter__(self) -> JupyterLabServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -197,71 +220,31 @@ class JupyterLabServer:
         self.stop()
 
     def _prepare_dirs(self) -> dict[str, str]:
-        self._tmp = tempfile.TemporaryDirectory(prefix="hetconv-lab-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="hetconv-server-")
         tmp = Path(self._tmp.name)
-        if self.copy:
-            project = tmp / "project"
-            project.mkdir()
-            self.root_dir = project / self.source.name
-            shutil.copytree(
-                self.source,
-                self.root_dir,
-                ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
-            )
-            skip = {self.source.name, ".git", ".venv", "test-artifacts"}
-            for entry in self.source.parent.iterdir():
-                if entry.name not in skip:
-                    (project / entry.name).symlink_to(entry)
-        else:
-            self.root_dir = self.source
-        config = tmp / "config"
-        settings = tmp / "settings"
-        for rel, value in _LAB_SETTINGS.items():
-            path = settings / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(value))
-        config.mkdir()
-        (config / "jupyter_server_config.json").write_text(json.dumps(_SERVER_CONFIG))
-        for name in ("runtime", "workspaces", "ipython"):
+        for name in ("config", "runtime", "ipython"):
             (tmp / name).mkdir()
-        self.log_path = tmp / "jupyterlab.log"
+        self.log_path = tmp / self.log_name
         return {
-            "JUPYTER_CONFIG_DIR": str(config),
+            "JUPYTER_CONFIG_DIR": str(tmp / "config"),
             "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
             "IPYTHONDIR": str(tmp / "ipython"),
-            "_SETTINGS": str(settings),
-            "_WORKSPACES": str(tmp / "workspaces"),
+            **self.prepare(tmp),
         }
 
     def start(self) -> None:
-        """Start the server and wait until its API answers (retrying on a taken port)."""
+        """Start the server and wait until it answers (retrying on a taken port)."""
         dirs = self._prepare_dirs()
-        settings, workspaces = dirs.pop("_SETTINGS"), dirs.pop("_WORKSPACES")
         env = {**os.environ, **dirs, **self.extra_env}
         env.pop("JUPYTER_TOKEN", None)
         last_error = ""
         for _attempt in range(3):
             self.port = free_port()
-            cmd = [
-                sys.executable,
-                "-m",
-                "jupyterlab",
-                "--no-browser",
-                "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.port={self.port}",
-                "--ServerApp.port_retries=0",
-                f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.root_dir={self.root_dir}",
-                f"--LabApp.user_settings_dir={settings}",
-                f"--LabApp.workspaces_dir={workspaces}",
-            ]
-            if hasattr(os, "geteuid") and os.geteuid() == 0:
-                cmd.append("--allow-root")
             assert self.log_path is not None
             self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
             self._proc = subprocess.Popen(
-                cmd,
-                cwd=self.root_dir,
+                self.command(),
+                cwd=self.cwd,
                 env=env,
                 stdout=self._log_file,
                 stderr=subprocess.STDOUT,
@@ -272,16 +255,16 @@ class JupyterLabServer:
             last_error = self.log_tail()
             self._terminate()
         self.stop()
-        raise RuntimeError(f"JupyterLab did not start; last log lines:\n{last_error}")
+        raise RuntimeError(f"{type(self).__name__} did not start; last log lines:\n{last_error}")
 
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + self.startup_timeout
-        status = f"{self.base_url}/api/status?token={self.token}"
+        probe = self.url(self.ready_path)
         while time.monotonic() < deadline:
             if self._proc is None or self._proc.poll() is not None:
                 return False
             try:
-                with urllib.request.urlopen(status, timeout=2) as reply:
+                with urllib.request.urlopen(probe, timeout=2) as reply:
                     if reply.status == 200:
                         return True
             except (urllib.error.URLError, OSError):
@@ -317,6 +300,108 @@ class JupyterLabServer:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+class JupyterLabServer(JupyterServer):
+    """A JupyterLab server (see :class:`JupyterServer`).
+
+    ``notebooks``: the folder to serve (default: the repository's ``notebooks/``).
+    ``copy=True`` serves a temporary copy of it (the repository is never written; other
+    top-level entries of its parent are symlinked beside the copy).
+    """
+
+    log_name = "jupyterlab.log"
+
+    def __init__(
+        self,
+        notebooks: Path | str | None = None,
+        *,
+        copy: bool = True,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        super().__init__(env=env, startup_timeout=startup_timeout)
+        self.source = Path(notebooks) if notebooks is not None else NOTEBOOKS
+        self.copy = copy
+        self.root_dir: Path = self.source
+        self._settings = self._workspaces = Path()
+
+    def url(self, path: str = "lab") -> str:
+        """Absolute URL of ``path`` (default: the Lab) with the token attached."""
+        return super().url(path)
+
+    def prepare(self, tmp: Path) -> dict[str, str]:
+        if self.copy:
+            project = tmp / "project"
+            project.mkdir()
+            self.root_dir = project / self.source.name
+            shutil.copytree(
+                self.source,
+                self.root_dir,
+                ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+            )
+            skip = {self.source.name, ".git", ".venv", "test-artifacts"}
+            for entry in self.source.parent.iterdir():
+                if entry.name not in skip:
+                    (project / entry.name).symlink_to(entry)
+        else:
+            self.root_dir = self.source
+        self.cwd = self.root_dir
+        self._settings, self._workspaces = tmp / "settings", tmp / "workspaces"
+        for rel, value in _LAB_SETTINGS.items():
+            path = self._settings / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(value))
+        self._workspaces.mkdir()
+        (tmp / "config" / "jupyter_server_config.json").write_text(json.dumps(_SERVER_CONFIG))
+        return {}
+
+    def command(self) -> list[str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root_dir}",
+            f"--LabApp.user_settings_dir={self._settings}",
+            f"--LabApp.workspaces_dir={self._workspaces}",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        return cmd
+
+
+class VoilaServer(JupyterServer):
+    """One notebook of ``notebooks/`` served by Voilà as a code-free app, started exactly as
+    ``make app NB=...`` starts it: ``scripts/app.sh NOTEBOOK`` (127.0.0.1, no browser, the
+    package's offline template), here with this server's port and token and the Python
+    running the tests (see :class:`JupyterServer`)."""
+
+    ready_path = "voila/static/voila.js"  # static: answers without starting a kernel
+    log_name = "voila.log"
+
+    def __init__(
+        self,
+        notebook: str,
+        *,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        super().__init__(env=env, startup_timeout=startup_timeout)
+        self.notebook = notebook
+
+    def prepare(self, tmp: Path) -> dict[str, str]:
+        self.cwd = REPO_ROOT
+        return {"PYTHON": sys.executable}
+
+    def command(self) -> list[str]:
+        # scripts/app.sh reads the port from $PORT: set per attempt through the command line.
+        return ["env", f"PORT={self.port}", str(APP_SCRIPT), self.notebook,
+                "--Voila.port_retries=0", f"--token={self.token}"]  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ network
@@ -426,15 +511,16 @@ _PLOT_JS = """
 """
 
 
-class LabPage:
-    """A Chromium page on a :class:`JupyterLabServer` (made by :func:`jupyter_lab`).
+class BrowserPage:
+    """A Chromium page on a :class:`JupyterServer`: finding widgets, keys, text, plots,
+    screenshots and the network check, the same in JupyterLab and in Voilà.
 
     Attributes: ``page`` (the Playwright page, for anything not wrapped here), ``server``,
     ``guard`` (:class:`ExternalRequestGuard`), ``console_errors`` and ``page_errors``
     (JavaScript console errors and uncaught exceptions seen so far).
     """
 
-    def __init__(self, page: Any, server: JupyterLabServer, guard: ExternalRequestGuard) -> None:
+    def __init__(self, page: Any, server: JupyterServer, guard: ExternalRequestGuard) -> None:
         self.page = page
         self.server = server
         self.guard = guard
@@ -446,58 +532,15 @@ class LabPage:
         )
         page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
 
-    # -- notebooks
-
-    def open_notebook(self, path: str, *, timeout: float = 90.0) -> None:
-        """Open ``path`` (relative to the served folder) and wait for its kernel to be idle."""
-        self.page.goto(self.server.url(f"lab/tree/{quote(path)}"), wait_until="domcontentloaded")
-        self.page.wait_for_selector(
-            ".jp-NotebookPanel .jp-Cell", state="attached", timeout=timeout * 1000
-        )
-        self.dismiss_dialogs()
-        self.page.wait_for_function(_KERNEL_READY_JS, timeout=timeout * 1000)
-        self.page.wait_for_timeout(500)
-
-    def dismiss_dialogs(self) -> None:
-        """Close any modal dialog (e.g. a kernel chooser) by accepting its default button."""
-        dialog = self.page.locator(".jp-Dialog")
-        for _ in range(3):
-            if dialog.count() == 0:
-                return
-            self.page.keyboard.press("Enter")
-            self.page.wait_for_timeout(300)
-
-    def run_all_cells(self, *, timeout: float = 300.0) -> None:
-        """Run → Run All Cells from the main menu, then :meth:`wait_until_idle`."""
-        self.page.locator(
-            "#jp-MainMenu .lm-MenuBar-itemLabel", has_text=re.compile("^Run$")
-        ).click()
-        menu = self.page.locator(".lm-Menu-content").last
-        menu.locator(".lm-Menu-item").filter(
-            has=self.page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$"))
-        ).first.click()
-        self.wait_until_idle(timeout=timeout)
-
-    def wait_until_idle(self, *, timeout: float = 300.0) -> None:
-        """Wait until every code cell has an execution count and the kernel is idle."""
-        deadline = time.monotonic() + timeout
-        state = ""
-        while time.monotonic() < deadline:
-            state = self.page.evaluate(_IDLE_JS)
-            if state == "idle":
-                self.page.wait_for_timeout(300)  # let widget views finish rendering
-                if self.page.evaluate(_IDLE_JS) == "idle":
-                    return
-            self.page.wait_for_timeout(250)
-        raise TimeoutError(f"notebook not idle after {timeout:.0f} s ({state})")
-
     def cell_errors(self) -> list[str]:
         """Texts of error/stderr outputs and of widgets that failed to display."""
         texts = self.page.locator(
             ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
         ).all_inner_texts()
         for marker in ("Error displaying widget", "Error rendering output"):
-            texts += self.page.get_by_text(marker).all_inner_texts()
+            # what the widget manager writes in place of a view: at the start of an element
+            # (a sentence that only mentions the message, e.g. setup advice, is no error)
+            texts += self.page.get_by_text(re.compile(rf"^\s*{marker}")).all_inner_texts()
         return texts
 
     # -- widgets
@@ -658,6 +701,129 @@ class LabPage:
         )
 
 
+class LabPage(BrowserPage):
+    """A Chromium page on a :class:`JupyterLabServer` (made by :func:`jupyter_lab`): the
+    :class:`BrowserPage` helpers plus opening and running notebooks."""
+
+    def open_notebook(self, path: str, *, timeout: float = 90.0) -> None:
+        """Open ``path`` (relative to the served folder) and wait for its kernel to be idle."""
+        self.page.goto(self.server.url(f"lab/tree/{quote(path)}"), wait_until="domcontentloaded")
+        self.page.wait_for_selector(
+            ".jp-NotebookPanel .jp-Cell", state="attached", timeout=timeout * 1000
+        )
+        self.dismiss_dialogs()
+        self.page.wait_for_function(_KERNEL_READY_JS, timeout=timeout * 1000)
+        self.page.wait_for_timeout(500)
+
+    def dismiss_dialogs(self) -> None:
+        """Close any modal dialog (e.g. a kernel chooser) by accepting its default button."""
+        dialog = self.page.locator(".jp-Dialog")
+        for _ in range(3):
+            if dialog.count() == 0:
+                return
+            self.page.keyboard.press("Enter")
+            self.page.wait_for_timeout(300)
+
+    def run_all_cells(self, *, timeout: float = 300.0) -> None:
+        """Run → Run All Cells from the main menu, then :meth:`wait_until_idle`."""
+        self.page.locator(
+            "#jp-MainMenu .lm-MenuBar-itemLabel", has_text=re.compile("^Run$")
+        ).click()
+        menu = self.page.locator(".lm-Menu-content").last
+        menu.locator(".lm-Menu-item").filter(
+            has=self.page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$"))
+        ).first.click()
+        self.wait_until_idle(timeout=timeout)
+
+    def wait_until_idle(self, *, timeout: float = 300.0) -> None:
+        """Wait until every code cell has an execution count and the kernel is idle."""
+        deadline = time.monotonic() + timeout
+        state = ""
+        while time.monotonic() < deadline:
+            state = self.page.evaluate(_IDLE_JS)
+            if state == "idle":
+                self.page.wait_for_timeout(300)  # let widget views finish rendering
+                if self.page.evaluate(_IDLE_JS) == "idle":
+                    return
+            self.page.wait_for_timeout(250)
+        raise TimeoutError(f"notebook not idle after {timeout:.0f} s ({state})")
+
+
+class VoilaPage(BrowserPage):
+    """A Chromium page on a :class:`VoilaServer` (made by :func:`voila_app`): the
+    :class:`BrowserPage` helpers plus :meth:`open_app`."""
+
+    def open_app(self, *, timeout: float = 300.0) -> None:
+        """Load the app and wait until Voilà has run every cell, shown the page and rendered
+        its widgets (no widget view still being built)."""
+        self.page.goto(self.server.url(), wait_until="domcontentloaded", timeout=timeout * 1000)
+        self.page.wait_for_function(_VOILA_DONE_JS, timeout=timeout * 1000, polling=250)
+        self.page.wait_for_timeout(500)
+
+
+_VOILA_DONE_JS = """
+() => {
+  if (document.getElementById('loading')) return false;
+  const cells = document.getElementById('rendered_cells');
+  if (!cells || cells.style.display === 'none') return false;
+  const views = document.querySelectorAll('.jupyter-widgets');
+  const pending = document.querySelectorAll('.jp-OutputArea-output .widget-placeholder');
+  return views.length > 0 && pending.length === 0;
+}
+"""
+
+
+@contextlib.contextmanager
+def _browser(
+    server: JupyterServer,
+    page_class: type[BrowserPage],
+    executable: str,
+    *,
+    label: str,
+    viewport: Sequence[int],
+    headless: bool,
+) -> Iterator[Any]:
+    """Chromium on a started ``server``, yielding a ``page_class`` page; shut down on exit.
+
+    On an exception inside the block, ``test-artifacts/<label>-failure.png`` and
+    ``<label>-server.log`` are written first; on a normal exit the page must not have tried
+    to reach any host but 127.0.0.1 (:meth:`BrowserPage.assert_no_external_requests`).
+    """
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    browser = None
+    view: BrowserPage | None = None
+    try:
+        args = [a for a in CHROMIUM_ARGS if headless or a != "--headless"]
+        browser = pw.chromium.launch(executable_path=executable, headless=headless, args=args)
+        context = browser.new_context(
+            viewport={"width": int(viewport[0]), "height": int(viewport[1])}
+        )
+        guard = ExternalRequestGuard()
+        guard.install(context)
+        page = context.new_page()
+        guard.watch(page)
+        page.set_default_timeout(60_000)
+        view = page_class(page, server, guard)
+        yield view
+        view.assert_no_external_requests()
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        if view is not None:
+            with contextlib.suppress(Exception):
+                view.page.screenshot(path=str(ARTIFACTS / f"{label}-failure.png"))
+        with contextlib.suppress(Exception):
+            (ARTIFACTS / f"{label}-server.log").write_text(server.log_tail(400))
+        raise
+    finally:
+        if browser is not None:
+            with contextlib.suppress(Exception):
+                browser.close()
+        with contextlib.suppress(Exception):
+            pw.stop()
+
+
 @contextlib.contextmanager
 def jupyter_lab(
     notebooks: Path | str | None = None,
@@ -670,41 +836,38 @@ def jupyter_lab(
 ) -> Iterator[LabPage]:
     """A JupyterLab server and a Chromium page on it; both shut down on exit, even on failure.
 
-    Fails the calling test if Chromium is missing (:func:`require_chromium`). On an exception
-    inside the block, ``test-artifacts/<label>-failure.png`` and ``<label>-server.log`` are
-    written first. ``env`` is added to the server's (and kernels') environment.
+    Fails the calling test if Chromium is missing (:func:`require_chromium`) or, at the end,
+    if the page tried to reach the internet. On an exception inside the block,
+    ``test-artifacts/<label>-failure.png`` and ``<label>-server.log`` are written first.
+    ``env`` is added to the server's (and kernels') environment.
     """
     executable = require_chromium()
-    from playwright.sync_api import sync_playwright
+    with (
+        JupyterLabServer(notebooks, copy=copy, env=env) as server,
+        _browser(
+            server, LabPage, executable, label=label, viewport=viewport, headless=headless
+        ) as lab,
+    ):
+        yield lab
 
-    with JupyterLabServer(notebooks, copy=copy, env=env) as server:
-        pw = sync_playwright().start()
-        browser = None
-        lab: LabPage | None = None
-        try:
-            args = [a for a in CHROMIUM_ARGS if headless or a != "--headless"]
-            browser = pw.chromium.launch(executable_path=executable, headless=headless, args=args)
-            context = browser.new_context(
-                viewport={"width": int(viewport[0]), "height": int(viewport[1])}
-            )
-            guard = ExternalRequestGuard()
-            guard.install(context)
-            page = context.new_page()
-            guard.watch(page)
-            page.set_default_timeout(60_000)
-            lab = LabPage(page, server, guard)
-            yield lab
-        except BaseException:
-            ARTIFACTS.mkdir(exist_ok=True)
-            if lab is not None:
-                with contextlib.suppress(Exception):
-                    lab.page.screenshot(path=str(ARTIFACTS / f"{label}-failure.png"))
-            with contextlib.suppress(Exception):
-                (ARTIFACTS / f"{label}-server.log").write_text(server.log_tail(400))
-            raise
-        finally:
-            if browser is not None:
-                with contextlib.suppress(Exception):
-                    browser.close()
-            with contextlib.suppress(Exception):
-                pw.stop()
+
+@contextlib.contextmanager
+def voila_app(
+    notebook: str,
+    *,
+    env: dict[str, str] | None = None,
+    label: str = "voila",
+    viewport: Sequence[int] = (1280, 720),
+    headless: bool = True,
+) -> Iterator[VoilaPage]:
+    """``notebook`` (a file name in ``notebooks/``) served by Voilà through ``scripts/app.sh``
+    and a Chromium page on it, like :func:`jupyter_lab` (same failure artifacts, same network
+    check). Call :meth:`VoilaPage.open_app` first: loading the page runs the notebook."""
+    executable = require_chromium()
+    with (
+        VoilaServer(notebook, env=env) as server,
+        _browser(
+            server, VoilaPage, executable, label=label, viewport=viewport, headless=headless
+        ) as app,
+    ):
+        yield app

@@ -1,0 +1,160 @@
+"""Long work in the notebook apps (training, measuring): short slices on the kernel's event loop,
+so that a click on Stop is heard, with progress bars and status messages.
+
+A long job is written as a generator that does a short slice of work between two ``yield``\\ s.
+:class:`SlicedJob` runs it:
+
+* in a notebook, :meth:`SlicedJob.start` makes it an asyncio task on the kernel's running event
+  loop that gives the loop a turn after every slice: widget events (a click on Stop) are handled
+  between two slices;
+* headless (scripts, tests), :meth:`SlicedJob.run_blocking` runs it at once and ``await``
+  :meth:`SlicedJob.run_async` on the caller's loop.
+
+A step that cannot be cut into slices (one library call that takes seconds) is yielded as an
+:class:`Offload`: the task runs it in a worker thread, so the event loop stays free (Stop is
+heard, widgets stay live) while it works, and sends its result back into the generator (or
+throws its exception there). A blocking run calls it in place.
+
+Also shared by the apps: :func:`message_html` / :func:`message_text` (a status message in one of
+four kinds, and its plain text) and :func:`progress_bar` (a tqdm notebook bar shown in a box).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as W
+
+__all__ = ["MESSAGE_KINDS", "Offload", "SlicedJob", "message_html", "message_text", "progress_bar"]
+
+MESSAGE_KINDS: dict[str, tuple[str, str]] = {
+    "info": ("#1b4f72", "#eaf2fb"),
+    "ok": ("#1e6b3a", "#e8f6ec"),
+    "warn": ("#7a4a00", "#fff4e0"),
+    "error": ("#9b1c1c", "#fdecec"),
+}
+"""Text and background colour of each kind of status message."""
+
+
+def message_html(kind: str, text: str) -> str:
+    """A status message box: ``kind`` is one of :data:`MESSAGE_KINDS`; ``text`` is plain text
+    (escaped here; line breaks kept)."""
+    if kind not in MESSAGE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(MESSAGE_KINDS)}, got {kind!r}")
+    color, background = MESSAGE_KINDS[kind]
+    body = html.escape(text).replace("\n", "<br>")
+    return (
+        f"<div class='hetconv-message hetconv-{kind}' style='padding:6px 10px;border-radius:4px;"
+        f"color:{color};background:{background};white-space:normal;line-height:1.4'>{body}</div>"
+    )
+
+
+def message_text(markup: str) -> str:
+    """The plain text of a message made by :func:`message_html` (for tests and scripts)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup.replace("<br>", "\n")))
+
+
+@dataclass(frozen=True)
+class Offload:
+    """A step of a job that cannot be cut into slices: ``call()`` runs in a worker thread under
+    :meth:`SlicedJob.start` (in place in a blocking run); its return value is what the job's
+    ``yield`` evaluates to. ``call`` must not touch widgets other than progress bars."""
+
+    call: Callable[[], Any]
+
+
+Slices = Generator[Offload | None, Any, None]
+"""A job: a generator yielding None (a slice is done) or an :class:`Offload`."""
+
+
+class SlicedJob:
+    """Runs a job made by ``work()`` (a :data:`Slices` generator) one slice at a time.
+
+    One run at a time: :meth:`start` returns None while a run is under way. Attributes:
+    ``task`` (the asyncio task of the last :meth:`start`, None before), :attr:`active`.
+    """
+
+    def __init__(self, work: Callable[[], Slices]) -> None:
+        self._work = work
+        self.task: asyncio.Task | None = None
+        self._running = False
+
+    @property
+    def active(self) -> bool:
+        """A run is under way (a task not done yet, or a blocking run)."""
+        return self._running or (self.task is not None and not self.task.done())
+
+    def start(self) -> asyncio.Task | None:
+        """Start a run as a task on the running event loop (the kernel's) and return it.
+        Without a running loop (a plain script) run it at once with :meth:`run_blocking` and
+        return None; None too when a run is already under way."""
+        if self.active:
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.run_blocking()
+            return None
+        self.task = loop.create_task(self.run_async())
+        return self.task
+
+    async def run_async(self) -> None:
+        """Run the job, giving the event loop a turn after every slice; offloaded steps run in
+        the loop's default executor (a worker thread)."""
+        loop = asyncio.get_running_loop()
+        await self._drive(lambda call: loop.run_in_executor(None, call))
+
+    def run_blocking(self) -> None:
+        """Run the job to its end without an event loop (offloaded steps run in place)."""
+        driver = self._drive(None)
+        try:
+            driver.send(None)
+        except StopIteration:
+            return
+        raise RuntimeError("a blocking run cannot await")  # pragma: no cover - by construction
+
+    async def wait(self) -> None:
+        """Wait until the run started by :meth:`start` ends (at once when none is under way)."""
+        if self.task is not None and not self.task.done():
+            await self.task
+
+    async def _drive(self, submit: Callable[[Callable[[], Any]], Any] | None) -> None:
+        self._running = True
+        gen = self._work()
+        try:
+            value: Any = None
+            error: BaseException | None = None
+            while True:
+                try:
+                    item = gen.throw(error) if error is not None else gen.send(value)
+                except StopIteration:
+                    return
+                value, error = None, None
+                if isinstance(item, Offload):
+                    try:
+                        value = item.call() if submit is None else await submit(item.call)
+                    except Exception as err:  # handed to the job, which decides what to say
+                        error = err
+                elif submit is not None:
+                    await asyncio.sleep(0)
+        finally:
+            gen.close()
+            self._running = False
+
+
+def progress_bar(box: W.Box, total: int, desc: str, unit: str = "step") -> Any:
+    """A tqdm notebook progress bar of ``total`` steps appended to ``box`` (returned; call
+    ``update`` and ``close`` on it), or None where tqdm has no widget front end."""
+    try:
+        from tqdm.notebook import tqdm as tqdm_notebook
+
+        bar = tqdm_notebook(total=total, desc=desc, unit=unit, display=False, leave=True)
+    except Exception:  # no widgets front end: tqdm.auto's text bar is of no use here
+        return None
+    box.children = (*box.children, bar.container)
+    return bar

@@ -1,0 +1,906 @@
+"""Figures of "What is the best P?" (notebook 04): pure functions from results to figures.
+
+Everything drawn comes from an :class:`~hetconv_edu.optimal_p.OptimalPResults` (or, for the
+analytic figure, from :func:`hetconv_edu.flops.hetconv_ratio`); nothing is computed here that
+the results object does not already give. Two kinds of accuracy appear and are always named:
+
+* **retrained** — a network trained from scratch and tested (``Run.test_acc``);
+* **predicted** — the additive model of the weight-sharing network,
+  ``reference − Σ sensitivity`` (:meth:`~hetconv_edu.optimal_p.OptimalPResults.predicted_acc`).
+
+Costs: MACs per image (the paper's count, one forward pass, exact); measured milliseconds per
+image on the machine of the results. A trained network's cost is its own measurement; a
+prediction's is the additive one (:meth:`~hetconv_edu.optimal_p.OptimalPResults.cost`: the
+fixed part plus each layer's measured time at its P, an approximation for times).
+
+* :func:`accuracy_vs_cost` — uniform-P runs (each seed, their mean with the spread, the Pareto
+  front, dominated points greyed), the search's predicted front, searched configurations
+  (predicted and retrained), the budget, the best plan within it and a student's pick.
+* :func:`layer_costs_vs_p` — per layer, measured time against P beside MACs against P.
+* :func:`diminishing_returns` — analytic: what each doubling of P saves, and the 1/K² floor.
+* :func:`config_figure` — per-layer P of configurations drawn over the network's layers.
+* :func:`predicted_vs_retrained` — the honesty check, with the rank correlation in the title.
+* :func:`plan_html`, :func:`honesty_table_html`, :func:`evolution_table_html`,
+  :func:`provenance_html`, :data:`MEANING_HTML` — the panels' HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from hetconv_edu.flops import hetconv_ratio, standard_macs
+from hetconv_edu.optimal_p import METRICS, LayerCosts, OptimalPResults, Run
+from hetconv_edu.search import Plan, pareto_mask
+from hetconv_edu.viz import style
+from hetconv_edu.viz.training import format_count
+
+__all__ = [
+    "COLORS",
+    "MEANING_HTML",
+    "UniformPoint",
+    "accuracy_vs_cost",
+    "config_figure",
+    "cost_text",
+    "diminishing_returns",
+    "evolution_table_html",
+    "honesty_table_html",
+    "layer_color",
+    "layer_costs_vs_p",
+    "layer_label",
+    "plan_html",
+    "predicted_vs_retrained",
+    "provenance_html",
+    "uniform_points",
+]
+
+COLORS: Mapping[str, str] = {
+    "uniform": style.OKABE_ITO["orange"],
+    "predicted": style.OKABE_ITO["blue"],
+    "searched": style.OKABE_ITO["bluish_green"],
+    "best": style.OKABE_ITO["black"],
+    "pick": style.ACCENT,
+    "dominated": style.MUTED,
+}
+"""One colour per series: uniform P retrained, the search's predictions, searched
+configurations, the best plan within the budget, the student's pick, dominated points."""
+
+
+def layer_color(index: int) -> str:
+    """The colour of the ``index``-th switchable layer (the same in every figure)."""
+    return style.PALETTE[index % len(style.PALETTE)]
+
+
+def layer_label(index: int, layer: LayerCosts) -> str:
+    """Short axis label of a layer: ``"3: 16→32"`` (1-based position, M→N)."""
+    return f"{index + 1}: {layer.in_channels}→{layer.out_channels}"
+
+
+def _layout(fig: go.Figure, title: str, **kw: Any) -> go.Figure:
+    """The shared look (:func:`hetconv_edu.viz.style.apply_layout`), this figure's title and
+    settings, then the current theme (projector or not)."""
+    style.apply_layout(fig)
+    fig.update_layout(title={"text": title}, **kw)
+    return style.themed(fig)
+
+
+def _scale(metric: str) -> tuple[float, str]:
+    """Divisor and axis title of a cost: millions of MACs, or milliseconds as measured."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(map(repr, METRICS))}, got {metric!r}")
+    if metric == "macs":
+        return 1e6, "MACs per image (millions, one forward pass)"
+    return 1.0, METRICS[metric]
+
+
+def cost_text(results: OptimalPResults, value: float, metric: str) -> str:
+    """A cost for people: ``"12.3M MACs (45% of standard)"`` or ``"0.412 ms (61% of standard)"``;
+    the percentage is of the standard network's cost in the same metric."""
+    _scale(metric)
+    share = value / results.standard.get(metric)
+    if metric == "macs":
+        return f"{format_count(value)} MACs ({share:.0%} of standard)"
+    return f"{value:.3g} ms ({share:.0%} of standard)"
+
+
+def _pct(acc: float) -> str:
+    return f"{100 * acc:.1f}%"
+
+
+# ------------------------------------------------------------------ accuracy against cost
+
+
+@dataclass(frozen=True)
+class UniformPoint:
+    """Every seed of one uniform P trained from scratch: accuracies and measured costs."""
+
+    p: int
+    runs: tuple[Run, ...]
+
+    @property
+    def accs(self) -> tuple[float, ...]:
+        """Test accuracy of each seed."""
+        return tuple(r.test_acc for r in self.runs)
+
+    @property
+    def mean_acc(self) -> float:
+        """Mean test accuracy over the seeds."""
+        return sum(self.accs) / len(self.accs)
+
+    def cost(self, metric: str) -> float:
+        """Mean measured cost over the seeds' networks (MACs are the same for every seed)."""
+        return sum(r.costs.get(metric) for r in self.runs) / len(self.runs)
+
+
+def uniform_points(results: OptimalPResults) -> list[UniformPoint]:
+    """The uniform-P runs grouped by P, in increasing P."""
+    by_p: dict[int, list[Run]] = {}
+    for run in results.runs:
+        if run.kind == "uniform":
+            by_p.setdefault(run.config[0], []).append(run)
+    return [UniformPoint(p, tuple(sorted(by_p[p], key=lambda r: r.seed))) for p in sorted(by_p)]
+
+
+def _uniform_traces(results: OptimalPResults, metric: str) -> list[go.Scatter]:
+    """Seeds, means with their spread (min–max), the mean line and the Pareto front of the
+    means (:func:`hetconv_edu.search.pareto_mask`; dominated P greyed)."""
+    scale, _ = _scale(metric)
+    points = uniform_points(results)
+    if not points:
+        return []
+    costs = [pt.cost(metric) for pt in points]
+    means = [pt.mean_acc for pt in points]
+    on_front = pareto_mask(costs, means)
+    seeds_x, seeds_y, seeds_c, seeds_text = [], [], [], []
+    for pt, f in zip(points, on_front, strict=True):
+        for run in pt.runs:
+            seeds_x.append(run.costs.get(metric) / scale)
+            seeds_y.append(100 * run.test_acc)
+            seeds_c.append(COLORS["uniform"] if f else COLORS["dominated"])
+            seeds_text.append(
+                f"<b>uniform P={pt.p}</b>, seed {run.seed}<br>retrained: {_pct(run.test_acc)}"
+                f"<br>{cost_text(results, run.costs.get(metric), metric)}"
+            )
+    order = sorted(range(len(points)), key=lambda i: costs[i])
+    front = [i for i in order if on_front[i]]
+    mean_text = [
+        f"<b>uniform P={pt.p}</b>: mean of {len(pt.runs)} seed(s) {_pct(pt.mean_acc)}"
+        f"<br>spread {_pct(min(pt.accs))} – {_pct(max(pt.accs))}"
+        f"<br>{cost_text(results, c, metric)}"
+        f"<br>{'on the Pareto front' if f else 'dominated: another P is cheaper and better'}"
+        for pt, c, f in zip(points, costs, on_front, strict=True)
+    ]
+    return [
+        go.Scatter(
+            x=[costs[i] / scale for i in front],
+            y=[100 * means[i] for i in front],
+            mode="lines",
+            line={"color": COLORS["uniform"], "width": 3, "shape": "hv"},
+            name="uniform P: Pareto front",
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=[costs[i] / scale for i in order],
+            y=[100 * means[i] for i in order],
+            mode="lines",
+            line={"color": COLORS["uniform"], "width": 1.5, "dash": "dot"},
+            name="uniform P: mean over seeds",
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=seeds_x,
+            y=seeds_y,
+            mode="markers",
+            marker={"size": 7, "color": seeds_c, "opacity": 0.7},
+            name="uniform P: each seed (retrained)",
+            hovertext=seeds_text,
+            hoverinfo="text",
+        ),
+        *(
+            go.Scatter(
+                x=[costs[i] / scale for i in chosen],
+                y=[100 * means[i] for i in chosen],
+                mode="markers+text",
+                marker={
+                    "size": 13,
+                    "color": COLORS["uniform"] if front_side else COLORS["dominated"],
+                    "line": {"width": 1, "color": "#333333"},
+                },
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [100 * (max(points[i].accs) - means[i]) for i in chosen],
+                    "arrayminus": [100 * (means[i] - min(points[i].accs)) for i in chosen],
+                    "color": COLORS["uniform"] if front_side else COLORS["dominated"],
+                    "thickness": 1.5,
+                    "width": 6,
+                },
+                text=[f"P={points[i].p}" for i in chosen],
+                textposition="bottom right",
+                name=name,
+                hovertext=[mean_text[i] for i in chosen],
+                hoverinfo="text",
+            )
+            for front_side, name in (
+                (True, "uniform P: mean of seeds, min–max bar (on the front)"),
+                (False, "uniform P: dominated (another P is cheaper and better)"),
+            )
+            if (chosen := [i for i in order if on_front[i] == front_side])
+        ),
+    ]
+
+
+def _uniform_predicted_trace(results: OptimalPResults, metric: str) -> go.Scatter:
+    scale, _ = _scale(metric)
+    ps = results.uniform_choices()
+    configs = [(p,) * len(results.layers) for p in ps]
+    costs = [results.cost(c, metric) for c in configs]
+    accs = [results.predicted_acc(c) for c in configs]
+    return go.Scatter(
+        x=[c / scale for c in costs],
+        y=[100 * a for a in accs],
+        mode="lines+markers",
+        line={"color": COLORS["predicted"], "width": 1.5, "dash": "dash"},
+        marker={"size": 10, "symbol": "circle-open", "line": {"width": 2}},
+        name="uniform P (predicted)",
+        hovertext=[
+            f"<b>uniform P={p}</b> (predicted by the weight-sharing network)<br>{_pct(a)}"
+            f"<br>{cost_text(results, c, metric)}"
+            for p, a, c in zip(ps, accs, costs, strict=True)
+        ],
+        hoverinfo="text",
+    )
+
+
+def _searched_for(results: OptimalPResults, run: Run) -> str:
+    if run.metric not in METRICS or run.budget is None:
+        return ""
+    return f"searched for {METRICS[run.metric]} ≤ {cost_text(results, run.budget, run.metric)}<br>"
+
+
+def _config_text(config: Sequence[int]) -> str:
+    return "P = (" + ", ".join(map(str, config)) + ")"
+
+
+def accuracy_vs_cost(
+    results: OptimalPResults,
+    metric: str = "macs",
+    *,
+    search: bool = True,
+    front: Sequence[Plan] | None = None,
+    budget: float | None = None,
+    plan: Plan | None = None,
+    pick: Sequence[int] | None = None,
+    title: str | None = None,
+    height: int = 480,
+) -> go.Figure:
+    """Test accuracy (%) against a cost (``metric``: ``"macs"``, ``"infer_ms"``, ``"train_ms"``).
+
+    Always: the uniform-P runs trained from scratch — each seed a small point, the mean of the
+    seeds a large one with the spread (min to max) as an error bar, a dotted line through the
+    means, and the Pareto front of the means (no other P is at most as costly and at least as
+    accurate), the dominated P greyed. With no uniform runs (a live run trains none), the
+    uniform configurations' predicted accuracy stands in.
+
+    With ``search=True`` also: the search's front (``front``, default ``results.front(metric)``:
+    predicted accuracy of the best configuration at every cost, a step line), the uniform
+    configurations as predicted, each searched configuration as predicted (open diamond) and
+    retrained (filled diamond), joined by a dotted line; the ``budget`` as a vertical line,
+    ``plan`` (the best plan within it) as a star and ``pick`` (a configuration) as a cross.
+    """
+    scale, axis_title = _scale(metric)
+    fig = go.Figure()
+    uniform = _uniform_traces(results, metric)
+    for trace in uniform:
+        fig.add_trace(trace)
+    if search or not uniform:
+        fig.add_trace(_uniform_predicted_trace(results, metric))
+    if search:
+        plans = list(results.front(metric) if front is None else front)
+        fig.add_trace(
+            go.Scatter(
+                x=[p.cost / scale for p in plans],
+                y=[100 * (results.reference_acc - p.loss) for p in plans],
+                mode="lines+markers",
+                line={"color": COLORS["predicted"], "width": 2.5, "shape": "hv"},
+                marker={"size": 4},
+                name="search: best per-layer P at each cost (predicted)",
+                hovertext=[
+                    f"<b>{_config_text(p.config)}</b><br>predicted "
+                    f"{_pct(results.reference_acc - p.loss)}"
+                    f"<br>{cost_text(results, p.cost, metric)}"
+                    for p in plans
+                ],
+                hoverinfo="text",
+            )
+        )
+        searched = [r for r in results.runs if r.kind == "searched"]
+        for i, run in enumerate(searched):
+            predicted = results.predicted_acc(run.config)
+            x_pred = results.cost(run.config, metric) / scale
+            x_run = run.costs.get(metric) / scale
+            first = i == 0
+            fig.add_trace(
+                go.Scatter(
+                    x=[x_pred, x_run],
+                    y=[100 * predicted, 100 * run.test_acc],
+                    mode="lines",
+                    line={"color": COLORS["searched"], "width": 1.5, "dash": "dot"},
+                    showlegend=False,
+                    legendgroup="searched",
+                    hoverinfo="skip",
+                )
+            )
+            for symbol, x, acc, what in (
+                ("diamond-open", x_pred, predicted, "predicted"),
+                ("diamond", x_run, run.test_acc, "retrained"),
+            ):
+                fig.add_trace(
+                    go.Scatter(
+                        x=[x],
+                        y=[100 * acc],
+                        mode="markers",
+                        marker={
+                            "size": 13,
+                            "symbol": symbol,
+                            "color": COLORS["searched"],
+                            "line": {"width": 2, "color": COLORS["searched"]},
+                        },
+                        name=f"searched configuration ({what})",
+                        legendgroup=f"searched-{what}",
+                        showlegend=first,
+                        hovertext=[
+                            f"<b>searched {_config_text(run.config)}</b> ({what})<br>"
+                            f"{_searched_for(results, run)}{_pct(acc)}<br>"
+                            f"{cost_text(results, x * scale, metric)}"
+                        ],
+                        hoverinfo="text",
+                    )
+                )
+    if budget is not None:
+        fig.add_vline(
+            x=budget / scale,
+            line={"color": style.MUTED, "dash": "dash", "width": 2},
+            annotation_text=f"budget {cost_text(results, budget, metric)}",
+            annotation_position="top left",
+        )
+    if plan is not None:
+        acc = results.reference_acc - plan.loss
+        fig.add_trace(
+            go.Scatter(
+                x=[plan.cost / scale],
+                y=[100 * acc],
+                mode="markers",
+                marker={"size": 20, "symbol": "star", "color": COLORS["best"]},
+                name="best within the budget (predicted)",
+                hovertext=[
+                    f"<b>best within the budget</b><br>{_config_text(plan.config)}<br>predicted "
+                    f"{_pct(acc)}<br>{cost_text(results, plan.cost, metric)}"
+                ],
+                hoverinfo="text",
+            )
+        )
+    if pick is not None:
+        cost = results.cost(pick, metric)
+        acc = results.predicted_acc(pick)
+        fig.add_trace(
+            go.Scatter(
+                x=[cost / scale],
+                y=[100 * acc],
+                mode="markers",
+                marker={
+                    "size": 18,
+                    "symbol": "x",
+                    "color": COLORS["pick"],
+                    "line": {"width": 1.5, "color": "#333333"},
+                },
+                name="your pick (predicted)",
+                hovertext=[
+                    f"<b>your pick</b> {_config_text(pick)}<br>predicted {_pct(acc)}<br>"
+                    f"{cost_text(results, cost, metric)}"
+                ],
+                hoverinfo="text",
+            )
+        )
+    fig.update_xaxes(title_text=axis_title, rangemode="tozero")
+    fig.update_yaxes(title_text="accuracy (%)")
+    if title is None:
+        what = "MACs" if metric == "macs" else "measured time"
+        title = (
+            f"Accuracy against {what}: uniform P and the per-layer search"
+            if search
+            else f"Uniform P: accuracy against {what}"
+        )
+        if not uniform:
+            title += " (no runs from scratch in these results: predictions only)"
+    return _layout(
+        fig,
+        title,
+        height=height,
+        hovermode="closest",
+        legend={"orientation": "h", "y": -0.2, "x": 0.0, "yanchor": "top"},
+        margin={"l": 70, "r": 30, "t": 60, "b": 150},
+    )
+
+
+# ------------------------------------------------------------------ per-layer cost against P
+
+
+def _kernel_size(layer: LayerCosts) -> int | None:
+    """K of a layer whose smallest P is 1, read off its MACs (FL_S = D_o²·M·N·K², by
+    :func:`hetconv_edu.flops.standard_macs`); None when no odd K up to 11 fits."""
+    if layer.choices[0] != 1:
+        return None
+    shape = (layer.out_size, layer.in_channels, layer.out_channels)
+    return next((k for k in range(1, 12, 2) if standard_macs(*shape, k) == layer.macs[0]), None)
+
+
+def layer_costs_vs_p(results: OptimalPResults, time_metric: str = "infer_ms") -> go.Figure:
+    """Per switchable layer, its measured time (``time_metric``) against P (left) beside its
+    MACs against P (right), each relative to the layer at its smallest P, one trace per layer
+    in the same colour on both sides. MACs follow 1/P + (1 − 1/P)/K² down to the 1/K² floor
+    (dashed); measured time need not: the P of least measured time is ringed."""
+    if time_metric not in ("infer_ms", "train_ms"):
+        raise ValueError(f"time_metric must be 'infer_ms' or 'train_ms', got {time_metric!r}")
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.1,
+        subplot_titles=(f"measured: {METRICS[time_metric]}", "analytic: MACs per image"),
+    )
+    all_choices: set[int] = set()
+    for i, layer in enumerate(results.layers):
+        color = layer_color(i)
+        label = layer_label(i, layer)
+        all_choices.update(layer.choices)
+        times = getattr(layer, time_metric)
+        fastest = min(range(len(times)), key=lambda j: times[j])
+        for col, values, unit in (
+            (1, times, "ms"),
+            (2, layer.macs, "MACs"),
+        ):
+            base = values[0]
+            fig.add_trace(
+                go.Scatter(
+                    x=list(layer.choices),
+                    y=[v / base for v in values],
+                    mode="lines+markers",
+                    line={"color": color, "width": 2.5},
+                    marker={"size": 8},
+                    name=f"layer {label} ({layer.out_size}×{layer.out_size})",
+                    legendgroup=label,
+                    showlegend=col == 1,
+                    hovertext=[
+                        f"<b>{html.escape(layer.name)}</b><br>P={p}: "
+                        + (f"{v:.4g} ms/image" if unit == "ms" else f"{format_count(v)} MACs")
+                        + f" = {v / base:.2f} × P={layer.choices[0]}"
+                        + (f"<br>fastest measured: P={layer.choices[fastest]}" if col == 1 else "")
+                        for p, v in zip(layer.choices, values, strict=True)
+                    ],
+                    hoverinfo="text",
+                ),
+                row=1,
+                col=col,
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=[layer.choices[fastest]],
+                y=[times[fastest] / times[0]],
+                mode="markers",
+                marker={
+                    "size": 18,
+                    "symbol": "circle-open",
+                    "color": color,
+                    "line": {"width": 2.5, "color": color},
+                },
+                name="fastest measured P of a layer",
+                legendgroup="fastest",
+                showlegend=i == 0,
+                hovertext=[
+                    f"<b>{html.escape(layer.name)}</b>: fastest at P={layer.choices[fastest]}"
+                ],
+                hoverinfo="text",
+            ),
+            row=1,
+            col=1,
+        )
+    choices = sorted(all_choices)
+    kernels = {_kernel_size(layer) for layer in results.layers}
+    if len(kernels) == 1 and None not in kernels:
+        k = kernels.pop()
+        floor = hetconv_ratio(k, math.inf)
+        fig.add_trace(
+            go.Scatter(
+                x=[choices[0], choices[-1]],
+                y=[floor, floor],
+                mode="lines",
+                line={"color": style.MUTED, "dash": "dash"},
+                name=f"MACs floor 1/K² = 1/{k * k}",
+                hovertext=[f"1/K² = 1/{k * k}: every filter keeps (almost) M kernels of 1×1"] * 2,
+                hoverinfo="text",
+            ),
+            row=1,
+            col=2,
+        )
+    for col in (1, 2):
+        fig.update_xaxes(
+            title_text="part P (log scale)",
+            type="log",
+            tickvals=choices,
+            ticktext=[str(p) for p in choices],
+            row=1,
+            col=col,
+        )
+    fig.update_yaxes(title_text="time relative to the layer's smallest P", row=1, col=1)
+    fig.update_yaxes(
+        title_text="MACs relative to the layer's smallest P", rangemode="tozero", row=1, col=2
+    )
+    return _layout(
+        fig,
+        "Each layer's cost against P: measured time beside MACs",
+        height=460,
+        hovermode="closest",
+        legend={"orientation": "h", "y": -0.22, "x": 0.0, "yanchor": "top"},
+        margin={"l": 70, "r": 30, "t": 80, "b": 130},
+    )
+
+
+# ------------------------------------------------------------------ diminishing return of P
+
+
+def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
+    """Analytic, from :func:`hetconv_edu.flops.hetconv_ratio` (cost ratio
+    r(P) = 1/P + (1 − 1/P)/K²). Left: the cost r(P) and the saving 1 − r(P) against P
+    (powers of two up to ``max_p``), with the 1/K² floor of the cost (so the saving never
+    exceeds 1 − 1/K²). Right: what each doubling saves, r(P) − r(2P) = (1 − 1/K²)/(2P) of the
+    standard layer's MACs: half of the previous doubling's saving."""
+    if not isinstance(kernel_size, int) or kernel_size < 2:
+        raise ValueError(f"kernel_size must be an integer >= 2, got {kernel_size!r}")
+    if not isinstance(max_p, int) or max_p < 2:
+        raise ValueError(f"max_p must be an integer >= 2, got {max_p!r}")
+    k = kernel_size
+    ps = [2**i for i in range(int(math.log2(max_p)) + 1)]
+    cost = [hetconv_ratio(k, p) for p in ps]
+    saved = [1 - c for c in cost]
+    floor = hetconv_ratio(k, math.inf)  # the limit of r(P) as P grows: 1/K²
+    steps = ps[:-1]
+    step_saving = [hetconv_ratio(k, p) - hetconv_ratio(k, 2 * p) for p in steps]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.12,
+        subplot_titles=("cost and saving so far", "saving of each doubling P → 2P"),
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=ps,
+            y=cost,
+            mode="lines+markers",
+            line={"color": COLORS["predicted"], "width": 3},
+            name="cost r(P) = 1/P + (1 − 1/P)/K²",
+            hovertemplate="P=%{x}: cost %{y:.3f} × standard<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=ps,
+            y=saved,
+            mode="lines+markers",
+            line={"color": COLORS["searched"], "width": 3, "dash": "dash"},
+            marker={"symbol": "square"},
+            name="saved so far 1 − r(P)",
+            hovertemplate="P=%{x}: saved %{y:.3f} of standard<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    for y, name in ((floor, f"cost floor 1/K² = {floor:.3f}"), (1 - floor, "most saving 1 − 1/K²")):
+        fig.add_trace(
+            go.Scatter(
+                x=[ps[0], ps[-1]],
+                y=[y, y],
+                mode="lines",
+                line={"color": style.MUTED, "dash": "dot", "width": 2},
+                name=name,
+                hovertemplate=f"{name}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    fig.add_trace(
+        go.Bar(
+            x=[f"{p}→{2 * p}" for p in steps],
+            y=step_saving,
+            marker={"color": COLORS["uniform"]},
+            text=[f"{s:.1%}" for s in step_saving],
+            textposition="outside",
+            name="saving of P → 2P = (1 − 1/K²)/(2P)",
+            hovertext=[
+                f"P {p} → {2 * p}: saves {s:.4f} of the standard layer's MACs"
+                f"<br>(1 − 1/{k * k})/(2·{p}) = {(1 - 1 / k**2) / (2 * p):.4f}"
+                for p, s in zip(steps, step_saving, strict=True)
+            ],
+            hoverinfo="text",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_xaxes(
+        title_text="part P (log scale)", type="log", tickvals=ps, ticktext=list(map(str, ps)),
+        row=1, col=1,
+    )  # fmt: skip
+    fig.update_yaxes(
+        title_text="fraction of the standard layer's MACs", range=[0, 1.05], row=1, col=1
+    )
+    fig.update_xaxes(title_text="doubling of P", row=1, col=2)
+    fig.update_yaxes(
+        title_text="MACs saved, fraction of standard",
+        range=[0, max(step_saving) * 1.25],
+        row=1,
+        col=2,
+    )
+    return _layout(
+        fig,
+        f"Diminishing return of P (K = {k}): each doubling saves half as much as the last",
+        height=440,
+        legend={"orientation": "h", "y": -0.22, "x": 0.0, "yanchor": "top"},
+        margin={"l": 70, "r": 30, "t": 80, "b": 120},
+    )
+
+
+# ------------------------------------------------------------------ a configuration on the network
+
+
+def config_figure(
+    results: OptimalPResults, configs: Mapping[str, Sequence[int]], *, title: str | None = None
+) -> go.Figure:
+    """Per-layer P of each configuration in ``configs`` (name → one P per switchable layer),
+    as grouped bars over the network's layers (log-2 P axis, labelled on the bars). Hover: the
+    layer's channels and output size, its MACs and measured times at that P, and its
+    sensitivity (accuracy lost when only this layer takes that P)."""
+    fig = go.Figure()
+    labels = [layer_label(i, layer) for i, layer in enumerate(results.layers)]
+    palette = (COLORS["best"], COLORS["pick"], COLORS["predicted"], COLORS["uniform"])
+    top = 1
+    for n, (name, config) in enumerate(configs.items()):
+        config = results.check_config(config)
+        top = max(top, *config)
+        hover = []
+        for layer, p in zip(results.layers, config, strict=True):
+            j = layer.choices.index(p)
+            hover.append(
+                f"<b>{html.escape(name)}</b>: P={p}<br>{html.escape(layer.name)}"
+                f"<br>M={layer.in_channels} → N={layer.out_channels}, output "
+                f"{layer.out_size}×{layer.out_size}<br>{format_count(layer.macs[j])} MACs "
+                f"({layer.macs[j] / layer.macs[0]:.0%} of P={layer.choices[0]})"
+                f"<br>measured {layer.infer_ms[j]:.3g} ms inference, "
+                f"{layer.train_ms[j]:.3g} ms training step (per image)"
+                f"<br>sensitivity: −{100 * layer.loss[j]:.2f} points"
+            )
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=list(config),
+                name=name,
+                marker={"color": palette[n % len(palette)]},
+                text=[f"P={p}" for p in config],
+                textposition="outside",
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
+    ticks = [2**i for i in range(int(math.log2(top)) + 1)]
+    fig.update_yaxes(
+        title_text="P of the layer (log scale)",
+        type="log",
+        tickvals=ticks,
+        ticktext=list(map(str, ticks)),
+        range=[-0.15, math.log10(top) + 0.35],
+    )
+    fig.update_xaxes(title_text="switchable layer (position: M→N), input to output")
+    return _layout(
+        fig,
+        title or "Per-layer P over the network",
+        height=360,
+        barmode="group",
+        legend={"orientation": "h", "y": 1.12, "x": 1.0, "xanchor": "right"},
+    )
+
+
+# ------------------------------------------------------------------ honesty check
+
+
+def predicted_vs_retrained(results: OptimalPResults) -> go.Figure:
+    """Each run trained from scratch: predicted accuracy (the additive model) against its
+    retrained test accuracy, uniform and searched runs apart, with the y = x line; the title
+    gives Spearman's rank correlation (:meth:`OptimalPResults.rank_correlation`)."""
+    fig = go.Figure()
+    runs = list(results.runs)
+    values = [100 * results.predicted_acc(r.config) for r in runs] + [
+        100 * r.test_acc for r in runs
+    ]
+    lo, hi = (min(values) - 2, max(values) + 2) if values else (0, 100)
+    fig.add_trace(
+        go.Scatter(
+            x=[lo, hi],
+            y=[lo, hi],
+            mode="lines",
+            line={"color": style.MUTED, "dash": "dash"},
+            name="retrained = predicted",
+            hoverinfo="skip",
+        )
+    )
+    for kind, symbol in (("uniform", "circle"), ("searched", "diamond")):
+        chosen = [r for r in runs if r.kind == kind]
+        if not chosen:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[100 * results.predicted_acc(r.config) for r in chosen],
+                y=[100 * r.test_acc for r in chosen],
+                mode="markers",
+                marker={
+                    "size": 13,
+                    "symbol": symbol,
+                    "color": COLORS[kind],
+                    "line": {"width": 1, "color": "#333333"},
+                },
+                name=f"{kind} runs",
+                hovertext=[
+                    f"<b>{r.label}</b> ({kind}, seed {r.seed})<br>predicted "
+                    f"{_pct(results.predicted_acc(r.config))}<br>retrained {_pct(r.test_acc)}"
+                    + (
+                        ""
+                        if r.supernet_acc is None
+                        else f"<br>weight-sharing network measured {_pct(r.supernet_acc)}"
+                    )
+                    for r in chosen
+                ],
+                hoverinfo="text",
+            )
+        )
+    rho = results.rank_correlation()
+    if math.isnan(rho):
+        title = "Predicted vs retrained: rank correlation undefined (needs two runs that differ)"
+    else:
+        title = f"Predicted vs retrained accuracy: Spearman ρ = {rho:.2f} over {len(runs)} runs"
+    fig.update_xaxes(title_text="predicted accuracy (%), weight-sharing network", range=[lo, hi])
+    fig.update_yaxes(title_text="retrained test accuracy (%)", range=[lo, hi])
+    return _layout(fig, title, height=440, hovermode="closest")
+
+
+# ------------------------------------------------------------------ HTML panels
+
+_TABLE_CSS = (
+    f"<style>.hc-bestp{{border-collapse:collapse;font-size:{style.css_px(14)};margin:4px 0}}"
+    ".hc-bestp th,.hc-bestp td{border:1px solid #ccd;padding:3px 9px;text-align:left}"
+    ".hc-bestp th{background:#dfe6ef}.hc-bestp td.num{text-align:right;"
+    "font-variant-numeric:tabular-nums}</style>"
+)
+
+
+def plan_html(results: OptimalPResults, config: Sequence[int], *, heading: str) -> str:
+    """A configuration's numbers: its P per layer, predicted accuracy, MACs and measured times
+    (additive, and as a share of the standard network). Each number has a ``data-key``."""
+    config = results.check_config(config)
+    rows = [
+        ("config", "P per layer", _config_text(config)),
+        ("predicted", "predicted accuracy", _pct(results.predicted_acc(config))),
+        ("macs", "MACs per image", cost_text(results, results.cost(config, "macs"), "macs")),
+        (
+            "infer_ms",
+            "inference time per image",
+            cost_text(results, results.cost(config, "infer_ms"), "infer_ms"),
+        ),
+        (
+            "train_ms",
+            "training-step time per image",
+            cost_text(results, results.cost(config, "train_ms"), "train_ms"),
+        ),
+    ]
+    body = "".join(
+        f"<tr><th>{what}</th><td class='num' data-key='{key}'>{html.escape(value)}</td></tr>"
+        for key, what, value in rows
+    )
+    return (
+        f"{_TABLE_CSS}<div><b>{html.escape(heading)}</b><table class='hc-bestp'>{body}</table>"
+        "<span style='color:#555'>Times are the sum of the layers' measured times plus the "
+        "rest of the network (approximate).</span></div>"
+    )
+
+
+def honesty_table_html(results: OptimalPResults) -> str:
+    """Every run trained from scratch: its configuration, seed, predicted accuracy, the
+    weight-sharing network's measured accuracy (searched runs) and its retrained accuracy."""
+    if not results.runs:
+        return (
+            "<p>No network was retrained from scratch in these results, so the predictions "
+            "cannot be checked here. The shipped results file has the check.</p>"
+        )
+    rows = []
+    for run in sorted(results.runs, key=lambda r: (r.kind, r.costs.macs, r.seed)):
+        shared = "–" if run.supernet_acc is None else _pct(run.supernet_acc)
+        rows.append(
+            f"<tr><td>{html.escape(run.label)}</td><td>{run.kind}</td>"
+            f"<td class='num'>{run.seed}</td>"
+            f"<td class='num'>{_pct(results.predicted_acc(run.config))}</td>"
+            f"<td class='num'>{shared}</td><td class='num'>{_pct(run.test_acc)}</td></tr>"
+        )
+    return (
+        f"{_TABLE_CSS}<table class='hc-bestp hetconv-honesty-table'><tr><th>configuration</th>"
+        "<th>kind</th><th>seed</th><th>predicted (additive)</th><th>weight-sharing measured</th>"
+        f"<th>retrained</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def evolution_table_html(results: OptimalPResults) -> str:
+    """The additive model checked at each budget: the knapsack's plan (predicted, and measured
+    on the weight-sharing network) against the best a small evolutionary search found."""
+    if not results.evolution:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(METRICS.get(c.metric, c.metric))} ≤ "
+        f"{html.escape(cost_text(results, c.budget, c.metric))}</td>"
+        f"<td>{_config_text(c.knapsack_config)}</td><td class='num'>"
+        f"{_pct(c.knapsack_predicted)}</td><td class='num'>{_pct(c.knapsack_measured)}</td>"
+        f"<td>{_config_text(c.best_config)}</td><td class='num'>{_pct(c.best_measured)}</td>"
+        f"<td class='num'>{c.evaluations}</td></tr>"
+        for c in results.evolution
+    )
+    return (
+        f"{_TABLE_CSS}<table class='hc-bestp'><tr><th>budget</th><th>knapsack plan</th>"
+        "<th>predicted</th><th>measured</th><th>evolution's best</th><th>measured</th>"
+        f"<th>evaluated</th></tr>{rows}</table>"
+    )
+
+
+def _value_html(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "; ".join(f"{html.escape(str(k))}: {_value_html(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_value_html(v) for v in value)
+    return html.escape(str(value))
+
+
+def provenance_html(results: OptimalPResults, *, source: str = "") -> str:
+    """Where the results come from: command, date, package version, machine, data and training
+    budget (every provenance entry), and the file or run they were read from."""
+    prov = results.provenance
+    first = ("command", "date", "package_version", "machine", "data", "training_budget")
+    keys = [k for k in first if k in prov] + [k for k in prov if k not in first]
+    rows = "".join(
+        f"<tr><th>{html.escape(k.replace('_', ' '))}</th><td>{_value_html(prov[k])}</td></tr>"
+        for k in keys
+    )
+    if source:
+        rows = f"<tr><th>source</th><td>{html.escape(source)}</td></tr>" + rows
+    return f"{_TABLE_CSS}<table class='hc-bestp hetconv-provenance'>{rows}</table>"
+
+
+MEANING_HTML = (
+    "<div style='max-width:900px'><b>What these results mean, and what they do not</b><ul>"
+    "<li><b>One data set:</b> CIFAR-10 (a subset, at the stated training budget). Another data "
+    "set can rank the configurations differently.</li>"
+    "<li><b>One machine:</b> the measured times are those of the machine in the provenance "
+    "table, its CPU, threads and PyTorch version. On a GPU, or another CPU, grouped "
+    "convolutions speed up differently, so the P that is fastest can change. MACs do not "
+    "change.</li>"
+    "<li><b>Small networks:</b> a small VGG with a few switchable layers, not the paper's "
+    "VGG-16.</li>"
+    "<li><b>Short training:</b> a few epochs. Differences of a point or two can be noise: look "
+    "at the spread of the seeds before you believe a ranking.</li>"
+    "<li><b>Predictions are a model:</b> the weight-sharing network's accuracy minus the sum "
+    "of per-layer sensitivities. The honesty check shows how well it ranks networks "
+    "trained from scratch.</li></ul>"
+    "What they do show: how to decide on P for <i>your</i> network, budget and machine, by "
+    "measuring instead of assuming.</div>"
+)
+"""The "what this does and does not mean" note of the notebook's last section."""

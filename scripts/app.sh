@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Serve one notebook as a code-free app with Voilà: the code cells are hidden and run once, the
+# page shows their widgets, and everything a student does goes through widget callbacks.
+#
+#   scripts/app.sh NOTEBOOK [voila options]     (what `make app NB=NOTEBOOK` runs)
+#
+# NOTEBOOK: a notebook of notebooks/, with or without .ipynb (01_kernel_explorer). Listens on
+# 127.0.0.1 only, port $PORT (default 8866), and opens no browser: open the URL it prints,
+# token included. Uses the package's Voilà template (share/jupyter/voila/templates/
+# hetconv), which loads nothing from the internet. $PYTHON picks the interpreter (.venv's).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+refuse() {
+    echo "$1; choose one of (scripts/app.sh NOTEBOOK [voila options]):" >&2
+    for nb in notebooks/*.ipynb; do echo "  $(basename "$nb" .ipynb)" >&2; done
+    exit 2
+}
+[ $# -ge 1 ] && [ -n "$1" ] || refuse "no notebook given"
+name=$(basename "${1%.ipynb}")
+shift
+[ -f "notebooks/$name.ipynb" ] || refuse "no notebook notebooks/$name.ipynb"
+PYTHON=${PYTHON:-$PWD/.venv/bin/python}
+export JUPYTER_PATH="$PWD/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+cd notebooks
+exec "$PYTHON" -m voila "$name.ipynb" --template=hetconv --no-browser \
+    --Voila.ip=127.0.0.1 --port="${PORT:-8866}" "$@"

@@ -1,0 +1,97 @@
+"""Notebook 01 as a code-free app: Voilà (started by scripts/app.sh, what `make app` runs) in a
+real Chromium. The code is hidden, P moves with the keyboard, and the figure and counters
+change to the values the package computes — every interaction through widget callbacks, since
+Voilà runs no code sent from the page. Nothing may come from a host other than 127.0.0.1.
+
+Fails (never skips) when Chromium is missing. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from browser_harness import voila_app
+
+from hetconv_edu.flops import hetconv_ratio
+from hetconv_edu.pattern import Kernel, hetconv_pattern, valid_parts
+from hetconv_edu.viz.explorer import KINDS, ExplorerState, family_numbers
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+APP = ".hetconv-explorer"
+
+
+@pytest.fixture(scope="module")
+def app():
+    with voila_app("01_kernel_explorer.ipynb", env={"HETCONV_EDU_CI": "1"}, label="voila") as app:
+        app.open_app()
+        yield app
+
+
+def rendered_map(app, shape: tuple[int, int]) -> np.ndarray:
+    """The first explorer's kernel map as the browser holds it."""
+    plot = app.plot(".hetconv-map")
+    assert plot is not None, "the map figure did not render"
+    out = np.full(shape, -1)
+    for kind, trace in zip(KINDS, plot["data"][:4], strict=True):
+        for x, y, z in zip(trace["x"] or [], trace["y"] or [], trace["z"] or [], strict=True):
+            if z == z:  # not NaN (grid padding)
+                out[int(y), int(x)] = int(kind)
+    return out
+
+
+def counter(app, key: str) -> str:
+    return app.text(f".hetconv-counters td[data-counter='{key}'][data-family='hetconv']")
+
+
+def test_the_app_shows_widgets_and_no_code(app):
+    assert app.cell_errors() == []
+    assert app.page_errors == []
+    assert app.page.locator(APP).count() >= 5  # every explorer of the notebook
+    assert app.page.locator(".hetconv-exercise").count() == 5
+    assert app.page.locator(".jp-InputArea-editor:visible").count() == 0  # code hidden
+    assert "ExplorerApp(" not in app.page.locator("body").inner_text()
+    app.screenshot("voila-explorer")  # the viewport, 1280×720
+    app.assert_no_external_requests()
+
+
+def test_moving_p_redraws_the_figure_and_the_counters(app):
+    m = int(app.readout("M input channels"))
+    n = int(app.readout("N filters"))
+    p0 = int(app.readout("P part"))
+    k = int(app.page.locator(f"{APP} .widget-toggle-button.mod-active").first.inner_text()[0])
+    assert np.array_equal(rendered_map(app, (n, m)), hetconv_pattern(m, n, p0))
+    before = counter(app, "macs")
+
+    parts = valid_parts(m, n)
+    p1 = parts[parts.index(p0) + 1]
+    app.press("P part", "ArrowRight")  # a widget callback in the kernel redraws
+    app.expect_text(".hetconv-counters", f"P = {p1}.")
+    app.wait_for_plot(".hetconv-map", f"(gd) => gd.data[0].x.length === {m * n // p1}")
+    assert np.array_equal(rendered_map(app, (n, m)), hetconv_pattern(m, n, p1))
+    nums = family_numbers(ExplorerState(m, n, k, p1, compare="standard"))
+    assert counter(app, "macs") == f"{nums.macs:,}" != before
+    assert counter(app, "full_in_filter") == str(m // p1)
+    assert counter(app, "ratio").startswith(f"{hetconv_ratio(k, p1):.4f}")
+    app.page.locator(".hetconv-map").first.scroll_into_view_if_needed()
+    hover = app.hover(".hetconv-map", 1 + p1, 1)
+    assert f"filter 1, channel {1 + p1}: {k}×{k} kernel, {k * k} weights" in hover, hover
+    app.page.mouse.move(5, 5)
+    shot = app.screenshot("voila-explorer-p-moved", selector=APP)
+    assert shot.stat().st_size > 10_000
+    assert app.page_errors == []
+
+
+def test_an_exercise_is_checked_by_its_callback(app):
+    box = app.page.locator(".hetconv-exercise").first
+    box.scroll_into_view_if_needed()
+    box.locator("input").fill(str(int(np.sum(hetconv_pattern(64, 64, 8)[7] == Kernel.FULL))))
+    box.get_by_role("button", name="Check").click()
+    app.expect_text(".hetconv-feedback", "Right: 8")
+    app.assert_no_external_requests()
