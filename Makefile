@@ -7,7 +7,7 @@ TCMALLOC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
 
-.PHONY: setup lab test lint bench
+.PHONY: setup lab app test lint bench
 
 setup:
 	@scripts/system-deps.sh
@@ -15,6 +15,10 @@ setup:
 
 lab: setup
 	LD_PRELOAD=$(TCMALLOC) $(VENV)/jupyter lab notebooks/ --ServerApp.ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
+
+# A notebook as a code-free app (Voilà, code hidden): make app NB=01_kernel_explorer
+app: setup
+	LD_PRELOAD=$(TCMALLOC) PYTHON=$(CURDIR)/$(VENV)/python scripts/app.sh $(NB)
 
 lint:
 	$(VENV)/ruff check .

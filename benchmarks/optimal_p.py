@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="tiny smoke test")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--data-note", default="", help="what the data is, for the provenance (e.g. its origin)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         for key, value in QUICK.items():
@@ -298,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         "validation_images": args.val,
         "validation": "held out from the training set, used only by the search",
         "test_images": len(for_test.test_labels),
+        **({"note": args.data_note} if args.data_note else {}),
     }
     budget = {
         "epochs": args.epochs,

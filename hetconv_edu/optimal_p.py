@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -404,6 +405,7 @@ def provenance(
         "package_version": __version__,
         "torch_version": torch.__version__,
         "python_version": sys.version.split()[0],
+        "git_commit": _git_commit(),
         "machine": {
             "platform": platform.platform(),
             "processor": _cpu_name(),
@@ -413,6 +415,22 @@ def provenance(
         "data": dict(data),
         "training_budget": dict(training_budget),
     }
+
+
+def _git_commit() -> str:
+    """The checkout's commit, with "+changes" when its files differ from it ("" outside git)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+changes" if dirty else "")
 
 
 def _cpu_name() -> str:
