@@ -4,10 +4,12 @@
 #
 #   scripts/app.sh NOTEBOOK [voila options]     (what `make app NB=NOTEBOOK` runs)
 #
-# NOTEBOOK: a notebook of notebooks/, with or without .ipynb (01_kernel_explorer). Listens on
+# NOTEBOOK: a notebook of notebooks/, with or without .ipynb (01_kernel_explorer). What is
+# served is its student copy (`python -m hetconv_edu student-notebooks`, written afresh into
+# build/app/): Voilà shows every output, so a worked solution would be on the page. Listens on
 # 127.0.0.1 only, port $PORT (default 8866), and opens no browser: open the URL it prints,
-# token included. Uses the package's Voilà template (share/jupyter/voila/templates/
-# hetconv), which loads nothing from the internet. $PYTHON picks the interpreter (.venv's).
+# token included. Uses the package's Voilà template (share/jupyter/voila/templates/hetconv),
+# which loads nothing from the internet. $PYTHON picks the interpreter (.venv's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 refuse() {
@@ -21,6 +23,7 @@ shift
 [ -f "notebooks/$name.ipynb" ] || refuse "no notebook notebooks/$name.ipynb"
 PYTHON=${PYTHON:-$PWD/.venv/bin/python}
 export JUPYTER_PATH="$PWD/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
-cd notebooks
+"$PYTHON" -m hetconv_edu student-notebooks build/app >/dev/null
+cd build/app
 exec "$PYTHON" -m voila "$name.ipynb" --template=hetconv --no-browser \
     --Voila.ip=127.0.0.1 --port="${PORT:-8866}" "$@"

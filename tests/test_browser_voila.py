@@ -20,6 +20,7 @@ from browser_harness import voila_app
 
 from hetconv_edu.flops import hetconv_ratio
 from hetconv_edu.pattern import Kernel, hetconv_pattern, valid_parts
+from hetconv_edu.viz import style
 from hetconv_edu.viz.explorer import KINDS, ExplorerState, family_numbers
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -94,4 +95,33 @@ def test_an_exercise_is_checked_by_its_callback(app):
     box.locator("input").fill(str(int(np.sum(hetconv_pattern(64, 64, 8)[7] == Kernel.FULL))))
     box.get_by_role("button", name="Check").click()
     app.expect_text(".hetconv-feedback", "Right: 8")
+    app.assert_no_external_requests()
+
+
+def test_the_projector_switch_restyles_what_is_on_screen(app):
+    """One click: the figures on the page get larger fonts and thicker lines, the widgets the
+    projector class; a second click restores the laptop look. Screenshots at 1280×720."""
+    font = "(gd) => gd._fullLayout.font.size"
+    map_div = app.page.locator(".hetconv-map").first
+    map_div.scroll_into_view_if_needed()
+    size = map_div.evaluate(f"(el) => ({font})(el.querySelector('.js-plotly-plot') || el)")
+    assert app.page.locator(f".{style.PROJECTOR_CLASS}").count() == 0
+    app.screenshot("voila-laptop-style")
+
+    switch = app.page.locator(".hetconv-projector-switch").first
+    switch.scroll_into_view_if_needed()
+    switch.click()
+    bigger = size * style.PROJECTOR.font_scale
+    app.wait_for_plot(".hetconv-map", f"(gd) => gd._fullLayout.font.size === {bigger}")
+    assert app.page.locator(f"{APP}.{style.PROJECTOR_CLASS}").count() >= 5
+    assert "mod-active" in (switch.get_attribute("class") or "")
+    map_div.scroll_into_view_if_needed()
+    app.page.mouse.move(5, 5)
+    assert app.screenshot("voila-projector-style").stat().st_size > 10_000
+
+    switch.scroll_into_view_if_needed()
+    switch.click()
+    app.wait_for_plot(".hetconv-map", f"(gd) => gd._fullLayout.font.size === {size}")
+    assert app.page.locator(f".{style.PROJECTOR_CLASS}").count() == 0
+    assert app.page_errors == []
     app.assert_no_external_requests()
