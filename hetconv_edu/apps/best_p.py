@@ -20,9 +20,13 @@ The notebook shows one section per cell:
 * :attr:`BestPApp.meaning_section` — provenance, and what the results do and do not mean.
 
 The numbers come from the results object and :mod:`hetconv_edu.search`; the module-level
-functions here (:func:`budget_bounds`, :func:`budget_from_slider`, :func:`judge_pick`,
-:func:`correlation_verdict`) turn them into what the widgets show, and the callbacks only read
-widgets, call those and put the results on screen. Figures: :mod:`hetconv_edu.viz.best_p`.
+functions here (:func:`budget_bounds`, :func:`slider_range`, :func:`budget_from_slider`,
+:func:`judge_pick`, :func:`verdict_text`, :func:`correlation_verdict`) turn them into what the
+widgets show, and the callbacks only read widgets, call those and put the results on screen.
+Figures: :mod:`hetconv_edu.viz.best_p`.
+
+``BestPApp()`` reads the file named by :data:`RESULTS_ENV` when that variable is set, else the
+shipped one; ``BestPApp(path=...)`` reads any results file.
 """
 
 from __future__ import annotations
@@ -82,16 +86,20 @@ __all__ = [
     "BUDGET_METRICS",
     "CI_LIVE_SETTINGS",
     "CLASS_LIVE_SETTINGS",
+    "RESULTS_ENV",
     "WEAK_CORRELATION",
     "BestPApp",
     "LiveSettings",
     "LiveStudy",
     "PickVerdict",
+    "SliderRange",
     "StudyStopped",
     "budget_bounds",
     "budget_from_slider",
     "correlation_verdict",
     "judge_pick",
+    "slider_range",
+    "verdict_text",
 ]
 
 BUDGET_METRICS: dict[str, str] = {
@@ -102,6 +110,10 @@ BUDGET_METRICS: dict[str, str] = {
 
 WEAK_CORRELATION = 0.5
 """Below this rank correlation the app says the weight-sharing network ranks badly."""
+
+RESULTS_ENV = "HETCONV_EDU_BEST_P_RESULTS"
+"""Environment variable: a results file :class:`BestPApp` loads instead of the shipped one
+(a teacher's own run of the benchmark, or a test's file)."""
 
 
 # --------------------------------------------------------------------- budget and pick (pure)
@@ -116,6 +128,36 @@ def budget_bounds(results: OptimalPResults, metric: str) -> tuple[float, float]:
     if metric == "macs":
         return lo / results.standard.macs, hi / results.standard.macs
     return lo, hi
+
+
+@dataclass(frozen=True)
+class SliderRange:
+    """The budget slider's settings for a metric, in slider units: the grid ``lo + k·step``
+    up to ``hi``, the format of its readout and ``value``, where it starts (on the grid)."""
+
+    lo: float
+    hi: float
+    step: float
+    value: float
+    readout_format: str
+
+
+def slider_range(results: OptimalPResults, metric: str) -> SliderRange:
+    """The slider for ``metric``: MACs in steps of 1 % of the standard network starting at
+    50 % (or the nearest value in range), times in about 100 steps of whole microseconds
+    starting half-way. The bounds of :func:`budget_bounds` are rounded up to the step, so the
+    smallest value still fits the cheapest configuration and the largest one the standard
+    network; values on the grid are what a browser's slider sends back."""
+    lo, hi = budget_bounds(results, metric)
+    if metric == "macs":
+        step, digits, fmt = 0.01, 2, ".0%"
+    else:
+        step, digits, fmt = max(0.001, round((hi - lo) / 100, 3)), 3, ".3f"
+    lo = round(math.ceil(round(lo / step, 6)) * step, digits)
+    hi = max(lo, round(math.ceil(round(hi / step, 6)) * step, digits))
+    start = 0.5 if metric == "macs" else (lo + hi) / 2
+    k = round((min(max(start, lo), hi) - lo) / step)
+    return SliderRange(lo, hi, step, round(lo + k * step, digits), fmt)
 
 
 def budget_from_slider(results: OptimalPResults, metric: str, value: float) -> float:
@@ -352,10 +394,8 @@ class LiveStudy:
 
     def _check(self, stage: str) -> Callable[..., None]:
         """A progress callback for a measurement that raises :class:`StudyStopped` after Stop."""
-        count = [0]
 
         def tick(*_args: object) -> None:
-            count[0] += 1
             if self._stop.is_set():
                 raise StudyStopped(stage)
 
@@ -485,12 +525,9 @@ class LiveStudy:
                 "timing_rounds": s.timing_rounds,
                 "calibration_batches": s.calibration_batches,
                 "device": str(t.device) if t is not None else self.device,
-                "seconds": round(time.perf_counter() - self._started_at(), 1),
+                "seconds": round(self.seconds, 1),
             },
         )
-
-    def _started_at(self) -> float:
-        return time.perf_counter() - self.seconds
 
 
 # --------------------------------------------------------------------- the app
@@ -553,7 +590,9 @@ class BestPApp:
     ) -> None:
         self.ci = in_ci()
         self.live_settings = live_settings or (CI_LIVE_SETTINGS if self.ci else CLASS_LIVE_SETTINGS)
-        self.path = Path(path) if path is not None else default_results_path()
+        if path is None:
+            path = os.environ.get(RESULTS_ENV) or default_results_path()
+        self.path = Path(path)
         self._data = data
         self.data_root = data_root
         self.device = device
@@ -579,7 +618,7 @@ class BestPApp:
     # ---- widgets -----------------------------------------------------------------------
 
     def _build(self) -> None:
-        wide = {"description_width": "initial"}
+        wide = {"description_width": "initial", "button_width": "auto"}  # toggle buttons
         self.message = _html(css="hetconv-bestp-message")
         self.source_toggle = W.ToggleButtons(
             options=[("shipped results file", "shipped"), ("live run", "live")],
@@ -604,10 +643,11 @@ class BestPApp:
         )  # fmt: skip
         self.budget_slider = W.FloatSlider(
             value=0.5, min=0.1, max=1.0, step=0.01, description="Budget",
-            readout_format=".0%", continuous_update=False, style=wide,
+            readout_format=".0%", continuous_update=False, style={"description_width": "initial"},
             layout=W.Layout(width="520px"),
         )  # fmt: skip
         self.summary = _html(css="hetconv-bestp-summary")
+        self.summary.layout.min_width = "430px"
         self.config_fig = style.figure_widget()
         self.front_fig = style.figure_widget()
         self.metric_toggle.observe(self._on_metric, names="value")
@@ -615,7 +655,11 @@ class BestPApp:
 
         self.pickers_box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
         self.pickers: list[W.Dropdown] = []
-        self.copy_button = W.Button(description="Start from the search's plan", icon="copy")
+        self.copy_button = W.Button(
+            description="Start from the search's plan",
+            icon="copy",
+            layout=W.Layout(width="fit-content"),
+        )
         self.copy_button.on_click(lambda _b: self.copy_plan())
         self.pick_message = _html(css="hetconv-bestp-verdict")
         self.beat_config_fig = style.figure_widget()
@@ -625,6 +669,7 @@ class BestPApp:
         self.honesty_table = _html(css="hetconv-bestp-honesty")
         self.evolution_table = _html()
         self.honesty_fig = style.figure_widget()
+        self.honesty_fig_box = W.Box([self.honesty_fig])  # hidden when nothing was retrained
 
         self.run_button = W.Button(description="Run it here", button_style="success", icon="play")
         self.stop_button = W.Button(
@@ -665,7 +710,12 @@ class BestPApp:
         )
         self.beat_section = W.VBox([self.beat_body])
         self.honesty_body = W.VBox(
-            [self.correlation_message, self.honesty_table, self.honesty_fig, self.evolution_table]
+            [
+                self.correlation_message,
+                self.honesty_table,
+                self.honesty_fig_box,
+                self.evolution_table,
+            ]
         )
         self.honesty_section = W.VBox([self.honesty_body])
         self.live_section = W.VBox(
@@ -818,25 +868,26 @@ class BestPApp:
     @property
     def plan(self) -> Plan | None:
         """The search's best configuration within the budget."""
-        return self.require_results().best(self.metric, self.budget)
+        return self.plan_at(self.budget_slider.value, self.metric)
+
+    def plan_at(self, value: float, metric: str = "macs") -> Plan | None:
+        """The search's best configuration with the budget slider at ``value`` (a fraction of
+        the standard network's MACs, or ms per image), whatever the slider shows now."""
+        r = self.require_results()
+        return r.best(metric, budget_from_slider(r, metric, value))
 
     def _set_budget_range(self, metric: str) -> None:
-        r = self.require_results()
-        lo, hi = budget_bounds(r, metric)
-        if metric == "macs":
-            value, step, fmt, label = min(max(0.5, lo), hi), 0.01, ".0%", "Budget"
-        else:
-            value, step, fmt, label = (lo + hi) / 2, (hi - lo) / 100 or 0.001, ".3f", "Budget"
+        grid = slider_range(self.require_results(), metric)
         s = self.budget_slider
         self._quiet = True
         try:
-            s.max = max(hi, s.max)
-            s.min = min(lo, s.min)
-            s.step = step
-            s.value = value
-            s.min, s.max = lo, hi
-            s.readout_format = fmt
-            s.description = label
+            with s.hold_sync():  # one message: the browser's slider gets the new range at once
+                s.max = max(grid.hi, s.max)  # widen first: min may never pass max
+                s.min = min(grid.lo, s.min)
+                s.step = grid.step
+                s.value = grid.value
+                s.min, s.max = grid.lo, grid.hi
+                s.readout_format = grid.readout_format
         finally:
             self._quiet = False
 
@@ -865,7 +916,9 @@ class BestPApp:
             self.summary.value = plan_html(r, plan.config, heading="Best configuration found")
             _show(
                 self.config_fig,
-                config_figure(r, {"search's best": plan.config}, title="Its P, layer by layer"),
+                config_figure(
+                    r, {"search's best": plan.config}, title="Its P, layer by layer", width=500
+                ),
             )
         _show(
             self.front_fig,
@@ -952,7 +1005,7 @@ class BestPApp:
             else ""
         )
         _show(self.honesty_fig, predicted_vs_retrained(r))
-        self.honesty_fig.layout.visible = bool(r.runs)
+        self.honesty_fig_box.layout.display = None if r.runs else "none"
 
     # ---- run it here -------------------------------------------------------------------
 

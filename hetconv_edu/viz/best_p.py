@@ -43,6 +43,7 @@ from hetconv_edu.viz.training import format_count
 
 __all__ = [
     "COLORS",
+    "FIGURE_WIDTH",
     "MEANING_HTML",
     "UniformPoint",
     "accuracy_vs_cost",
@@ -70,6 +71,9 @@ COLORS: Mapping[str, str] = {
 }
 """One colour per series: uniform P retrained, the search's predictions, searched
 configurations, the best plan within the budget, the student's pick, dominated points."""
+
+FIGURE_WIDTH = 940
+"""Width (px) of the wide figures: a notebook's output area beside JupyterLab's side bar."""
 
 
 def layer_color(index: int) -> str:
@@ -182,7 +186,7 @@ def _uniform_traces(results: OptimalPResults, metric: str) -> list[go.Scatter]:
             y=[100 * means[i] for i in front],
             mode="lines",
             line={"color": COLORS["uniform"], "width": 3, "shape": "hv"},
-            name="uniform P: Pareto front",
+            name="uniform P: Pareto front (means)",
             hoverinfo="skip",
         ),
         go.Scatter(
@@ -198,7 +202,7 @@ def _uniform_traces(results: OptimalPResults, metric: str) -> list[go.Scatter]:
             y=seeds_y,
             mode="markers",
             marker={"size": 7, "color": seeds_c, "opacity": 0.7},
-            name="uniform P: each seed (retrained)",
+            name="uniform P: each seed",
             hovertext=seeds_text,
             hoverinfo="text",
         ),
@@ -228,8 +232,8 @@ def _uniform_traces(results: OptimalPResults, metric: str) -> list[go.Scatter]:
                 hoverinfo="text",
             )
             for front_side, name in (
-                (True, "uniform P: mean of seeds, min–max bar (on the front)"),
-                (False, "uniform P: dominated (another P is cheaper and better)"),
+                (True, "uniform P: mean, min–max bar"),
+                (False, "uniform P: dominated (greyed)"),
             )
             if (chosen := [i for i in order if on_front[i] == front_side])
         ),
@@ -310,7 +314,7 @@ def accuracy_vs_cost(
                 mode="lines+markers",
                 line={"color": COLORS["predicted"], "width": 2.5, "shape": "hv"},
                 marker={"size": 4},
-                name="search: best per-layer P at each cost (predicted)",
+                name="search: best per-layer P (predicted)",
                 hovertext=[
                     f"<b>{_config_text(p.config)}</b><br>predicted "
                     f"{_pct(results.reference_acc - p.loss)}"
@@ -368,7 +372,7 @@ def accuracy_vs_cost(
             x=budget / scale,
             line={"color": style.MUTED, "dash": "dash", "width": 2},
             annotation_text=f"budget {cost_text(results, budget, metric)}",
-            annotation_position="top left",
+            annotation_position="top",
         )
     if plan is not None:
         acc = results.reference_acc - plan.loss
@@ -378,7 +382,7 @@ def accuracy_vs_cost(
                 y=[100 * acc],
                 mode="markers",
                 marker={"size": 20, "symbol": "star", "color": COLORS["best"]},
-                name="best within the budget (predicted)",
+                name="best within the budget",
                 hovertext=[
                     f"<b>best within the budget</b><br>{_config_text(plan.config)}<br>predicted "
                     f"{_pct(acc)}<br>{cost_text(results, plan.cost, metric)}"
@@ -408,7 +412,13 @@ def accuracy_vs_cost(
                 hoverinfo="text",
             )
         )
-    fig.update_xaxes(title_text=axis_title, rangemode="tozero")
+    xs = [x for trace in fig.data for x in (trace.x or ()) if x is not None]
+    xs += [] if budget is None else [budget / scale]
+    left, right = (0.0 if metric == "macs" else min(xs)), max(xs)  # MACs from zero
+    span = (right - left) or right or 1.0
+    fig.update_xaxes(  # a margin on the right for the P labels
+        title_text=axis_title, range=[max(0.0, left - 0.05 * span), right + 0.12 * span]
+    )
     fig.update_yaxes(title_text="accuracy (%)")
     if title is None:
         what = "MACs" if metric == "macs" else "measured time"
@@ -423,9 +433,10 @@ def accuracy_vs_cost(
         fig,
         title,
         height=height,
+        width=FIGURE_WIDTH,
         hovermode="closest",
-        legend={"orientation": "h", "y": -0.2, "x": 0.0, "yanchor": "top"},
-        margin={"l": 70, "r": 30, "t": 60, "b": 150},
+        legend={"x": 1.02, "y": 1.0, "xanchor": "left", "yanchor": "top"},
+        margin={"l": 70, "r": 20, "t": 90, "b": 60},
     )
 
 
@@ -451,8 +462,11 @@ def layer_costs_vs_p(results: OptimalPResults, time_metric: str = "infer_ms") ->
     fig = make_subplots(
         rows=1,
         cols=2,
-        horizontal_spacing=0.1,
-        subplot_titles=(f"measured: {METRICS[time_metric]}", "analytic: MACs per image"),
+        horizontal_spacing=0.12,
+        subplot_titles=(
+            f"measured: {METRICS[time_metric]}",
+            "analytic: MACs (the same curve for every layer)",
+        ),
     )
     all_choices: set[int] = set()
     for i, layer in enumerate(results.layers):
@@ -537,17 +551,16 @@ def layer_costs_vs_p(results: OptimalPResults, time_metric: str = "infer_ms") ->
             row=1,
             col=col,
         )
-    fig.update_yaxes(title_text="time relative to the layer's smallest P", row=1, col=1)
-    fig.update_yaxes(
-        title_text="MACs relative to the layer's smallest P", rangemode="tozero", row=1, col=2
-    )
+    fig.update_yaxes(title_text="× time at smallest P", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="× MACs at smallest P", rangemode="tozero", row=1, col=2)
     return _layout(
         fig,
         "Each layer's cost against P: measured time beside MACs",
-        height=460,
+        height=500,
+        width=FIGURE_WIDTH,
         hovermode="closest",
-        legend={"orientation": "h", "y": -0.22, "x": 0.0, "yanchor": "top"},
-        margin={"l": 70, "r": 30, "t": 80, "b": 130},
+        legend={"orientation": "h", "y": -0.28, "x": 0.0, "yanchor": "top"},
+        margin={"l": 70, "r": 30, "t": 90, "b": 150},
     )
 
 
@@ -622,6 +635,8 @@ def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
             marker={"color": COLORS["uniform"]},
             text=[f"{s:.1%}" for s in step_saving],
             textposition="outside",
+            constraintext="none",
+            cliponaxis=False,
             name="saving of P → 2P = (1 − 1/K²)/(2P)",
             hovertext=[
                 f"P {p} → {2 * p}: saves {s:.4f} of the standard layer's MACs"
@@ -637,12 +652,10 @@ def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
         title_text="part P (log scale)", type="log", tickvals=ps, ticktext=list(map(str, ps)),
         row=1, col=1,
     )  # fmt: skip
+    fig.update_yaxes(title_text="fraction of standard MACs", range=[0, 1.05], row=1, col=1)
+    fig.update_xaxes(title_text="doubling of P", tickangle=0, row=1, col=2)
     fig.update_yaxes(
-        title_text="fraction of the standard layer's MACs", range=[0, 1.05], row=1, col=1
-    )
-    fig.update_xaxes(title_text="doubling of P", row=1, col=2)
-    fig.update_yaxes(
-        title_text="MACs saved, fraction of standard",
+        title_text="saved, fraction of standard",
         range=[0, max(step_saving) * 1.25],
         row=1,
         col=2,
@@ -650,9 +663,10 @@ def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
     return _layout(
         fig,
         f"Diminishing return of P (K = {k}): each doubling saves half as much as the last",
-        height=440,
-        legend={"orientation": "h", "y": -0.22, "x": 0.0, "yanchor": "top"},
-        margin={"l": 70, "r": 30, "t": 80, "b": 120},
+        height=500,
+        width=FIGURE_WIDTH,
+        legend={"orientation": "h", "y": -0.28, "x": 0.0, "yanchor": "top"},
+        margin={"l": 70, "r": 30, "t": 90, "b": 150},
     )
 
 
@@ -660,12 +674,16 @@ def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
 
 
 def config_figure(
-    results: OptimalPResults, configs: Mapping[str, Sequence[int]], *, title: str | None = None
+    results: OptimalPResults,
+    configs: Mapping[str, Sequence[int]],
+    *,
+    title: str | None = None,
+    width: int = FIGURE_WIDTH,
 ) -> go.Figure:
     """Per-layer P of each configuration in ``configs`` (name → one P per switchable layer),
-    as grouped bars over the network's layers (log-2 P axis, labelled on the bars). Hover: the
-    layer's channels and output size, its MACs and measured times at that P, and its
-    sensitivity (accuracy lost when only this layer takes that P)."""
+    as grouped bars over the network's layers (log-2 P axis, labelled on the bars), ``width``
+    pixels wide. Hover: the layer's channels and output size, its MACs and measured times at
+    that P, and its sensitivity (accuracy lost when only this layer takes that P)."""
     fig = go.Figure()
     labels = [layer_label(i, layer) for i, layer in enumerate(results.layers)]
     palette = (COLORS["best"], COLORS["pick"], COLORS["predicted"], COLORS["uniform"])
@@ -710,6 +728,7 @@ def config_figure(
         fig,
         title or "Per-layer P over the network",
         height=360,
+        width=width,
         barmode="group",
         legend={"orientation": "h", "y": 1.12, "x": 1.0, "xanchor": "right"},
     )
@@ -774,7 +793,7 @@ def predicted_vs_retrained(results: OptimalPResults) -> go.Figure:
         title = f"Predicted vs retrained accuracy: Spearman ρ = {rho:.2f} over {len(runs)} runs"
     fig.update_xaxes(title_text="predicted accuracy (%), weight-sharing network", range=[lo, hi])
     fig.update_yaxes(title_text="retrained test accuracy (%)", range=[lo, hi])
-    return _layout(fig, title, height=440, hovermode="closest")
+    return _layout(fig, title, height=440, width=760, hovermode="closest")
 
 
 # ------------------------------------------------------------------ HTML panels
@@ -782,8 +801,8 @@ def predicted_vs_retrained(results: OptimalPResults) -> go.Figure:
 _TABLE_CSS = (
     f"<style>.hc-bestp{{border-collapse:collapse;font-size:{style.css_px(14)};margin:4px 0}}"
     ".hc-bestp th,.hc-bestp td{border:1px solid #ccd;padding:3px 9px;text-align:left}"
-    ".hc-bestp th{background:#dfe6ef}.hc-bestp td.num{text-align:right;"
-    "font-variant-numeric:tabular-nums}</style>"
+    ".hc-bestp th{background:#dfe6ef;white-space:nowrap}.hc-bestp td.num{text-align:right;"
+    "white-space:nowrap;font-variant-numeric:tabular-nums}</style>"
 )
 
 
@@ -794,15 +813,15 @@ def plan_html(results: OptimalPResults, config: Sequence[int], *, heading: str) 
     rows = [
         ("config", "P per layer", _config_text(config)),
         ("predicted", "predicted accuracy", _pct(results.predicted_acc(config))),
-        ("macs", "MACs per image", cost_text(results, results.cost(config, "macs"), "macs")),
+        ("macs", "MACs", cost_text(results, results.cost(config, "macs"), "macs")),
         (
             "infer_ms",
-            "inference time per image",
+            "inference",
             cost_text(results, results.cost(config, "infer_ms"), "infer_ms"),
         ),
         (
             "train_ms",
-            "training-step time per image",
+            "training step",
             cost_text(results, results.cost(config, "train_ms"), "train_ms"),
         ),
     ]
@@ -812,8 +831,8 @@ def plan_html(results: OptimalPResults, config: Sequence[int], *, heading: str) 
     )
     return (
         f"{_TABLE_CSS}<div><b>{html.escape(heading)}</b><table class='hc-bestp'>{body}</table>"
-        "<span style='color:#555'>Times are the sum of the layers' measured times plus the "
-        "rest of the network (approximate).</span></div>"
+        "<span style='color:#555'>Per image. Times are the sum of the layers' measured times "
+        "plus the rest of the network (approximate).</span></div>"
     )
 
 
