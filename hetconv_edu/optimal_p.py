@@ -18,6 +18,7 @@ results file and says clearly what is wrong with a malformed one.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -38,6 +39,7 @@ from hetconv_edu.supernet import SuperNet, SuperNetTrainer, recalibrate_batchnor
 from hetconv_edu.timing import time_layers
 
 __all__ = [
+    "MEASURED_SOURCES",
     "METRICS",
     "SCHEMA",
     "Costs",
@@ -48,12 +50,15 @@ __all__ = [
     "Run",
     "default_results_path",
     "evaluate_config",
+    "fixed_costs",
     "load_results",
     "measure_layers",
     "measure_network",
     "measure_sensitivity",
     "provenance",
     "save_results",
+    "source_fingerprints",
+    "stale_sources",
 ]
 
 SCHEMA = "hetconv_edu.optimal_p/1"
@@ -360,6 +365,18 @@ def _evolution(d: dict[str, Any]) -> EvolutionCheck:
     )
 
 
+def fixed_costs(standard: Costs, layers: Sequence[LayerCosts]) -> Costs:
+    """The part of the network the search does not change: the standard network's costs minus
+    its switchable layers' at their smallest P (times clipped at 0: per-layer times add up only
+    approximately)."""
+    return Costs(
+        macs=standard.macs - sum(layer.macs[0] for layer in layers),
+        params=standard.params - sum(layer.params[0] for layer in layers),
+        infer_ms=max(0.0, standard.infer_ms - sum(layer.infer_ms[0] for layer in layers)),
+        train_ms=max(0.0, standard.train_ms - sum(layer.train_ms[0] for layer in layers)),
+    )
+
+
 def default_results_path(model: str = "small_vgg") -> Path:
     """The results file shipped with the package for ``model``."""
     return Path(__file__).resolve().parent / "results" / f"optimal_p_{model}.json"
@@ -406,6 +423,7 @@ def provenance(
         "torch_version": torch.__version__,
         "python_version": sys.version.split()[0],
         "git_commit": _git_commit(),
+        "sources": source_fingerprints(),
         "machine": {
             "platform": platform.platform(),
             "processor": _cpu_name(),
@@ -417,16 +435,53 @@ def provenance(
     }
 
 
+MEASURED_SOURCES = (
+    "hetconv_edu/pattern.py",
+    "hetconv_edu/layers.py",
+    "hetconv_edu/flops.py",
+    "hetconv_edu/models.py",
+    "hetconv_edu/data.py",
+    "hetconv_edu/train.py",
+    "hetconv_edu/timing.py",
+    "hetconv_edu/supernet.py",
+    "hetconv_edu/search.py",
+    "hetconv_edu/optimal_p.py",
+    "benchmarks/optimal_p.py",
+)
+"""The files (relative to the project) whose code makes the numbers of a results file: when one
+of them changes, the shipped file must be made again (:func:`stale_sources` tells)."""
+
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def source_fingerprints(root: str | Path = _ROOT) -> dict[str, str]:
+    """SHA-256 (first 16 hex digits) of each of :data:`MEASURED_SOURCES` under ``root``; a
+    file that is absent (an installed package without ``benchmarks/``) is left out."""
+    prints = {}
+    for rel in MEASURED_SOURCES:
+        path = Path(root) / rel
+        if path.is_file():
+            prints[rel] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return prints
+
+
+def stale_sources(results: OptimalPResults, root: str | Path = _ROOT) -> list[str]:
+    """The measured source files that differ from those the results were made with (all of
+    them when the results record no fingerprints); empty when the results are current."""
+    recorded = results.provenance.get("sources") or {}
+    now = source_fingerprints(root)
+    return [rel for rel in now if recorded.get(rel) != now[rel]]
+
+
 def _git_commit() -> str:
     """The checkout's commit, with "+changes" when its files differ from it ("" outside git)."""
-    root = Path(__file__).resolve().parents[1]
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, check=True,
+            cwd=_ROOT, capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return ""

@@ -10,17 +10,9 @@ from pathlib import Path
 import pytest
 
 from hetconv_edu.__main__ import main
-from tests.datasets import write_fake_cifar10
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--widths", "8", "16", "32", "--batch-size", "64", "--threads", "2", "--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("fake-cifar")
-    write_fake_cifar10(root, n_train=256, n_test=128, seed=0)
-    return root
 
 
 def common(data_root: Path, run_dir: Path) -> list[str]:

@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from hetconv_edu.data import load_dataset
 from hetconv_edu.flops import network_cost
 from hetconv_edu.layers import ARRANGEMENTS, HetConv2d, MaskedHetConv2d, hetconv_mask
 from hetconv_edu.models import MODELS, build_model, conv_slots, slot_module_names
@@ -27,7 +26,6 @@ from hetconv_edu.supernet import (
     recalibrate_batchnorm,
 )
 from hetconv_edu.train import TrainConfig
-from tests.datasets import write_fake_cifar10
 
 F64 = torch.float64
 TINY = {"widths": [8, 16, 32]}
@@ -354,18 +352,6 @@ def test_recalibrate_batchnorm_deeper_model_and_errors():
 
 
 # ---------------------------------------------------------------- SuperNetTrainer
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("fake-cifar")
-    write_fake_cifar10(root, n_train=256, n_test=128, seed=0)
-    return root
-
-
-@pytest.fixture(scope="module")
-def dataset(data_root: Path):
-    return load_dataset("cifar10", data_root, download=False)
 
 
 def config(data_root: Path, run_dir: Path, **kw) -> TrainConfig:

@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from hetconv_edu import train as train_module
-from hetconv_edu.data import load_dataset
 from hetconv_edu.train import (
     EpochRecord,
     History,
@@ -23,21 +22,8 @@ from hetconv_edu.train import (
     lr_factor,
     pick_device,
 )
-from tests.datasets import write_fake_cifar10
 
 TINY = {"widths": [8, 16, 32]}
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("fake-cifar")
-    write_fake_cifar10(root, n_train=256, n_test=128, seed=0)
-    return root
-
-
-@pytest.fixture(scope="module")
-def dataset(data_root: Path):
-    return load_dataset("cifar10", data_root, download=False)
 
 
 def config(data_root: Path, run_dir: Path, **kw) -> TrainConfig:

@@ -57,6 +57,7 @@ from hetconv_edu.optimal_p import (
     ResultsFileError,
     default_results_path,
     evaluate_config,
+    fixed_costs,
     load_results,
     measure_layers,
     measure_network,
@@ -324,18 +325,6 @@ CI_LIVE_SETTINGS = LiveSettings(
 """Automatic runs (``HETCONV_EDU_CI=1``): the training app's tiny CI sizes, seconds."""
 
 
-def _fixed_costs(standard: Costs, layers: Sequence[LayerCosts]) -> Costs:
-    """The part of the network the search does not change: the standard network's costs minus
-    its switchable layers' at their smallest P (times clipped at 0: per-layer times add up only
-    approximately)."""
-    return Costs(
-        macs=standard.macs - sum(layer.macs[0] for layer in layers),
-        params=standard.params - sum(layer.params[0] for layer in layers),
-        infer_ms=max(0.0, standard.infer_ms - sum(layer.infer_ms[0] for layer in layers)),
-        train_ms=max(0.0, standard.train_ms - sum(layer.train_ms[0] for layer in layers)),
-    )
-
-
 class LiveStudy:
     """The best-P study, small and live: train a weight-sharing network
     (:class:`~hetconv_edu.supernet.SuperNetTrainer`), time every layer at every P
@@ -457,7 +446,7 @@ class LiveStudy:
             model_kwargs={"widths": list(s.widths)},
             input_shape=shape,
             standard=standard,
-            fixed=_fixed_costs(standard, layers),
+            fixed=fixed_costs(standard, layers),
             reference_acc=reference,
             layers=tuple(layers),
             notes={"live": True},
