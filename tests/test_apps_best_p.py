@@ -39,6 +39,7 @@ from hetconv_edu.optimal_p import (
     ResultsFileError,
     Run,
     save_results,
+    source_fingerprints,
 )
 from hetconv_edu.viz.best_p import cost_text, plan_html
 from tests.datasets import write_fake_cifar10
@@ -56,6 +57,7 @@ PROVENANCE = {
     "machine": {"processor": "Test CPU", "physical_cores": 2},
     "data": {"name": "CIFAR-10", "train_images": 3000},
     "training_budget": {"epochs": 5, "seeds": [0, 1]},
+    "sources": source_fingerprints(),
 }
 
 
@@ -243,6 +245,7 @@ def test_app_loads_the_file_and_the_budget_slider_redraws(
     assert r == results and app.shipped == results and app.load_error is None
     assert "Showing the shipped results: small_vgg with 4 switchable layers" in app.message_text
     assert "10 networks trained from scratch" in app.message_text
+    assert "has changed since" not in app.message_text
     assert str(results_file) in app.provenance.value and "Test CPU" in app.provenance.value
 
     def check_summary(metric: str, value: float) -> tuple[int, ...]:
@@ -282,6 +285,15 @@ def test_app_loads_the_file_and_the_budget_slider_redraws(
     check_summary("infer_ms", grid.lo)
     app.metric_toggle.value = "macs"
     assert (s.min, s.value) == (slider_range(r, "macs").lo, 0.5)
+
+
+def test_results_made_by_other_code_are_flagged(tmp_path: Path, results: OptimalPResults) -> None:
+    sources = {**results.provenance["sources"], "hetconv_edu/layers.py": "0" * 16}
+    old = dataclasses.replace(results, provenance={**results.provenance, "sources": sources})
+    app = BestPApp(path=save_results(old, tmp_path / "old.json"))
+    assert app.results == old  # still shown
+    assert "hetconv-warn" in app.message.value
+    assert "has changed since (hetconv_edu/layers.py)" in app.message_text
 
 
 def test_beat_the_search_dropdowns_and_copy(results_file: Path) -> None:

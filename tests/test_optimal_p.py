@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import torch
 
 from hetconv_edu.flops import layer_cost, network_cost
 from hetconv_edu.optimal_p import (
+    MEASURED_SOURCES,
     SCHEMA,
     Costs,
     LayerCosts,
@@ -19,12 +21,15 @@ from hetconv_edu.optimal_p import (
     ResultsFileError,
     Run,
     default_results_path,
+    fixed_costs,
     load_results,
     measure_layers,
     measure_network,
     measure_sensitivity,
     provenance,
     save_results,
+    source_fingerprints,
+    stale_sources,
 )
 from hetconv_edu.search import brute_force_front
 from hetconv_edu.supernet import SuperNet
@@ -216,6 +221,28 @@ def test_shipped_results_file_is_valid_and_comes_from_the_benchmark() -> None:
     assert {run.config[0] for run in r.runs if run.kind == "uniform"} >= {1, 2, 4, 8}
     for run in r.runs:
         assert run.costs.macs == pytest.approx(r.cost(run.config, "macs"))
+    # the standard network and the fixed part come from one timing: they add up
+    assert r.fixed == fixed_costs(r.standard, r.layers)
+    stale = stale_sources(r)
+    assert not stale, (
+        f"the shipped best-P results were made with other versions of {', '.join(stale)}; "
+        "make them again: python benchmarks/optimal_p.py DATA (see its docstring)"
+    )
+
+
+def test_stale_sources_names_the_changed_files(tmp_path: Path) -> None:
+    for rel in MEASURED_SOURCES:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(f"# {rel}\n")
+    prints = source_fingerprints(tmp_path)
+    assert list(prints) == list(MEASURED_SOURCES)
+    r = _results()
+    current = replace(r, provenance={**r.provenance, "sources": prints})
+    assert stale_sources(current, tmp_path) == []
+    (tmp_path / "hetconv_edu/layers.py").write_text("# changed\n")
+    assert stale_sources(current, tmp_path) == ["hetconv_edu/layers.py"]
+    unrecorded = replace(r, provenance={k: v for k, v in r.provenance.items() if k != "sources"})
+    assert stale_sources(unrecorded, tmp_path) == list(MEASURED_SOURCES)
 
 
 def test_benchmark_quick_run_writes_a_valid_results_file(tmp_path: Path) -> None:

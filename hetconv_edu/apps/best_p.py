@@ -63,6 +63,7 @@ from hetconv_edu.optimal_p import (
     measure_network,
     measure_sensitivity,
     provenance,
+    stale_sources,
 )
 from hetconv_edu.search import Plan
 from hetconv_edu.supernet import SuperNetTrainer
@@ -817,11 +818,19 @@ class BestPApp:
         live = r is self.live
         source = "a live run in this notebook" if live else str(self.path)
         prov = r.provenance
+        stale = [] if live else stale_sources(r)
         self._say(
-            "ok",
+            "warn" if stale else "ok",
             f"Showing {'the live run' if live else 'the shipped results'}: {r.model} with "
             f"{len(r.layers)} switchable layers, {len(r.runs)} networks trained from scratch; "
-            f"made {prov.get('date', '?')} by “{prov.get('command', '?')}”.",
+            f"made {prov.get('date', '?')} by “{prov.get('command', '?')}”."
+            + (
+                f"\n\nThe code that made them has changed since ({', '.join(stale)}): the "
+                "numbers may no longer be what this version measures. Make them again with "
+                "the command above."
+                if stale
+                else ""
+            ),
         )
         self.provenance.value = provenance_html(r, source=source)
         self._draw_costs()
