@@ -277,10 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     net_costs = measure_network(
         networks(list(trained)), shape, batch=args.timing_batch, rounds=args.rounds
     )
-    # The file's standard network and fixed part come from this one interleaved timing, so that
-    # fixed + the layers' P = 1 costs is the standard network in every metric.
-    standard = net_costs["standard"]
-    fixed = fixed_costs(standard, layers)
+    # Each trained network keeps its own measured costs from this timing. The standard network
+    # and the fixed part stay those of the first timing: the budgets and the search used them,
+    # so the file's cost model (fixed + layers) is the one every plan in it was chosen under.
     runs = [
         Run("uniform", cfg, seed, acc, net_costs[",".join(map(str, cfg))], seconds)
         for cfg in trained
