@@ -113,6 +113,7 @@ def test_the_projector_switch_restyles_what_is_on_screen(app):
     switch.click()
     bigger = size * style.PROJECTOR.font_scale
     app.wait_for_plot(".hetconv-map", f"(gd) => gd._fullLayout.font.size === {bigger}")
+    app.page.locator(f"{APP}.{style.PROJECTOR_CLASS}").first.wait_for(timeout=20_000)
     assert app.page.locator(f"{APP}.{style.PROJECTOR_CLASS}").count() >= 5
     assert "mod-active" in (switch.get_attribute("class") or "")
     map_div.scroll_into_view_if_needed()
@@ -122,6 +123,9 @@ def test_the_projector_switch_restyles_what_is_on_screen(app):
     switch.scroll_into_view_if_needed()
     switch.click()
     app.wait_for_plot(".hetconv-map", f"(gd) => gd._fullLayout.font.size === {size}")
-    assert app.page.locator(f".{style.PROJECTOR_CLASS}").count() == 0
+    app.page.wait_for_function(
+        f"() => document.querySelectorAll('.{style.PROJECTOR_CLASS}').length === 0",
+        timeout=20_000,
+    )
     assert app.page_errors == []
     app.assert_no_external_requests()
