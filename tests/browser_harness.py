@@ -74,6 +74,10 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import quote, urlsplit
 
+import numpy as np
+
+from hetconv_edu.viz.explorer import KINDS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 """The repository root."""
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -699,6 +703,19 @@ class BrowserPage:
         assert not self.guard.requests, (
             "the page tried to reach external hosts (blocked): " + ", ".join(self.guard.requests)
         )
+
+
+def rendered_map(page: BrowserPage, shape: tuple[int, int]) -> np.ndarray:
+    """The first kernel-explorer map on the page (JupyterLab or Voilà) as the browser holds it:
+    an N×M array of :class:`~hetconv_edu.pattern.Kernel` codes, -1 where no cell is drawn."""
+    plot = page.plot(".hetconv-map")
+    assert plot is not None, "the map figure did not render"
+    out = np.full(shape, -1)
+    for kind, trace in zip(KINDS, plot["data"][:4], strict=True):
+        for x, y, z in zip(trace["x"] or [], trace["y"] or [], trace["z"] or [], strict=True):
+            if z == z:  # not NaN (grid padding)
+                out[int(y), int(x)] = int(kind)
+    return out
 
 
 class LabPage(BrowserPage):

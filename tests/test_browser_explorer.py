@@ -10,11 +10,11 @@ import re
 
 import numpy as np
 import pytest
-from browser_harness import ARTIFACTS, jupyter_lab
+from browser_harness import ARTIFACTS, jupyter_lab, rendered_map
 
 from hetconv_edu.flops import hetconv_ratio
 from hetconv_edu.pattern import Kernel, hetconv_pattern, valid_parts
-from hetconv_edu.viz.explorer import KINDS, ExplorerState, family_numbers
+from hetconv_edu.viz.explorer import ExplorerState, family_numbers
 
 pytestmark = pytest.mark.browser
 
@@ -28,18 +28,6 @@ def lab():
         lab.open_notebook(NOTEBOOK)
         lab.run_all_cells(timeout=300)
         yield lab
-
-
-def rendered_map(lab, shape: tuple[int, int]) -> np.ndarray:
-    """The kernel map panel 0 of the first explorer as the browser holds it."""
-    plot = lab.plot(".hetconv-map")
-    assert plot is not None, "the map figure did not render"
-    out = np.full(shape, -1)
-    for kind, trace in zip(KINDS, plot["data"][:4], strict=True):
-        for x, y, z in zip(trace["x"] or [], trace["y"] or [], trace["z"] or [], strict=True):
-            if z == z:  # not NaN (grid padding)
-                out[int(y), int(x)] = int(kind)
-    return out
 
 
 def counter(lab, key: str, family: str = "hetconv") -> str:

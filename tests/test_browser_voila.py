@@ -16,12 +16,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_harness import voila_app
+from browser_harness import rendered_map, voila_app
 
 from hetconv_edu.flops import hetconv_ratio
 from hetconv_edu.pattern import Kernel, hetconv_pattern, valid_parts
 from hetconv_edu.viz import style
-from hetconv_edu.viz.explorer import KINDS, ExplorerState, family_numbers
+from hetconv_edu.viz.explorer import ExplorerState, family_numbers
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -44,18 +44,6 @@ def app():
     with voila_app("01_kernel_explorer.ipynb", env={"HETCONV_EDU_CI": "1"}, label="voila") as app:
         app.open_app()
         yield app
-
-
-def rendered_map(app, shape: tuple[int, int]) -> np.ndarray:
-    """The first explorer's kernel map as the browser holds it."""
-    plot = app.plot(".hetconv-map")
-    assert plot is not None, "the map figure did not render"
-    out = np.full(shape, -1)
-    for kind, trace in zip(KINDS, plot["data"][:4], strict=True):
-        for x, y, z in zip(trace["x"] or [], trace["y"] or [], trace["z"] or [], strict=True):
-            if z == z:  # not NaN (grid padding)
-                out[int(y), int(x)] = int(kind)
-    return out
 
 
 def counter(app, key: str) -> str:
@@ -137,6 +125,9 @@ def test_the_projector_switch_restyles_what_is_on_screen(app):
     app.page.locator(f"{APP}.{style.PROJECTOR_CLASS}").first.wait_for(timeout=20_000)
     assert app.page.locator(f"{APP}.{style.PROJECTOR_CLASS}").count() >= 5
     assert "mod-active" in (switch.get_attribute("class") or "")
+    k_button = app.page.locator(f"{APP} .widget-toggle-button.mod-active").first
+    k_button.scroll_into_view_if_needed()
+    assert k_button.evaluate("(b) => b.scrollWidth <= b.clientWidth"), "the K label is cut off"
     map_div.scroll_into_view_if_needed()
     app.page.mouse.move(5, 5)
     assert app.screenshot("voila-projector-style").stat().st_size > 10_000

@@ -386,6 +386,7 @@ PROJECTOR_CSS = f"""
 .{PROJECTOR_CLASS} .widget-html-content {{ font-size: var(--jp-widgets-font-size); }}
 .{PROJECTOR_CLASS} .widget-html-content h3 {{ font-size: 26px; }}
 .{PROJECTOR_CLASS} .widget-html-content h4 {{ font-size: 22px; }}
+.{PROJECTOR_CLASS} .widget-toggle-button {{ width: auto !important; padding: 0 10px; }}
 """
 """The widgets' projector look, switched by :data:`PROJECTOR_CLASS`: larger fonts, controls
 and slider handles, black text. ``--hetconv-scale`` scales the sizes written with
