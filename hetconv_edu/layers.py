@@ -174,8 +174,7 @@ class HetConv2d(_ConvSettings):
     multiplies those zeros too: it executes D_o²·N·M/P more MACs than FL_H (1/P of the 1×1
     work) because one dense 1×1 runs faster on CPU than P block-sparse pieces;
     :func:`hetconv_edu.flops.layer_cost` reports both counts. The shifted arrangement also
-    gathers the input channels into group order (one channel shuffle) and adds the K×K result
-    back at the shifted positions through a strided view (no second shuffle).
+    gathers the input channels into group order and scatters the result back.
 
     Args:
         in_channels: M, input channels.
@@ -294,16 +293,14 @@ class HetConv2d(_ConvSettings):
             y_kxk = F.conv2d(x, self.weight_kxk, None, self.stride, self.padding, self.dilation, p)
             return y.add_(y_kxk)
         # Shifted layout: channel i·P + r belongs to group r. A channel shuffle lists the input
-        # channels group by group and the grouped K×K conv (filters listed the same way) runs.
-        # Its output channel r·(N/P) + i is added straight into channel i·P + r of y through a
-        # strided view: the inverse shuffle and the add in one pass, with no tensor in between.
-        m, n = self.in_channels, self.out_channels
+        # channels group by group, the grouped K×K conv (filters listed the same way) runs, and
+        # the inverse shuffle puts each group's outputs back at their shifted positions.
+        m = self.in_channels
         w_kxk = self.weight_kxk.index_select(0, self._kxk_order)
         y_kxk = F.conv2d(
             F.channel_shuffle(x, m // p), w_kxk, None, self.stride, self.padding, self.dilation, p
         )
-        y.unflatten(1, (n // p, p)).transpose(1, 2).add_(y_kxk.unflatten(1, (p, n // p)))
-        return y
+        return y.add_(F.channel_shuffle(y_kxk, p))
 
     def extra_repr(self) -> str:
         s = f"{self._settings_repr()}, p={self.p}, arrangement={self.arrangement!r}"
