@@ -27,15 +27,7 @@ from hetconv_edu.viz.best_p import (
     provenance_html,
     uniform_points,
 )
-
-PROVENANCE = {
-    "command": "python benchmarks/optimal_p.py data",
-    "date": "2025-01-01T00:00:00+00:00",
-    "package_version": "0.1.0",
-    "machine": {"processor": "Test CPU", "physical_cores": 2},
-    "data": {"name": "CIFAR-10", "train_images": 3000},
-    "training_budget": {"epochs": 5, "seeds": [0, 1]},
-}
+from tests.test_apps_best_p import PROVENANCE
 
 
 def hetconv_layer(
