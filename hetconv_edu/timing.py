@@ -82,8 +82,11 @@ def layer_step(
 
     ``backward=False``: a forward pass under ``torch.inference_mode``. ``backward=True``: a
     forward and a backward pass (weight and input gradients, as inside a network), gradients
-    reset to None each call. ``channels_last`` puts module and input in NHWC memory format,
-    usually the faster one for convolutions on CPU.
+    reset to None each call. The backward pass starts from a fixed random gradient laid out like
+    the output, as the next layer of a network hands one back; ``output.sum().backward()`` would
+    start from a stride-0 tensor of ones instead, which layers that reorder channels turn into
+    a contiguous NCHW gradient and then pay to convert. ``channels_last`` puts module and input
+    in NHWC memory format, usually the faster one for convolutions on CPU.
     """
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     module = module.to(device=device, memory_format=fmt)
@@ -104,11 +107,13 @@ def layer_step(
 
     module.train()
     x.requires_grad_(True)
+    with torch.no_grad():
+        grad = torch.randn_like(module(x))
 
     def forward_backward() -> None:
         module.zero_grad(set_to_none=True)
         x.grad = None
-        module(x).sum().backward()
+        module(x).backward(grad)
         sync()
 
     return forward_backward

@@ -129,6 +129,13 @@ def test_layer_step_backward_produces_fresh_gradients(channels_last):
     torch.manual_seed(0)
     module = HetConv2d(4, 6, 3, p=2, arrangement="grouped")
     seen = watch(module)
+    upstream: list[torch.Tensor] = []
+
+    def keep_upstream(mod, inputs, out):
+        if out.requires_grad:
+            out.register_hook(upstream.append)
+
+    module.register_forward_hook(keep_upstream)
     step = layer_step(module, (2, 4, 5, 5), backward=True, channels_last=channels_last)
     step()
     assert module.training
@@ -137,9 +144,14 @@ def test_layer_step_backward_produces_fresh_gradients(channels_last):
     grads = {name: t.grad.clone() for name, t in module.named_parameters()}
     assert set(grads) == {"weight_kxk", "weight_1x1", "bias"}
     assert all(torch.count_nonzero(g) > 0 for g in grads.values())
-    # the bias gradient of sum(output) is the number of output elements per filter
-    torch.testing.assert_close(grads["bias"], torch.full((6,), 2 * 5 * 5.0))
-    step()  # same input again: gradients are reset, not accumulated
+    # the backward pass starts from a dense random gradient in the output's layout, as a
+    # network's next layer hands back (not the stride-0 ones of output.sum())
+    (g,) = upstream
+    assert 0 not in g.stride() and g.std() > 0.5
+    assert g.is_contiguous(memory_format=torch.channels_last) == channels_last
+    torch.testing.assert_close(grads["bias"], g.sum(dim=(0, 2, 3)))
+    step()  # same input and upstream gradient again: gradients are reset, not accumulated
+    torch.testing.assert_close(upstream[1], g)
     for name, t in module.named_parameters():
         torch.testing.assert_close(t.grad, grads[name])
 
@@ -170,4 +182,4 @@ def test_layer_step_uses_the_module_dtype(backward):
     seen: list[torch.dtype] = []
     module.register_forward_pre_hook(lambda mod, inputs: seen.append(inputs[0].dtype))
     layer_step(module, (1, 4, 5, 5), backward=backward)()
-    assert seen == [torch.float64]
+    assert seen and set(seen) == {torch.float64}
