@@ -29,6 +29,7 @@ from hetconv_edu.apps.best_p import (
     slider_range,
     verdict_text,
 )
+from hetconv_edu.apps.controls import AnswerChecker
 from hetconv_edu.apps.jobs import SlicedJob, message_text
 from hetconv_edu.data import load_dataset
 from hetconv_edu.flops import layer_cost
@@ -350,6 +351,13 @@ def test_missing_results_file_gives_a_message_not_a_traceback(tmp_path: Path) ->
     app.budget_slider.value = 0.6  # controls do nothing, and raise nothing
     with pytest.raises(ResultsFileError, match="no results file at"):
         app.require_results()
+    checker = AnswerChecker("How many?", lambda: len(app.require_results().layers))
+    checker.box.value = "4"
+    checker.button.click()  # explained in the feedback, not raised inside the callback
+    feedback = checker.feedback.value
+    assert "cannot be checked yet" in feedback
+    assert "no results file at" in feedback and "Run it here" in feedback
+    assert checker.attempts == 0 and not checker.solved
 
 
 @pytest.mark.parametrize(

@@ -272,7 +272,9 @@ class AnswerChecker:
     ``answer`` is a zero-argument callable from the package that computes the expected
     number (so the exercise can never disagree with the model). An answer is right when it is
     within ``tolerance`` of the expected value (absolute; 0 means exact). After ``reveal_after``
-    wrong tries the feedback shows the expected answer (0: never).
+    wrong tries the feedback shows the expected answer (0: never). When the expected number
+    cannot be computed yet (``answer`` raises ``ValueError`` or ``OSError``, e.g. no results
+    file), the feedback says why and the try does not count.
     """
 
     def __init__(
@@ -335,8 +337,15 @@ class AnswerChecker:
                 "<code>0.25</code> or <code>1/4</code>), then press Check.</span>"
             )
             return False
+        try:
+            expected = self.expected
+        except (ValueError, OSError) as err:
+            self.feedback.value = (
+                "<span style='color:#555'>This exercise cannot be checked yet: "
+                f"{html.escape(str(err))}</span>"
+            )
+            return False
         self.attempts += 1
-        expected = self.expected
         right = abs(number - expected) <= self.tolerance + 1e-9 * max(1.0, abs(expected))
         if right:
             self.solved = True
