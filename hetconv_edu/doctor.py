@@ -30,24 +30,18 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-from hetconv_edu.data import (
-    DATASET_NAMES,
-    DataIntegrityError,
-    DatasetNotFoundError,
-    default_data_dir,
-    load_dataset,
-)
-from hetconv_edu.train import physical_cores, pick_device
 
 __all__ = [
     "FRONT_END_PACKAGES",
     "KNOWN_PROBLEMS",
     "LEVELS",
     "RESTART_SERVER",
+    "TORCH_FIX",
     "WIDGETS_BROKEN",
     "WIDGETS_WORK",
     "WIDGET_EXTENSIONS",
@@ -65,6 +59,7 @@ __all__ = [
     "installed_versions",
     "report_outputs",
     "running_servers",
+    "torch_import_error",
 ]
 
 LEVELS = ("ok", "warn", "error")
@@ -558,7 +553,7 @@ _DATASET_LABELS = {"cifar10": "CIFAR-10", "fashion-mnist": "Fashion-MNIST"}
 
 
 def check_datasets(
-    root: str | Path | None = None, names: Sequence[str] = DATASET_NAMES
+    root: str | Path | None = None, names: Sequence[str] | None = None
 ) -> list[Finding]:
     """Whether each data set can be read from the data folder, without downloading anything.
 
@@ -567,12 +562,36 @@ def check_datasets(
 
     Args:
         root: the data folder (default ``$HETCONV_EDU_DATA`` or the project's ``data/``).
-        names: the data sets to look for (of :data:`hetconv_edu.data.DATASET_NAMES`).
+        names: the data sets to look for (of :data:`hetconv_edu.data.DATASET_NAMES`; default
+            all of them).
 
     Returns:
         Per data set: ``ok`` (found), ``warn`` (not found, with where to put it) or ``error``
-        (damaged); plus an ``error`` when none was found, as notebook 3 needs one.
+        (damaged); plus an ``error`` when none was found, as notebook 3 needs one. When torch
+        cannot be imported the loaders cannot run: one ``warn`` saying so.
+
+    Raises:
+        ValueError: a name that is not a data set of the package.
     """
+    broken = torch_import_error()
+    if broken is not None:
+        return [
+            Finding(
+                "warn",
+                "data",
+                "The data sets cannot be checked while torch cannot be imported (see [torch]).",
+                TORCH_FIX,
+            )
+        ]
+    from hetconv_edu.data import (
+        DATASET_NAMES,
+        DataIntegrityError,
+        DatasetNotFoundError,
+        default_data_dir,
+        load_dataset,
+    )
+
+    names = DATASET_NAMES if names is None else names
     unknown = [n for n in names if n not in DATASET_NAMES]
     if unknown or not names:
         raise ValueError(f"names must be some of {DATASET_NAMES}, got {list(names)}")
@@ -614,6 +633,26 @@ def check_datasets(
 # --------------------------------------------------------------------------------------------
 
 
+def torch_import_error() -> str | None:
+    """Why ``import torch`` fails (the exception's type and message), or None when it works.
+
+    A missing torch raises ImportError; a broken install (a shared library missing or built
+    for another CPU) often raises OSError or RuntimeError: all of them are reported.
+    """
+    try:
+        import torch  # noqa: F401
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+TORCH_FIX = (
+    "Reinstall torch: run make lab (it installs the tested CPU build into .venv), or "
+    "pip install 'torch>=2.3,<3' in the environment the notebooks use."
+)
+"""What to do when torch cannot be imported."""
+
+
 def check_torch(
     version: str | None = None,
     device: str | torch.device | None = None,
@@ -627,7 +666,27 @@ def check_torch(
         device: the training device (default ``pick_device("auto")``: CUDA, else MPS, else CPU).
         threads: torch's current intra-op threads (default ``torch.get_num_threads()``).
         cores: physical CPU cores (default :func:`hetconv_edu.train.physical_cores`).
+
+    Returns:
+        Findings; a single ``error`` when torch cannot be imported (missing or broken).
+
+    Raises:
+        ValueError: ``threads`` or ``cores`` is not a positive integer.
     """
+    broken = torch_import_error()
+    if broken is not None:
+        return [
+            Finding(
+                "error",
+                "torch",
+                f"torch cannot be imported ({broken}): no notebook can run its layers.",
+                TORCH_FIX,
+            )
+        ]
+    import torch
+
+    from hetconv_edu.train import physical_cores, pick_device
+
     version = torch.__version__ if version is None else version
     device = pick_device("auto") if device is None else torch.device(device)
     threads = torch.get_num_threads() if threads is None else threads

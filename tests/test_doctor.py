@@ -424,3 +424,60 @@ def test_doctor_command_exits_1_on_an_error(tmp_path: Path) -> None:
     assert "error" in lines[0] and "the fixes are below" in lines[0]
     assert lines[2].startswith("ERROR [data] CIFAR-10 was found but cannot be read")
     assert "Fix:" in lines[3] and "batches.meta" in lines[3]
+
+
+# --------------------------------------------------------------------------- torch broken
+
+
+def _with_broken_torch(tmp_path: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter where ``import torch`` fails as a broken install
+    does (a shared library that cannot be loaded)."""
+    fake = tmp_path / "broken" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        'raise OSError("libtorch_cpu.so: cannot open shared object file")\n'
+    )
+    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}{REPO}"}
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_package_imports_without_torch_and_loads_layers_on_first_use(tmp_path: Path) -> None:
+    result = _with_broken_torch(
+        tmp_path,
+        "import sys, hetconv_edu\n"
+        "assert 'torch' not in sys.modules or sys.modules['torch'] is None\n"
+        "print(hetconv_edu.__version__)\n"
+        "try:\n    hetconv_edu.HetConv2d\nexcept OSError as e:\n    print('layers:', e)\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "layers: libtorch_cpu.so" in result.stdout
+
+
+def test_doctor_reports_a_broken_torch_instead_of_crashing(tmp_path: Path) -> None:
+    result = _with_broken_torch(
+        tmp_path,
+        "from hetconv_edu.doctor import diagnose\n"
+        f"report = diagnose({str(tmp_path / 'data')!r})\n"
+        "for f in report.findings:\n    print(f.level, f.topic, f.message, '|', f.fix)\n",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    torch_lines = [line for line in lines if line.startswith("error torch")]
+    assert len(torch_lines) == 1, lines
+    assert "torch cannot be imported (OSError: libtorch_cpu.so" in torch_lines[0]
+    assert "make lab" in torch_lines[0]
+    data_lines = [line for line in lines if " data " in line]
+    assert len(data_lines) == 1 and data_lines[0].startswith(
+        "warn data The data sets cannot be checked while torch cannot be imported"
+    )
+
+
+def test_check_torch_names_the_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # torch missing: ModuleNotFoundError
+    (finding,) = check_torch("2.5.1", "cpu", threads=2, cores=2)
+    assert finding.level == "error"
+    assert "torch cannot be imported (ModuleNotFoundError" in finding.message
