@@ -121,6 +121,30 @@ class _ConvSettings(nn.Module):
         if not isinstance(bias, bool):
             raise ValueError(f"bias must be True or False, got {bias!r}")
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (B, M, H, W) → (B, N, H_o, W_o), or unbatched (M, H, W) → (N, H_o, W_o) as
+        ``nn.Conv2d`` accepts: the unbatched input runs as a batch of one, so both give the same
+        numbers. Every layer of this module computes in :meth:`_forward`, on 4-D input only.
+
+        Raises:
+            ValueError: ``x`` is not 3-D or 4-D, or has not ``in_channels`` channels.
+        """
+        if x.dim() == 4 and x.shape[1] == self.in_channels:
+            return self._forward(x)
+        if x.dim() == 3 and x.shape[0] == self.in_channels:
+            return self._forward(x.unsqueeze(0)).squeeze(0)
+        layer = f"{type(self).__name__}({self.in_channels}, {self.out_channels}, ...)"
+        if x.dim() not in (3, 4):
+            raise ValueError(
+                f"{layer} takes a (batch, channels, height, width) tensor or one image "
+                f"(channels, height, width), got a {x.dim()}-D tensor of shape {tuple(x.shape)}"
+            )
+        raise ValueError(
+            f"{layer} needs {self.in_channels} input channels, got shape {tuple(x.shape)} "
+            f"with {x.shape[-3]} channels (dimension {x.dim() - 3}); check the previous "
+            f"layer's out_channels"
+        )
+
     def _settings_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
         if self.stride != (1, 1):
@@ -284,7 +308,7 @@ class HetConv2d(_ConvSettings):
         but does the full standard-convolution work; for tests and figures."""
         return F.conv2d(x, self.dense_weight(), self.bias, self.stride, self.padding, self.dilation)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.p == 1:
             return F.conv2d(x, self.weight_kxk, self.bias, self.stride, self.padding, self.dilation)
         p = self.p
@@ -368,7 +392,7 @@ class MaskedHetConv2d(_ConvSettings):
         if self.bias is not None:
             nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(
             x, self.weight * self.mask, self.bias, self.stride, self.padding, self.dilation
         )
@@ -583,7 +607,7 @@ class NaiveHetConv2d(_ConvSettings):
         )
         self.pointwise = nn.Conv2d(m, n, 1, self.stride, bias=bias, **factory)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.groupwise(x) + self.pointwise(self._centre_input(x))
 
     def extra_repr(self) -> str:

@@ -584,3 +584,117 @@ def test_extra_repr():
     assert "bias=False" not in repr(HetConv2d(8, 4, 3, p=2))
     assert "p=2" in repr(MaskedHetConv2d(8, 4, 3, p=2))
     assert "NOT the paper" in repr(NaiveHetConv2d(8, 4, 3, p=2))
+
+
+# ---------------------------------------------------------------- unbatched input (issue 13.1)
+
+LAYER_KINDS = (
+    "standard",
+    "hetconv-shifted",
+    "hetconv-grouped",
+    "naive_hetconv",
+    "groupwise",
+    "depthwise_pointwise",
+    "groupwise_pointwise",
+    "masked",
+    "nested-shifted",
+    "nested-grouped",
+)
+# (rtol, atol) against a float64 reference computed from the same (rounded) weights and input
+TOLERANCE = {F64: (1e-10, 1e-10), torch.float32: (1e-4, 1e-4), torch.bfloat16: (3e-2, 3e-2)}
+
+
+def build_kind(kind: str, m: int, n: int, v: int, k: int, stride: int) -> nn.Module:
+    """A layer of every family the package builds: make_conv's families (both arrangements),
+    the masked reference and the best-P study's weight-sharing layer (at its largest P)."""
+    from hetconv_edu.supernet import NestedHetConv2d
+
+    family, _, arrangement = kind.partition("-")
+    if family == "masked":
+        return MaskedHetConv2d(m, n, k, p=v, stride=stride)
+    if family == "nested":
+        chain = tuple(d for d in (1, 2, 4) if d <= v and v % d == 0)
+        layer = NestedHetConv2d(m, n, k, choices=chain, stride=stride, arrangement=arrangement)
+        layer.set_p(v)
+        return layer
+    spec = family if family in ("standard", "depthwise_pointwise") else f"{family}:{v}"
+    return make_conv(spec, m, n, k, stride=stride, arrangement=arrangement or "shifted")
+
+
+def float64_reference(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The batched result in float64 on a contiguous batch of one; for HetConv2d its masked
+    dense definition (no channel shuffles), for the others the layer itself in float64."""
+    import copy
+
+    ref = copy.deepcopy(layer).to(F64)
+    xb = x.to(F64).contiguous()[None]
+    out = ref.forward_reference(xb) if isinstance(ref, HetConv2d) else ref(xb)
+    return out[0]
+
+
+def in_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """The same (C, H, W) values with another memory layout."""
+    if layout == "non_contiguous":  # every other channel and column of a larger tensor
+        c, h, w = x.shape
+        larger = torch.zeros(2 * c, h, 2 * w, dtype=x.dtype)
+        larger[::2, :, ::2] = x
+        return larger[::2, :, ::2]
+    if layout == "channels_last":  # channels innermost in memory: (H, W, C) storage
+        return x.permute(1, 2, 0).contiguous().permute(2, 0, 1)
+    return x
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kind=st.sampled_from(LAYER_KINDS),
+    v=st.sampled_from([1, 2, 4]),
+    mult=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    k=st.sampled_from([1, 3]),
+    stride=st.sampled_from([1, 2]),
+    size=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    dtype=st.sampled_from([torch.float32, F64, torch.bfloat16]),
+    layout=st.sampled_from(["contiguous", "non_contiguous", "channels_last"]),
+    seed=st.integers(0, 2**16),
+)
+def test_unbatched_input_equals_batched_for_every_family(
+    kind, v, mult, k, stride, size, dtype, layout, seed
+):
+    torch.manual_seed(seed)
+    m, n = v * mult[0], v * mult[1]
+    layer = build_kind(kind, m, n, v, k, stride).to(dtype)
+    x = in_layout(torch.randn(m, *size).to(dtype), layout)
+    with torch.no_grad():
+        y = layer(x)
+        batched = layer(x.unsqueeze(0))
+        batch_cl = layer(x.unsqueeze(0).contiguous(memory_format=torch.channels_last))
+    assert y.dim() == 3 and y.shape == batched.shape[1:] and y.dtype == dtype
+    assert torch.equal(y, batched[0])  # the same computation, the same numbers
+    rtol, atol = TOLERANCE[dtype]
+    expected = float64_reference(layer, x)
+    torch.testing.assert_close(y.to(F64), expected, rtol=rtol, atol=atol)
+    torch.testing.assert_close(batch_cl[0].to(F64), expected, rtol=rtol, atol=atol)
+
+
+def test_unbatched_shifted_hetconv_issue_case():
+    torch.manual_seed(0)
+    layer = HetConv2d(16, 16, 3, p=4)
+    x = torch.randn(16, 8, 8)
+    torch.testing.assert_close(layer(x), layer(x[None])[0], rtol=0, atol=0)
+    torch.testing.assert_close(layer(x), brute_force(layer, x[None])[0])
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [k for k in LAYER_KINDS if k.split("-")[0] in ("hetconv", "naive_hetconv", "masked", "nested")],
+)
+def test_wrong_input_rank_or_channels_refused_clearly(kind):
+    layer = build_kind(kind, 4, 4, 2, 3, 1)
+    name = type(layer).__name__
+    with pytest.raises(ValueError, match=rf"{name}\(4, 4, \.\.\.\) takes a \(batch, .*2-D"):
+        layer(torch.randn(4, 5))
+    with pytest.raises(ValueError, match=r"5-D tensor of shape \(1, 1, 4, 5, 5\)"):
+        layer(torch.randn(1, 1, 4, 5, 5))
+    with pytest.raises(ValueError, match=r"needs 4 input channels, got shape \(2, 3, 5, 5\)"):
+        layer(torch.randn(2, 3, 5, 5))
+    with pytest.raises(ValueError, match=r"needs 4 input channels, got shape \(3, 5, 5\)"):
+        layer(torch.randn(3, 5, 5))
