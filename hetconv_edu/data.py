@@ -8,26 +8,31 @@ Where the files come from, in order:
 
 * CIFAR-10: an extracted ``cifar-10-batches-py/`` folder in the data folder (torchvision's
   layout), else the official archive ``cifar-10-python.tar.gz`` there, else a download of it.
-  The archive's md5 is checked before anything in it is read; the batch pickles are read with an
-  unpickler that can build numpy arrays and nothing else.
+  The archive's md5 is checked before anything in it is read, every batch file's md5, shapes
+  and labels when it is read; the batch pickles are read with an unpickler that can build numpy
+  arrays and bytes and nothing else.
 * Fashion-MNIST: the four official ``*-ubyte.gz`` files in ``fashion-mnist/`` in the data folder,
   else in Debian's ``/usr/share/datasets/fashion-mnist/`` (``apt install dataset-fashion-mnist``),
   else a download of them. Every file's checksum is checked.
 
 The data folder is ``$HETCONV_EDU_DATA`` if set, else the project's ``data/`` folder; every
-loader also takes ``root=``. Importing this module reads, writes and downloads nothing.
+loader also takes ``root=``. Importing this module reads, writes and downloads nothing. Every
+file is written atomically (:mod:`hetconv_edu.fileio`); a file the user put in the data folder
+is never deleted (one with a wrong checksum is moved aside once a download replaced it).
 """
 
 from __future__ import annotations
 
+import _compat_pickle
+import errno
 import gzip
 import hashlib
 import http.client
+import io
 import math
 import os
 import pickle
 import tarfile
-import tempfile
 import urllib.request
 import warnings
 import zlib
@@ -41,10 +46,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from hetconv_edu.fileio import atomic_folder, atomic_writer
 from hetconv_edu.pattern import check_positive_int
 
 __all__ = [
     "CIFAR10_ARCHIVE",
+    "CIFAR10_FILE_MD5",
     "CIFAR10_FOLDER",
     "CIFAR10_MD5",
     "CIFAR10_URL",
@@ -57,6 +64,7 @@ __all__ = [
     "FASHION_MNIST_URL",
     "Batches",
     "DataIntegrityError",
+    "DataNotOfficialWarning",
     "DatasetNotFoundError",
     "ImageDataset",
     "augment",
@@ -78,7 +86,20 @@ CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_FOLDER = "cifar-10-batches-py"
 _CIFAR10_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
-_CIFAR10_FILES = (*_CIFAR10_TRAIN_BATCHES, "test_batch", "batches.meta")
+_CIFAR10_BATCHES = (*_CIFAR10_TRAIN_BATCHES, "test_batch")
+_CIFAR10_FILES = (*_CIFAR10_BATCHES, "batches.meta")
+CIFAR10_FILE_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+    "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+}
+"""md5 of each official file of ``cifar-10-batches-py/`` (as torchvision's ``CIFAR10`` lists
+them)."""
+_NUMPY_CORES = ("core", "_core")
 _CIFAR10_PIXELS = 3 * 32 * 32
 
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -128,6 +149,11 @@ class DataIntegrityError(ValueError):
     """A data file is not what it should be: wrong checksum, malformed, or unsafe to read."""
 
 
+class DataNotOfficialWarning(UserWarning):
+    """A data set is used that is valid in form but not the official release (its checksums
+    differ): results on it are not comparable with published ones."""
+
+
 class DatasetNotFoundError(FileNotFoundError):
     """No usable copy of a data set was found and none could be downloaded.
 
@@ -172,44 +198,80 @@ def _bytes_md5(data: bytes) -> str:
 def download(url: str, dest: str | Path, md5: str, desc: str | None = None) -> Path:
     """Download ``url`` to ``dest`` and check its md5; return ``dest``.
 
-    A ``dest`` that already has the right md5 is kept as it is; one with a wrong md5 is deleted
-    and downloaded again, never used. The bytes are streamed (with a progress bar) into a
-    temporary file ``.NAME.PID.part`` next to ``dest``, renamed to ``dest`` only once its md5 is
-    right: an interrupted or corrupt transfer leaves no file at ``dest``, and its temporary file
-    is removed. Works for ``http(s)://`` and ``file://`` URLs.
+    A ``dest`` that already has the right md5 is kept as it is. One with another md5 is never
+    deleted nor used: once the new file is downloaded and checked, the old one is moved aside to
+    ``NAME.mismatch-<first 8 hex digits of its md5>`` (a warning says where); when the download
+    fails, it stays where it was. The bytes are streamed (with a progress bar) into a temporary
+    file beside ``dest`` (:func:`hetconv_edu.fileio.atomic_writer`), renamed to ``dest`` only once
+    its md5 is right: an interrupted or corrupt transfer leaves ``dest`` as it was and no
+    temporary file, and those that killed processes left behind are removed. Works for
+    ``http(s)://`` and ``file://`` URLs.
 
     Raises:
         DataIntegrityError: the downloaded bytes do not have md5 ``md5``.
-        OSError: the transfer failed (``urllib.error.URLError`` is one); a connection that
-            closes before the announced length is a ``ConnectionError``.
+        OSError: the transfer failed (``urllib.error.URLError`` is one; a connection that
+            closes before the announced length is a ``ConnectionError``), or ``dest``'s folder
+            cannot be written (read-only, disk full).
     """
     dest = Path(dest)
-    if dest.exists():
-        found = file_md5(dest)
-        if found == md5:
-            return dest
+    found = file_md5(dest) if dest.is_file() else None
+    if found == md5:
+        return dest
+    aside = None
+    try:
+        with atomic_writer(dest) as handle:
+            downloaded = _stream(url, handle, desc or dest.name)
+            if downloaded != md5:
+                raise DataIntegrityError(
+                    f"the file downloaded from {url} has md5 {downloaded}, expected {md5}; it was "
+                    f"not kept. The server sent a damaged or different file: try again later, or "
+                    f"fetch it by hand and save it as {dest}."
+                )
+            if found is not None:
+                aside = _move_aside(dest, found)
+    except BaseException:
+        if aside is not None and not dest.exists():
+            os.replace(aside, dest)  # the user's file back where it was
+        raise
+    if aside is not None:
         warnings.warn(
-            f"{dest} has md5 {found}, expected {md5}: it is corrupt or another file; "
-            f"deleting it and downloading it again from {url}",
+            f"{dest} had md5 {found}, not the expected {md5} (a damaged, truncated or different "
+            f"file); it was replaced by a fresh download from {url}. Your file was not deleted: "
+            f"it is now {aside}.",
             stacklevel=2,
         )
-        dest.unlink()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(f".{dest.name}.{os.getpid()}.part")  # one per process
-    try:
-        with part.open("wb") as handle:
-            found = _stream(url, handle, desc or dest.name)
-        if found != md5:
-            raise DataIntegrityError(
-                f"the file downloaded from {url} has md5 {found}, expected {md5}; it was "
-                f"deleted. The server sent a damaged or different file: try again later, or "
-                f"fetch it by hand and save it as {dest}."
-            )
-        os.replace(part, dest)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
     return dest
+
+
+def _move_aside(path: Path, md5: str) -> Path:
+    """Rename ``path`` to ``NAME.mismatch-<md5 prefix>`` beside it; return the new path."""
+    aside = path.with_name(f"{path.name}.mismatch-{md5[:8]}")
+    os.replace(path, aside)  # an older one of that name has the same md5 prefix: the same file
+    return aside
+
+
+_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_WRITE_ERRNOS = {*_FULL_ERRNOS, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _is_write_failure(error: BaseException) -> bool:
+    """Whether ``error`` says that a folder cannot be written (read-only, disk full)."""
+    return isinstance(error, OSError) and error.errno in _WRITE_ERRNOS
+
+
+def _reason(error: BaseException, folder: Path) -> str:
+    """What went wrong, for a teacher: a read-only folder or a full disk said plainly."""
+    if isinstance(error, OSError) and error.errno in _FULL_ERRNOS:
+        return (
+            f"the disk holding {folder} is full ({error.strerror}): free some space there, or "
+            f"use a data folder on another disk"
+        )
+    if _is_write_failure(error):
+        return (
+            f"{folder} cannot be written ({error.strerror}): make it writable, or use a data "
+            f"folder you can write to"
+        )
+    return f"{type(error).__name__}: {error}"
 
 
 def _stream(url: str, out: BinaryIO, desc: str) -> str:
@@ -399,11 +461,50 @@ def _missing_message(what: str, reason: str, fetch: str, alternative: str, layou
 # --------------------------------------------------------------------------------------------
 
 
+def _latin1_bytes(text: object, encoding: object) -> bytes:
+    """What Python 3's pickle protocols 0-2 call to rebuild a bytes object
+    (``_codecs.encode(text, "latin1")``), and nothing else ``codecs.encode`` can do."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(
+            f"_codecs.encode is only allowed to rebuild bytes from latin-1 text, got "
+            f"{type(text).__name__} and encoding {encoding!r}"
+        )
+    return text.encode("latin-1")
+
+
+def _empty_bytes(*arguments: object) -> bytes:
+    """What Python 3's pickle protocols 0-2 call to rebuild ``b""`` (``bytes()``)."""
+    if arguments:
+        raise pickle.UnpicklingError(
+            "builtins.bytes is only allowed without arguments (to rebuild b'')"
+        )
+    return b""
+
+
+_NUMPY_RECONSTRUCT = np.ndarray.__reduce__(np.empty(0))[0]
+_NUMPY_FROMBUFFER = np.empty(1).__reduce_ex__(5)[0]
+_NUMPY_SCALAR = np.int64(0).__reduce__()[0]
+_CIFAR_SAFE_GLOBALS: dict[tuple[str, str], Any] = {
+    **{(f"numpy.{core}.multiarray", "_reconstruct"): _NUMPY_RECONSTRUCT for core in _NUMPY_CORES},
+    **{(f"numpy.{core}.numeric", "_frombuffer"): _NUMPY_FROMBUFFER for core in _NUMPY_CORES},
+    **{(f"numpy.{core}.multiarray", "scalar"): _NUMPY_SCALAR for core in _NUMPY_CORES},
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _latin1_bytes,
+    ("builtins", "bytes"): _empty_bytes,
+    ("__builtin__", "bytes"): _empty_bytes,
+}
+"""Every global a pickle of numpy arrays, numpy scalars and bytes names, in pickle protocols 0 to
+5 written by Python 2 or 3 with numpy 1 (``numpy.core``) or 2 (``numpy._core``): the functions
+that rebuild data, none that can run code. ``_codecs.encode`` and ``bytes`` are narrowed to
+the one use pickle makes of them."""
+
+
 class _CifarUnpickler(pickle.Unpickler):
-    """Reads CIFAR-10's Python 2 pickles, building numpy arrays and nothing else.
+    """Reads CIFAR-10 batch pickles, building numpy arrays, bytes and numbers and nothing else.
 
     Lists, dicts, bytes and ints come from pickle opcodes; every other object must be looked up
-    through :meth:`find_class`, which knows only numpy's array reconstruction. A pickle that
+    through :meth:`find_class`, which knows only :data:`_CIFAR_SAFE_GLOBALS`. A pickle that
     names anything else (``os.system``, ``builtins.eval``, ...) is refused before it runs.
     """
 
@@ -412,53 +513,57 @@ class _CifarUnpickler(pickle.Unpickler):
         self._source = source
 
     def find_class(self, module: str, name: str) -> Any:
-        if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-            # The function this numpy version pickles arrays with, whatever its module path.
-            return np.ndarray.__reduce__(np.empty(0))[0]
-        if module == "numpy" and name == "ndarray":
-            return np.ndarray
-        if module == "numpy" and name == "dtype":
-            return np.dtype
+        if (module, name) in _CIFAR_SAFE_GLOBALS:
+            return _CIFAR_SAFE_GLOBALS[(module, name)]
+        named = f"{module}.{name}"
+        module3, name3 = _compat_pickle.NAME_MAPPING.get(
+            (module, name), (_compat_pickle.IMPORT_MAPPING.get(module, module), name)
+        )
+        if f"{module3}.{name3}" != named:
+            named += f" (Python 3's {module3}.{name3})"
         raise DataIntegrityError(
-            f"{self._source} asks for {module}.{name}, which no CIFAR-10 batch contains; refused "
-            f"to load it (nothing in it was run). The file is damaged or was tampered with: "
-            f"replace the folder {self._source.parent} with one extracted from the official "
-            f"archive (delete it and the loader will extract or download it again)."
+            f"{self._source} asks for the Python object {named}, which is not needed to "
+            f"rebuild numpy arrays, lists, bytes or numbers and could run code; refused to load "
+            f"it (nothing in it was run). If you wrote this file, store the batch as a dict of "
+            f"numpy arrays, lists of ints and bytes (any pickle protocol works); otherwise it "
+            f"is damaged or was tampered with: replace {self._source.parent} with the folder "
+            f"extracted from the official archive ({CIFAR10_URL})."
         )
 
 
-def _unpickle(path: Path) -> dict:
-    """One CIFAR-10 pickle as a dict with bytes keys, read with :class:`_CifarUnpickler`."""
+def _unpickle(data: bytes, path: Path) -> dict:
+    """One CIFAR-10 pickle (the bytes of ``path``) as a dict, read with :class:`_CifarUnpickler`."""
     try:
-        with path.open("rb") as handle:
-            content = _CifarUnpickler(handle, path).load()
+        content = _CifarUnpickler(io.BytesIO(data), path).load()
     except DataIntegrityError:
         raise
     except Exception as error:
         raise DataIntegrityError(
             f"{path} could not be read as a CIFAR-10 pickle ({type(error).__name__}: {error}); "
-            f"delete the folder {path.parent} so that it is extracted again from the archive, "
-            f"or replace it with a good copy"
+            f"it is truncated or damaged. Replace {path.parent} with the folder extracted from "
+            f"the official archive (move it away and the loader extracts or downloads it again)."
         ) from error
     if not isinstance(content, dict):
         raise DataIntegrityError(
             f"{path} holds a {type(content).__name__}, not the dict of a CIFAR-10 batch; "
-            f"delete the folder {path.parent} or replace it with a good copy"
+            f"move the folder {path.parent} away or replace it with a good copy"
         )
     return content
 
 
-def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_cifar_batch(data: bytes, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 3072) uint8 and labels (N,) int64 of one CIFAR-10 batch file."""
-    batch = _unpickle(path)
-    data, labels = batch.get(b"data"), batch.get(b"labels")
+    batch = _unpickle(data, path)
+    images, labels = batch.get(b"data"), batch.get(b"labels")
     if not (
-        isinstance(data, np.ndarray)
-        and data.dtype == np.uint8
-        and data.ndim == 2
-        and data.shape[1] == _CIFAR10_PIXELS
+        isinstance(images, np.ndarray)
+        and images.dtype == np.uint8
+        and images.ndim == 2
+        and images.shape[1] == _CIFAR10_PIXELS
     ):
-        described = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else repr(data)
+        described = (
+            f"{images.dtype} {images.shape}" if isinstance(images, np.ndarray) else repr(images)
+        )
         raise DataIntegrityError(
             f"{path}: b'data' must be a uint8 array (N, {_CIFAR10_PIXELS}), got {described:.80}"
         )
@@ -466,30 +571,65 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         label_array = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError) as error:
         raise DataIntegrityError(f"{path}: b'labels' is not a list of ints ({error})") from error
-    if label_array.shape != (len(data),) or (
+    if label_array.shape != (len(images),) or (
         len(label_array) and (label_array.min() < 0 or label_array.max() > 9)
     ):
         raise DataIntegrityError(
-            f"{path}: b'labels' must hold {len(data)} class numbers in 0..9, one per image"
+            f"{path}: b'labels' must hold {len(images)} class numbers in 0..9, one per image"
         )
-    return data, label_array
+    return images, label_array
 
 
-def _read_cifar_folder(folder: Path) -> tuple[_Split, _Split, tuple[str, ...]]:
-    missing = [name for name in _CIFAR10_FILES if not (folder / name).is_file()]
-    if missing:
+def _check_official_files(files: Mapping[str, bytes], source: Path) -> bool:
+    """Whether ``files`` are the official CIFAR-10 files (each one's md5 is the official one).
+
+    A copy none of whose batches is official (re-encoded, reordered, made by hand) is not
+    official; one where some batches are official and others differ is damaged.
+
+    Raises:
+        DataIntegrityError: some batch files are the official ones and others are not.
+    """
+    differ = [name for name in _CIFAR10_FILES if _bytes_md5(files[name]) != CIFAR10_FILE_MD5[name]]
+    official_batches = [name for name in _CIFAR10_BATCHES if name not in differ]
+    if differ and official_batches:
+        details = ", ".join(
+            f"{name} (md5 {_bytes_md5(files[name])}, official {CIFAR10_FILE_MD5[name]})"
+            for name in differ
+        )
         raise DataIntegrityError(
-            f"{folder} lacks {', '.join(missing)}; it needs {', '.join(_CIFAR10_FILES)}. Delete "
-            f"the folder (it is then extracted again from {CIFAR10_ARCHIVE}) or complete it."
+            f"{source} holds the official CIFAR-10 files {', '.join(official_batches)}, but "
+            f"{details} differ from the official ones: they were damaged or changed (a flipped "
+            f"byte, relabelled images). Replace them with the files extracted from the official "
+            f"archive ({CIFAR10_URL}, md5 {CIFAR10_MD5}), or move {source} away and the loader "
+            f"extracts or downloads it again."
         )
-    batches = [_read_cifar_batch(folder / name) for name in _CIFAR10_TRAIN_BATCHES]
-    test_data, test_labels = _read_cifar_batch(folder / "test_batch")
-    names = _unpickle(folder / "batches.meta").get(b"label_names")
+    return not differ
+
+
+def _read_cifar_files(
+    files: Mapping[str, bytes], source: Path
+) -> tuple[_Split, _Split, tuple[str, ...]]:
+    """Both splits and the class names from the files of ``cifar-10-batches-py/`` (by name),
+    read from ``source`` (the folder, or the archive); every file's md5, every batch's shapes
+    and labels are checked."""
+    official = _check_official_files(files, source)
+    batches = [_read_cifar_batch(files[name], source / name) for name in _CIFAR10_TRAIN_BATCHES]
+    test_data, test_labels = _read_cifar_batch(files["test_batch"], source / "test_batch")
+    names = _unpickle(files["batches.meta"], source / "batches.meta").get(b"label_names")
     if not (
         isinstance(names, list) and len(names) == 10 and all(isinstance(n, bytes) for n in names)
     ):
         raise DataIntegrityError(
-            f"{folder / 'batches.meta'}: b'label_names' must list 10 class names, got {names!r:.80}"
+            f"{source / 'batches.meta'}: b'label_names' must list 10 class names, got {names!r:.80}"
+        )
+    if not official:
+        warnings.warn(
+            f"{source} is not the official CIFAR-10 release: none of its batch files has the "
+            f"official md5 (a re-encoded, reordered or hand-made copy). It is used, as its "
+            f"shapes and labels are valid, but accuracies on it are not comparable with "
+            f"published ones; for the official files use {CIFAR10_URL} (md5 {CIFAR10_MD5}).",
+            DataNotOfficialWarning,
+            stacklevel=3,
         )
 
     def tensors(data: list[np.ndarray], labels: list[np.ndarray]) -> _Split:
@@ -500,67 +640,126 @@ def _read_cifar_folder(folder: Path) -> tuple[_Split, _Split, tuple[str, ...]]:
     return train, tensors([test_data], [test_labels]), tuple(n.decode() for n in names)
 
 
-def _extract_cifar10(archive: Path, root: Path) -> None:
-    """Extract the verified archive's ``cifar-10-batches-py/`` into ``root``, atomically.
+def _cifar_folder_files(folder: Path) -> dict[str, bytes]:
+    """The files of an extracted ``cifar-10-batches-py/`` folder, by name."""
+    missing = [name for name in _CIFAR10_FILES if not (folder / name).is_file()]
+    if missing:
+        raise DataIntegrityError(
+            f"{folder} lacks {', '.join(missing)}; it needs {', '.join(_CIFAR10_FILES)}. Move "
+            f"the folder away (it is then extracted again from {CIFAR10_ARCHIVE}) or complete it."
+        )
+    return {name: (folder / name).read_bytes() for name in _CIFAR10_FILES}
+
+
+def _cifar_archive_files(archive: Path) -> dict[str, bytes]:
+    """The files of ``cifar-10-batches-py/`` in the archive, by name, read into memory.
 
     Only regular files directly inside ``cifar-10-batches-py/`` are accepted (any other member,
-    a link, an absolute path or ``..`` makes the archive rejected). Files are extracted into a
-    temporary folder in ``root`` that is renamed into place when complete.
+    a link, an absolute path or ``..`` makes the archive rejected).
+
+    Raises:
+        DataIntegrityError: an unsafe member, a missing file, or a truncated or damaged archive.
     """
-    with tarfile.open(archive, "r:gz") as tar:
-        files = []
-        for member in tar:
-            path = PurePosixPath(member.name)
-            if member.isdir() and path.parts == (CIFAR10_FOLDER,):
-                continue
-            if not (
-                member.isfile()
-                and len(path.parts) == 2
-                and path.parts[0] == CIFAR10_FOLDER
-                and path.parts[1] != ".."
-            ):
-                raise DataIntegrityError(
-                    f"{archive} contains {member.name!r}, which is not a file in "
-                    f"{CIFAR10_FOLDER}/; refusing to extract it. Delete the archive and use the "
-                    f"official one ({CIFAR10_URL})."
-                )
-            files.append(member)
-        with tempfile.TemporaryDirectory(dir=root, prefix=".cifar-10-extract-") as scratch:
-            tar.extractall(scratch, members=files, filter="data")
-            extracted = Path(scratch) / CIFAR10_FOLDER
-            missing = [name for name in _CIFAR10_FILES if not (extracted / name).is_file()]
-            if missing:
-                raise DataIntegrityError(
-                    f"{archive} lacks {CIFAR10_FOLDER}/{', '.join(missing)}; it is not a CIFAR-10 "
-                    f"archive. Delete it and use the official one ({CIFAR10_URL})."
-                )
-            try:
-                os.replace(extracted, root / CIFAR10_FOLDER)
-            except OSError:
-                if not (root / CIFAR10_FOLDER).is_dir():  # else another process was faster
-                    raise
+    files = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                path = PurePosixPath(member.name)
+                if member.isdir() and path.parts == (CIFAR10_FOLDER,):
+                    continue
+                if not (
+                    member.isfile()
+                    and len(path.parts) == 2
+                    and path.parts[0] == CIFAR10_FOLDER
+                    and path.parts[1] != ".."
+                ):
+                    raise DataIntegrityError(
+                        f"{archive} contains {member.name!r}, which is not a file in "
+                        f"{CIFAR10_FOLDER}/; refusing to extract it. Move the archive away and "
+                        f"use the official one ({CIFAR10_URL})."
+                    )
+                extracted = tar.extractfile(member)
+                files[path.parts[1]] = extracted.read() if extracted is not None else b""
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        raise DataIntegrityError(
+            f"{archive} is truncated or damaged ({type(error).__name__}: {error}). Move it away "
+            f"and download it again ({CIFAR10_URL}, md5 {CIFAR10_MD5})."
+        ) from error
+    missing = [name for name in _CIFAR10_FILES if name not in files]
+    if missing:
+        raise DataIntegrityError(
+            f"{archive} lacks {CIFAR10_FOLDER}/{', '.join(missing)}; it is not a CIFAR-10 "
+            f"archive. Move it away and use the official one ({CIFAR10_URL})."
+        )
+    return files
 
 
-def _cifar10_folder(root: Path, download_missing: bool, url: str, md5: str) -> Path:
-    """``root/cifar-10-batches-py``, extracted (and downloaded) first if needed."""
+def _save_extracted(files: Mapping[str, bytes], archive: Path, folder: Path) -> Path:
+    """Write ``files`` as the extracted ``folder`` (all at once: :func:`atomic_folder`); return
+    where the data were read from: ``folder``, or ``archive`` when ``folder`` cannot be written
+    (a warning says why and what to do)."""
+    try:
+        with atomic_folder(folder) as scratch:
+            for name, content in files.items():
+                (scratch / name).write_bytes(content)
+    except OSError as error:
+        if not _is_write_failure(error):
+            raise
+        warnings.warn(
+            f"could not extract {archive} into {folder}: {_reason(error, folder.parent)}. "
+            f"CIFAR-10 was read from the archive in memory instead, which is slower and happens "
+            f"again at every load.",
+            stacklevel=4,
+        )
+        return archive
+    return folder
+
+
+def _official_content(archive: Path) -> dict[str, bytes] | None:
+    """The files of ``archive`` when they are the official ones (a recompressed official
+    archive), else None."""
+    try:
+        files = _cifar_archive_files(archive)
+    except DataIntegrityError:
+        return None
+    official = all(_bytes_md5(files[name]) == CIFAR10_FILE_MD5[name] for name in _CIFAR10_FILES)
+    return files if official else None
+
+
+def _cifar10_files(
+    root: Path, download_missing: bool, url: str, md5: str
+) -> tuple[dict[str, bytes], Path]:
+    """The files of ``cifar-10-batches-py/`` by name and where they were read from: the folder
+    in ``root``, else the archive in ``root`` (downloaded first if missing or not the expected
+    one), extracted into the folder when ``root`` can be written."""
     folder = root / CIFAR10_FOLDER
     if folder.is_dir():
-        return folder
+        return _cifar_folder_files(folder), folder
     archive = root / CIFAR10_ARCHIVE
-    found = file_md5(archive) if archive.is_file() else None
-    if found != md5:
+    files = None
+    reasons = []
+    if archive.is_file():
+        found = file_md5(archive)
+        if found == md5:
+            files = _cifar_archive_files(archive)
+        elif md5 == CIFAR10_MD5:  # the same content recompressed is the official data too
+            files = _official_content(archive)
+        if files is None:
+            reasons.append(
+                f"{archive} has md5 {found}, expected {md5}: it is truncated, damaged or another "
+                f"file (it was left as it is)"
+            )
+    if files is None:
         if not download_missing:
-            reason = "download=False"
-            if found is not None:
-                reason += f"; {archive} has md5 {found}, expected {md5}"
+            reason = "; ".join(["download=False", *reasons])
             raise DatasetNotFoundError(_cifar_missing_message(root, url, md5, reason))
         try:
             download(url, archive, md5, desc="CIFAR-10")
         except (OSError, http.client.HTTPException) as error:
-            reason = f"downloading it failed: {type(error).__name__}: {error}"
+            reason = "; ".join([f"downloading it failed: {_reason(error, root)}", *reasons])
             raise DatasetNotFoundError(_cifar_missing_message(root, url, md5, reason)) from error
-    _extract_cifar10(archive, root)
-    return folder
+        files = _cifar_archive_files(archive)
+    return files, _save_extracted(files, archive, folder)
 
 
 def _cifar_missing_message(root: Path, url: str, md5: str, reason: str) -> str:
@@ -586,9 +785,23 @@ def load_cifar10(
 ) -> ImageDataset:
     """CIFAR-10 (50,000 training and 10,000 test images, 3×32×32) as an :class:`ImageDataset`.
 
+    What is checked, always: every batch's shapes (uint8 images N×3072, one label in 0..9 per
+    image) and the files' md5s against :data:`CIFAR10_FILE_MD5`. A copy whose batches all
+    differ from the official ones (re-encoded or reordered, made by hand) is used with a
+    :class:`DataNotOfficialWarning`; one where some batches are official and others differ is
+    refused as damaged. The pickles are read with an unpickler that builds numpy arrays,
+    bytes and numbers and nothing else (any pickle protocol, Python 2 or 3).
+
+    Nothing the user put in ``root`` is deleted: an archive with another md5 is moved aside
+    (``cifar-10-python.tar.gz.mismatch-<md5 prefix>``) only once a download replaced it. An
+    archive whose md5 differs from the official one but whose files are the official ones (the
+    same content recompressed) is used as it is.
+
     Args:
         root: the data folder (default :func:`default_data_dir`). Uses ``root/cifar-10-batches-py/``
-            if present, else extracts ``root/cifar-10-python.tar.gz`` (downloaded if missing).
+            if present, else extracts ``root/cifar-10-python.tar.gz`` (downloaded if missing);
+            when ``root`` cannot be written (read-only, disk full) the archive is read in
+            memory instead, with a warning.
         download: whether a missing archive may be downloaded from ``url``.
         url: where to download the archive from.
         md5: the archive's md5; keep the official one except for a different archive (tests).
@@ -597,11 +810,12 @@ def load_cifar10(
         seed: seed of the subsets' random choice.
 
     Raises:
-        DatasetNotFoundError: no copy found and none could be downloaded; says what to do.
-        DataIntegrityError: a file is corrupt or refused as unsafe.
+        DatasetNotFoundError: no copy found and none could be downloaded (offline, a read-only
+            folder or a full disk for the download); says what happened and what to do.
+        DataIntegrityError: a file is truncated, damaged or refused as unsafe.
     """
-    folder = _cifar10_folder(_resolve_root(root), download, url, md5)
-    train, test, classes = _read_cifar_folder(folder)
+    files, source = _cifar10_files(_resolve_root(root), download, url, md5)
+    train, test, classes = _read_cifar_files(files, source)
     return _finish("cifar10", train, test, classes, subset, test_subset, seed)
 
 
@@ -673,7 +887,10 @@ def _fashion_mnist_file(
             content = _verified_content(candidate, md5, raw_md5)
             if content is not None:
                 return content
-            rejected.append(f"{candidate} has md5 {file_md5(candidate)}, expected {md5}")
+            rejected.append(
+                f"{candidate} has md5 {file_md5(candidate)}, expected {md5}: it is truncated, "
+                f"damaged or another file (it was left as it is)"
+            )
     url = f"{base_url.rstrip('/')}/{name}"
     if not download_missing:
         reason = "; ".join(["download=False", *rejected])
@@ -681,7 +898,7 @@ def _fashion_mnist_file(
     try:
         download(url, dest, md5, desc=name)
     except (OSError, http.client.HTTPException) as error:
-        reason = "; ".join([f"downloading it failed: {type(error).__name__}: {error}", *rejected])
+        reason = "; ".join([f"downloading it failed: {_reason(error, folder)}", *rejected])
         raise DatasetNotFoundError(_fashion_missing_message(folder, url, md5, reason)) from error
     return _gunzip(dest.read_bytes(), dest)
 

@@ -4,6 +4,10 @@ loopback HTTP server, and on the real Fashion-MNIST of Debian's package where it
 from __future__ import annotations
 
 import builtins
+import codecs
+import contextlib
+import errno
+import functools
 import gzip
 import io
 import os
@@ -12,7 +16,10 @@ import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
+import time
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +43,7 @@ from hetconv_edu.data import (
     normalize,
     parse_idx,
 )
+from hetconv_edu.fileio import STALE_AFTER_S, atomic_writer
 from tests.datasets import (
     file_md5,
     idx_bytes,
@@ -46,6 +54,7 @@ from tests.datasets import (
     write_fake_cifar10,
     write_fake_fashion_mnist,
     write_idx_gz,
+    write_tar_gz,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +63,12 @@ REPO = Path(__file__).resolve().parents[1]
 def leftovers(folder: Path) -> list[str]:
     """Temporary files and folders the loaders may have left in ``folder``."""
     return sorted(path.name for path in folder.iterdir() if path.name.startswith("."))
+
+
+def age(path: Path, seconds: float) -> None:
+    """Set ``path``'s modification time ``seconds`` into the past."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
 
 
 def unreachable_url(name: str) -> str:
@@ -189,12 +204,54 @@ def test_keyboard_interrupt_mid_stream_leaves_nothing(
     assert leftovers(tmp_path) == []
 
 
-def test_an_existing_file_with_a_wrong_md5_is_replaced(payload: Path, tmp_path: Path) -> None:
+def test_an_existing_file_with_a_wrong_md5_is_moved_aside_once_replaced(
+    payload: Path, tmp_path: Path
+) -> None:
     dest = tmp_path / "copy.bin"
-    dest.write_bytes(b"a truncated or damaged copy")
-    with pytest.warns(UserWarning, match="downloading it again"):
+    dest.write_bytes(b"the user's own copy")
+    aside = tmp_path / f"copy.bin.mismatch-{file_md5(dest)[:8]}"
+    with pytest.warns(UserWarning, match=f"not deleted: it is now {aside}"):
         download(payload.as_uri(), dest, file_md5(payload))
     assert dest.read_bytes() == payload.read_bytes()
+    assert aside.read_bytes() == b"the user's own copy"
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("server", ["unreachable", "cut off", "wrong file"])
+def test_a_failed_download_leaves_the_users_file_where_it_was(
+    server: str, payload: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "copy.bin"
+    dest.write_bytes(b"the user's own copy")
+    with contextlib.ExitStack() as stack:
+        if server == "unreachable":
+            url, md5 = unreachable_url("payload.bin"), file_md5(payload)
+        elif server == "cut off":
+            url = stack.enter_context(serve_directory_cut_off(payload.parent)) + payload.name
+            md5 = file_md5(payload)
+        else:
+            url, md5 = payload.as_uri(), "0" * 32
+        with pytest.raises((OSError, DataIntegrityError)):
+            download(url, dest, md5)
+    assert dest.read_bytes() == b"the user's own copy"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["copy.bin", "served"]
+
+
+def test_a_killed_downloads_leftover_is_removed_and_a_live_one_kept(
+    payload: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "copy.bin"
+    killed = tmp_path / ".copy.bin.k1ll3d00.tmp"  # what a download killed by SIGKILL leaves
+    killed.write_bytes(payload.read_bytes()[:1000])
+    age(killed, 2 * STALE_AFTER_S)
+    with atomic_writer(dest) as live:  # another process's download, still running
+        [live_name] = leftovers(tmp_path)
+        age(tmp_path / live_name, 2 * STALE_AFTER_S)
+        download(payload.as_uri(), tmp_path / "copy.bin", file_md5(payload))
+        assert leftovers(tmp_path) == [live_name]
+        live.write(payload.read_bytes())
+    assert dest.read_bytes() == payload.read_bytes()
+    assert leftovers(tmp_path) == []
 
 
 def test_an_existing_file_with_the_right_md5_is_kept_without_network(
@@ -251,12 +308,16 @@ def test_cifar10_pixels_are_rgb_planes_in_file_order(tmp_path: Path) -> None:
     assert dataset.train_labels[: len(first)].tolist() == batch[b"labels"]
 
 
-def test_cifar10_replaces_a_corrupt_archive(cifar_archive: Path, tmp_path: Path) -> None:
+def test_cifar10_replaces_a_corrupt_archive_and_keeps_it_aside(
+    cifar_archive: Path, tmp_path: Path
+) -> None:
     (tmp_path / data.CIFAR10_ARCHIVE).write_bytes(b"half an archive")
-    with pytest.warns(UserWarning, match="downloading it again"):
+    aside = f"{data.CIFAR10_ARCHIVE}.mismatch-{data._bytes_md5(b'half an archive')[:8]}"
+    with pytest.warns(UserWarning, match=f"it is now {tmp_path / aside}"):
         dataset = load_cifar10(tmp_path, url=cifar_archive.as_uri(), md5=file_md5(cifar_archive))
     check_fake_cifar(dataset)
     assert file_md5(tmp_path / data.CIFAR10_ARCHIVE) == file_md5(cifar_archive)
+    assert (tmp_path / aside).read_bytes() == b"half an archive"
 
 
 def test_cifar10_never_reads_an_archive_with_a_wrong_md5(
@@ -337,24 +398,219 @@ class _Call:
         return self.function, self.arguments
 
 
-@pytest.mark.parametrize(
-    "make_call",
-    [
-        lambda marker: _Call(os.system, f"touch {marker}"),
-        lambda marker: _Call(builtins.exec, f"open({str(marker)!r}, 'w').close()"),
-        lambda marker: _Call(np.save, str(marker), 0),
-    ],
-    ids=["os.system", "builtins.exec", "numpy.save"],
-)
-def test_a_tampered_pickle_is_refused_and_runs_nothing(make_call: Any, tmp_path: Path) -> None:
+def touch(path: str) -> None:
+    """An arbitrary callable of this module, as a pickle could name any."""
+    Path(path).touch()
+
+
+GADGETS = {
+    "os.system": lambda marker: _Call(os.system, f"touch {marker}"),
+    "builtins.eval": lambda marker: _Call(builtins.eval, f"open({str(marker)!r}, 'w')"),
+    "builtins.exec": lambda marker: _Call(builtins.exec, f"open({str(marker)!r}, 'w').close()"),
+    "subprocess.Popen": lambda marker: _Call(subprocess.Popen, ["touch", str(marker)]),
+    "numpy.load": lambda marker: _Call(np.load, str(marker), None, True),
+    "numpy.save": lambda marker: _Call(np.save, str(marker), 0),
+    "any callable": lambda marker: _Call(touch, str(marker)),
+}
+
+
+@pytest.mark.parametrize("protocol", ["python 2", 0, 2, 4, 5])
+@pytest.mark.parametrize("gadget", GADGETS)
+def test_a_tampered_pickle_is_refused_runs_nothing_and_names_the_cause(
+    gadget: str, protocol: Any, tmp_path: Path
+) -> None:
     folder = write_fake_cifar10(tmp_path, n_train=50, n_test=20)
     marker = tmp_path / "pwned.npy"
-    tampered = {b"data": make_call(marker), b"labels": [0]}
-    (folder / "data_batch_1").write_bytes(python2_pickle(tampered))
+    np.save(marker, np.zeros(1))  # what numpy.load would read
+    marker_before = marker.read_bytes()
+    call = GADGETS[gadget](marker)
+    tampered = {b"data": call, b"labels": [0]}
+    pickled = (
+        python2_pickle(tampered) if protocol == "python 2" else pickle.dumps(tampered, protocol)
+    )
+    (folder / "data_batch_1").write_bytes(pickled)
+    function = call.function
+    full_name = f"{function.__module__}.{function.__qualname__}"
     with pytest.raises(DataIntegrityError, match="refused") as raised:
         load_cifar10(tmp_path, download=False)
-    assert "data_batch_1" in str(raised.value)
-    assert not marker.exists()
+    message = str(raised.value)
+    assert f"{folder / 'data_batch_1'} asks for the Python object " in message
+    assert f"{full_name}," in message or f"Python 3's {full_name})," in message
+    assert marker.read_bytes() == marker_before
+    assert sorted(path.name for path in tmp_path.iterdir()) == [data.CIFAR10_FOLDER, "pwned.npy"]
+
+
+@pytest.mark.parametrize(
+    ("call", "complaint"),
+    [
+        (_Call(codecs.encode, "import os", "rot13"), "only allowed to rebuild bytes from latin-1"),
+        (_Call(codecs.encode, b"x", "base64"), "only allowed to rebuild bytes from latin-1"),
+        (_Call(bytes, 1 << 40), "bytes is only allowed without arguments"),
+    ],
+    ids=["rot13", "base64", "bytes(1 TiB)"],
+)
+def test_the_allowed_bytes_helpers_do_nothing_else(
+    call: Any, complaint: str, tmp_path: Path
+) -> None:
+    folder = write_fake_cifar10(tmp_path, n_train=50, n_test=20)
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": call}, protocol=2))
+    with pytest.raises(DataIntegrityError, match=complaint):
+        load_cifar10(tmp_path, download=False)
+
+
+def repickle(folder: Path, dumps: Any) -> None:
+    """Rewrite every pickle of a (trusted, fake) ``cifar-10-batches-py/`` with ``dumps``."""
+    for name in data._CIFAR10_FILES:
+        with (folder / name).open("rb") as handle:
+            content = pickle.load(handle, encoding="bytes")
+        (folder / name).write_bytes(dumps(content))
+
+
+class _RenamingPickler(pickle._Pickler):
+    """Names numpy's array and scalar functions under numpy 1's module ``numpy.core``, as
+    batches pickled with numpy 1 do."""
+
+    def save_global(self, obj: Any, name: str | None = None) -> None:
+        module = getattr(obj, "__module__", "")
+        if module.startswith("numpy._core."):
+            self.save(module.replace("numpy._core.", "numpy.core."))
+            self.save(obj.__name__)
+            self.write(pickle.STACK_GLOBAL)
+            self.memoize(obj)
+        else:
+            super().save_global(obj, name)
+
+
+def numpy1_dumps(obj: Any) -> bytes:
+    buffer = io.BytesIO()
+    _RenamingPickler(buffer, protocol=5).dump(obj)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "dumps",
+    [
+        *(functools.partial(pickle.dumps, protocol=p) for p in range(pickle.HIGHEST_PROTOCOL + 1)),
+        numpy1_dumps,
+    ],
+    ids=[*(f"protocol {p}" for p in range(pickle.HIGHEST_PROTOCOL + 1)), "numpy 1 protocol 5"],
+)
+def test_batches_pickled_by_python_3_with_any_protocol_load(
+    dumps: Any, cifar: ImageDataset, tmp_path: Path
+) -> None:
+    folder = write_fake_cifar10(tmp_path)
+    repickle(folder, dumps)
+    dataset = load_cifar10(tmp_path, download=False)
+    assert torch.equal(dataset.train_images, cifar.train_images)
+    assert torch.equal(dataset.test_labels, cifar.test_labels)
+    assert dataset.classes == cifar.classes
+
+
+def test_labels_stored_as_numpy_integers_load(cifar: ImageDataset, tmp_path: Path) -> None:
+    folder = write_fake_cifar10(tmp_path)
+    with (folder / "test_batch").open("rb") as handle:
+        batch = pickle.load(handle, encoding="bytes")
+    batch[b"labels"] = list(np.asarray(batch[b"labels"], dtype=np.int64))  # numpy scalars
+    (folder / "test_batch").write_bytes(pickle.dumps(batch, protocol=4))
+    assert torch.equal(load_cifar10(tmp_path, download=False).test_labels, cifar.test_labels)
+
+
+@pytest.fixture
+def official_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake ``cifar-10-batches-py/`` whose md5s are taken as the official ones."""
+    folder = write_fake_cifar10(tmp_path, n_train=50, n_test=20)
+    monkeypatch.setattr(data, "CIFAR10_FILE_MD5", md5s_of(folder))
+    return folder
+
+
+def test_the_official_files_load_without_a_note(official_fake: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dataset = load_cifar10(official_fake.parent, download=False)
+    assert len(dataset.train_labels) == 50
+
+
+def rewrite_batch(path: Path, change: Any) -> None:
+    with path.open("rb") as handle:
+        batch = pickle.load(handle, encoding="bytes")
+    change(batch)
+    path.write_bytes(python2_pickle(batch))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: rewrite_batch(path, lambda b: b[b"labels"].reverse()),  # relabelled
+        lambda path: path.write_bytes(  # one flipped bit in the last image's pixels
+            path.read_bytes()[:-200]
+            + bytes([path.read_bytes()[-200] ^ 1])
+            + path.read_bytes()[-199:]
+        ),
+    ],
+    ids=["relabelled", "flipped bit"],
+)
+def test_an_official_folder_with_a_changed_batch_is_refused(
+    damage: Any, official_fake: Path
+) -> None:
+    damage(official_fake / "data_batch_3")
+    with pytest.raises(DataIntegrityError) as raised:
+        load_cifar10(official_fake.parent, download=False)
+    message = str(raised.value)
+    assert "data_batch_3 (md5" in message and "differ from the official ones" in message
+    assert "data_batch_1" in message.split(", but")[0]  # named as official
+
+
+def test_a_copy_that_is_not_the_official_release_loads_with_a_note(tmp_path: Path) -> None:
+    write_fake_cifar10(tmp_path, n_train=50, n_test=20)  # none of the official md5s
+    with pytest.warns(data.DataNotOfficialWarning, match="not the official CIFAR-10 release"):
+        dataset = load_cifar10(tmp_path, download=False)
+    assert len(dataset.test_labels) == 20
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        (lambda b: b.update({b"labels": [10] * len(b[b"labels"])}), "class numbers in 0..9"),
+        (lambda b: b.update({b"labels": [-1] * len(b[b"labels"])}), "class numbers in 0..9"),
+        (lambda b: b.update({b"labels": b[b"labels"][:-1]}), "one per image"),
+        (lambda b: b.update({b"data": b[b"data"][:, :-1]}), r"uint8 array \(N, 3072\)"),
+        (lambda b: b.update({b"data": b[b"data"].astype(np.int16)}), "got int16"),
+        (lambda b: b.update({b"labels": [b"cat"] * len(b[b"labels"])}), "not a list of ints"),
+    ],
+    ids=["label 10", "label -1", "one label short", "3071 pixels", "int16", "names"],
+)
+def test_shapes_and_labels_are_always_checked(
+    change: Any, complaint: str, official_fake: Path
+) -> None:
+    for name in data._CIFAR10_BATCHES:  # all changed: not a partly official folder
+        rewrite_batch(official_fake / name, change)
+    with pytest.raises(DataIntegrityError, match=complaint):
+        load_cifar10(official_fake.parent, download=False)
+
+
+def test_a_recompressed_official_archive_is_used_offline_as_it_is(
+    official_fake: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    files = {path.name: path.read_bytes() for path in official_fake.iterdir()}
+    archive = write_tar_gz(root / data.CIFAR10_ARCHIVE, files, data.CIFAR10_FOLDER)
+    before = archive.read_bytes()
+    assert file_md5(archive) != data.CIFAR10_MD5
+    dataset = load_cifar10(root, url=unreachable_url(data.CIFAR10_ARCHIVE))  # official md5
+    assert len(dataset.train_labels) == 50
+    assert archive.read_bytes() == before
+    assert md5s_of(root / data.CIFAR10_FOLDER) == md5s_of(official_fake)
+
+
+def test_offline_an_archive_with_another_md5_is_left_as_it_is(
+    cifar_archive: Path, tmp_path: Path
+) -> None:
+    archive = tmp_path / data.CIFAR10_ARCHIVE
+    archive.write_bytes(cifar_archive.read_bytes())
+    with pytest.raises(DatasetNotFoundError, match="it was left as it is"):
+        load_cifar10(tmp_path, url=unreachable_url(data.CIFAR10_ARCHIVE))
+    assert archive.read_bytes() == cifar_archive.read_bytes()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [data.CIFAR10_ARCHIVE]
 
 
 def test_a_truncated_pickle_is_a_clear_error(tmp_path: Path) -> None:
@@ -722,3 +978,116 @@ def test_batches_reject_bad_arguments(
 ) -> None:
     with pytest.raises(ValueError, match=complaint):
         Batches(cifar, **arguments)
+
+
+# --------------------------------------------------------------------------------------------
+# A read-only data folder, a full disk, a truncated archive: one clear message each
+# --------------------------------------------------------------------------------------------
+
+
+def refuse_writes(monkeypatch: pytest.MonkeyPatch, error: OSError) -> None:
+    """Every temporary file or folder (how the package writes) fails with ``error``."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+
+
+READ_ONLY = OSError(errno.EROFS, "Read-only file system")
+DISK_FULL = OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [(READ_ONLY, r"cannot be written \(Read-only file system\)"), (DISK_FULL, "is full")],
+)
+def test_an_archive_in_a_folder_that_cannot_be_written_is_read_in_memory(
+    error: OSError, said: str, cifar_archive: Path, cifar: ImageDataset, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    archive = tmp_path / data.CIFAR10_ARCHIVE
+    archive.write_bytes(cifar_archive.read_bytes())
+    refuse_writes(monkeypatch, error)
+    with pytest.warns(UserWarning, match=f"could not extract {archive}.*{said}.*in memory"):
+        dataset = load_cifar10(tmp_path, download=False, md5=file_md5(archive))
+    assert torch.equal(dataset.train_images, cifar.train_images)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [data.CIFAR10_ARCHIVE]
+
+
+def test_disk_full_midway_through_extracting_leaves_no_half_folder(
+    cifar_archive: Path, cifar: ImageDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / data.CIFAR10_ARCHIVE).write_bytes(cifar_archive.read_bytes())
+    real_write_bytes = Path.write_bytes
+    written = []
+
+    def write_until_full(self: Path, content: bytes) -> int:
+        if written:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(self)
+        return real_write_bytes(self, content)
+
+    monkeypatch.setattr(Path, "write_bytes", write_until_full)
+    with pytest.warns(UserWarning, match=f"the disk holding {tmp_path} is full"):
+        dataset = load_cifar10(tmp_path, download=False, md5=file_md5(cifar_archive))
+    assert torch.equal(dataset.test_images, cifar.test_images)
+    assert len(written) == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == [data.CIFAR10_ARCHIVE]
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [(READ_ONLY, r"cannot be written \(Read-only file system\)"), (DISK_FULL, "is full")],
+)
+@pytest.mark.parametrize("dataset_name", data.DATASET_NAMES)
+def test_a_download_into_a_folder_that_cannot_be_written_says_so(
+    dataset_name: str, error: OSError, said: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    served = tmp_path / "served"
+    write_fake_cifar10(served, as_archive=True)
+    write_fake_fashion_mnist(served)
+    root = tmp_path / "root"
+    root.mkdir()
+    refuse_writes(monkeypatch, error)
+    kwargs = (
+        {"url": (served / data.CIFAR10_ARCHIVE).as_uri()}
+        if dataset_name == "cifar10"
+        else {"base_url": (served / data.FASHION_MNIST_FOLDER).as_uri()}
+    )
+    with pytest.raises(DatasetNotFoundError, match=f"downloading it failed: .*{said}"):
+        load_dataset(dataset_name, root, **kwargs)
+    assert [path for path in root.rglob("*") if not path.is_dir()] == []
+
+
+def test_a_disk_full_while_downloading_leaves_nothing(
+    cifar_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_stream = data._stream
+
+    def stream_until_full(url: str, out: Any, desc: str) -> str:
+        out.write(b"the first bytes")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(data, "_stream", stream_until_full)
+    with pytest.raises(DatasetNotFoundError, match=f"the disk holding {tmp_path} is full"):
+        load_cifar10(tmp_path, url=cifar_archive.as_uri(), md5=file_md5(cifar_archive))
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(data, "_stream", real_stream)
+    check_fake_cifar(
+        load_cifar10(tmp_path, url=cifar_archive.as_uri(), md5=file_md5(cifar_archive))
+    )
+
+
+def test_a_truncated_archive_is_a_clear_error(cifar_archive: Path, tmp_path: Path) -> None:
+    archive = tmp_path / data.CIFAR10_ARCHIVE
+    archive.write_bytes(cifar_archive.read_bytes()[: cifar_archive.stat().st_size // 2])
+    with pytest.raises(DatasetNotFoundError, match="it is truncated, damaged or another file"):
+        load_cifar10(tmp_path, download=False, md5=file_md5(cifar_archive))
+    # Even when its md5 is the one given (the user's own md5 of a file cut short):
+    with pytest.raises(DataIntegrityError, match=f"{archive} is truncated or damaged"):
+        load_cifar10(tmp_path, download=False, md5=file_md5(archive))
+    assert sorted(path.name for path in tmp_path.iterdir()) == [data.CIFAR10_ARCHIVE]
