@@ -25,7 +25,9 @@ Commands:
 ``train`` and ``compare`` run under ``torchrun --nproc_per_node=K -m hetconv_edu train ...``
 (DistributedDataParallel; only rank 0 prints and writes files).
 
-Bad arguments and missing data end with a one-line error and exit status 2 (no traceback).
+Bad arguments end with a one-line error and exit status 2; missing or damaged data and a folder
+that cannot be written (read-only, disk full) with a one-line error and exit status 1 (no
+traceback); warnings are printed on one line.
 New commands: write ``_add_NAME(subparsers)`` that registers a parser with
 ``set_defaults(handler=...)`` and add it to :data:`COMMANDS`.
 """
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -327,21 +330,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 1 the doctor found an error, 2 bad
-    input or missing data, 130 stopped by Ctrl-C with a checkpoint saved)."""
+    """Run the command line; return the exit status (0 ok, 1 a failure: missing or damaged data,
+    a folder that cannot be written, the doctor found an error; 2 bad input, 130 stopped by
+    Ctrl-C with a checkpoint saved). Errors and warnings are printed as one line each."""
     parser = build_parser()
     args = parser.parse_args(argv)
     from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError
 
-    try:
-        return int(args.handler(args))
-    except (DatasetNotFoundError, DataIntegrityError, FileNotFoundError, ValueError) as error:
-        message = " ".join(str(error).split())
-        print(f"{parser.prog} {args.command}: error: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
-        return 130
+    where = f"{parser.prog} {args.command}"
+
+    def one_line(message: Warning | str, *_: object, **__: object) -> None:
+        print(f"{where}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = one_line
+        try:
+            return int(args.handler(args))
+        except (DatasetNotFoundError, DataIntegrityError) as error:
+            return _say(where, error, 1)
+        except (FileNotFoundError, ValueError) as error:
+            return _say(where, error, 2)
+        except OSError as error:  # a read-only folder, a full disk
+            return _say(where, error, 1)
+        except KeyboardInterrupt:
+            print(f"{where}: interrupted", file=sys.stderr)
+            return 130
+
+
+def _say(where: str, error: BaseException, status: int) -> int:
+    print(f"{where}: error: {' '.join(str(error).split())}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from hetconv_edu.fileio import atomic_writer
+
 __all__ = [
     "DEFAULT_NOTEBOOKS_DIR",
     "SOLUTION_TAG",
@@ -83,7 +85,8 @@ def write_student_notebooks(
     ``out``, under the same file names.
 
     Every notebook is read and checked before anything is written. Copies already in ``out``
-    are replaced.
+    are replaced, each atomically (:func:`hetconv_edu.fileio.atomic_writer`): a failure while
+    writing one (a full disk) leaves its previous copy as it was.
 
     Args:
         out: the folder to write to (created if needed); never the source folder.
@@ -94,6 +97,7 @@ def write_student_notebooks(
         FileNotFoundError: the notebooks folder does not exist.
         ValueError: ``notebooks`` is not a folder or holds no notebook, ``out`` is the source
             folder or a file, or a ``.ipynb`` file is not a valid notebook.
+        OSError: ``out`` cannot be written (read-only, disk full).
     """
     source = DEFAULT_NOTEBOOKS_DIR if notebooks is None else Path(notebooks).expanduser()
     target = Path(out).expanduser()
@@ -121,6 +125,7 @@ def write_student_notebooks(
         result = student_copy(notebook)
         nbformat.validate(result)
         destination = target / path.name
-        nbformat.write(result, destination)
+        with atomic_writer(destination, "w") as handle:
+            nbformat.write(result, handle)
         written.append(StudentCopy(path, destination, len(notebook.cells) - len(result.cells)))
     return written

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from hetconv_edu import data
 from hetconv_edu.__main__ import main
+from tests.datasets import write_fake_cifar10
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--widths", "8", "16", "32", "--batch-size", "64", "--threads", "2", "--device", "cpu"]
@@ -89,9 +93,71 @@ def test_missing_data_is_one_line(tmp_path):
     result = run_cli(
         "train", *TINY, "--data-root", str(empty), "--no-download", "--run-dir", str(tmp_path)
     )
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and "cifar-10" in result.stderr.lower()
+
+
+def test_a_truncated_archive_is_one_line(tmp_path):
+    served = write_fake_cifar10(tmp_path / "served", as_archive=True)
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / served.name).write_bytes(served.read_bytes()[:5000])
+    result = run_cli("train", *TINY, "--data-root", str(root), "--run-dir", str(tmp_path / "runs"))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert "is truncated, damaged or another file (it was left as it is)" in result.stderr
+    assert (root / served.name).stat().st_size == 5000
+
+
+def test_a_damaged_batch_is_one_line(tmp_path):
+    folder = write_fake_cifar10(tmp_path / "data", n_train=50, n_test=20)
+    (folder / "test_batch").write_bytes((folder / "test_batch").read_bytes()[:300])
+    result = run_cli(
+        "train", *TINY, "--data-root", str(folder.parent), "--run-dir", str(tmp_path / "runs")
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert "test_batch could not be read" in result.stderr
+
+
+def test_a_copy_that_is_not_the_official_release_is_one_warning_line(tmp_path):
+    folder = write_fake_cifar10(tmp_path / "data", n_train=100, n_test=20)
+    result = run_cli(
+        "train", *TINY, "--epochs", "1", "--data-root", str(folder.parent), "--no-progress",
+        "--run-dir", str(tmp_path / "runs"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"python -m hetconv_edu train: warning: {folder} is not the official CIFAR-10 release: "
+        + result.stderr.split("release: ", 1)[1].rstrip("\n")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (OSError(errno.EROFS, "Read-only file system"), "cannot be written (Read-only file"),
+        (OSError(errno.ENOSPC, "No space left on device"), "is full (No space left on device)"),
+    ],
+)
+def test_a_data_folder_that_cannot_be_written_is_one_line(
+    error, said, tmp_path, capsys, monkeypatch
+):
+    served = write_fake_cifar10(tmp_path / "served", as_archive=True)
+
+    def refuse(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(data, "CIFAR10_URL", served.as_uri())
+    monkeypatch.setattr(data.load_cifar10, "__kwdefaults__", {
+        **data.load_cifar10.__kwdefaults__, "url": served.as_uri()
+    })  # fmt: skip
+    argv = ["train", *TINY, "--data-root", str(tmp_path / "root"), "--run-dir", str(tmp_path)]
+    assert main([*argv, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and said in err and "downloading it failed" in err
 
 
 def test_no_command_is_an_error():

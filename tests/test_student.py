@@ -3,9 +3,12 @@ to bottom with its answer checkers still grading."""
 
 from __future__ import annotations
 
+import errno
 import json
 import re
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -208,3 +211,45 @@ def test_bad_folders_are_refused(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(ValueError, match=r"the output .*taken is a file"):
         write_student_notebooks(blocker, NOTEBOOKS_DIR)
+
+
+def test_a_failure_while_writing_a_copy_leaves_the_previous_copy_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "lessons"
+    source.mkdir()
+    nbformat.write(new_notebook(cells=[new_markdown_cell("first version")]), source / "a.ipynb")
+    out = tmp_path / "out"
+    write_student_notebooks(out, source)
+    before = (out / "a.ipynb").read_bytes()
+    nbformat.write(new_notebook(cells=[new_markdown_cell("second version")]), source / "a.ipynb")
+    real_write = nbformat.write
+
+    def write_half_then_fail(notebook: nbformat.NotebookNode, handle: Any, **kwargs: Any) -> None:
+        handle.write(nbformat.writes(notebook)[:20])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(nbformat, "write", write_half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        write_student_notebooks(out, source)
+    assert (out / "a.ipynb").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["a.ipynb"]
+    monkeypatch.setattr(nbformat, "write", real_write)
+    write_student_notebooks(out, source)
+    assert "second version" in (out / "a.ipynb").read_text()
+    assert sorted(p.name for p in out.iterdir()) == ["a.ipynb"]
+
+
+def test_command_reports_a_folder_it_cannot_write(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "out"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    assert (
+        main(["student-notebooks", str(tmp_path / "out"), "--notebooks", str(NOTEBOOKS_DIR)]) == 1
+    )
+    err = capsys.readouterr().err
+    assert "Permission denied" in err and str(tmp_path / "out") in err
+    assert err.count("\n") == 1 and "Traceback" not in err
