@@ -26,34 +26,44 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from hetconv_edu.data import DatasetNotFoundError, ImageDataset, load_dataset
+from hetconv_edu.data import DatasetNotFoundError, load_dataset
 from hetconv_edu.models import build_model
 from hetconv_edu.optimal_p import (
     EvolutionCheck,
     OptimalPResults,
+    ResultsFileError,
     Run,
     default_results_path,
     evaluate_config,
     fixed_costs,
+    load_results,
     measure_layers,
     measure_network,
     measure_sensitivity,
     provenance,
     save_results,
+    split_validation,
+    study_config,
 )
 from hetconv_edu.search import evolutionary_search
+from hetconv_edu.study_reference import stamp_reference
 from hetconv_edu.supernet import SuperNetTrainer
 from hetconv_edu.train import TrainConfig, Trainer, set_cpu_threads
+
+DATA_SOURCE = "CIFAR-10 (python batches, cifar-10-batches-py/ in the data folder)"
+"""How the provenance names the data read (never the folder's path, which is the reader's)."""
 
 QUICK = {
     "subset": 300,
@@ -70,30 +80,6 @@ QUICK = {
     "calibration_batches": 2,
     "batch_size": 50,
 }
-
-
-def split_validation(dataset: ImageDataset, train: int, val: int, seed: int):
-    """(train images + test set, train images + validation split as its test set)."""
-    g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(dataset.train_labels), generator=g)
-    if train + val > len(order):
-        raise SystemExit(
-            f"error: --subset {train} + --val {val} exceeds the {len(order)} training images"
-        )
-    tr, va = order[:train], order[train : train + val]
-    images, labels = dataset.train_images, dataset.train_labels
-    for_test = ImageDataset.from_tensors(
-        dataset.name,
-        images[tr],
-        labels[tr],
-        dataset.test_images,
-        dataset.test_labels,
-        dataset.classes,
-    )
-    for_search = ImageDataset.from_tensors(
-        dataset.name, images[tr], labels[tr], images[va], labels[va], dataset.classes
-    )
-    return for_test, for_search
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +110,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data-note", default="", help="what the data is, for the provenance (e.g. its origin)"
     )
+    parser.add_argument(
+        "--stamp-reference",
+        type=Path,
+        metavar="FILE",
+        help="record this code's reference computation in the results FILE (made by this "
+        "code: check first) and exit; no study is run",
+    )
+    parser.add_argument(
+        "--data-source", default=None, help="with --stamp-reference: how the data is named"
+    )
+    parser.add_argument(
+        "--stamp-note",
+        default="",
+        help="with --stamp-reference: how the stamper checked that this code computes what "
+        "the code that made the results computed",
+    )
     args = parser.parse_args(argv)
+    if args.stamp_reference is not None:
+        return stamp_file(args.stamp_reference, args.data_source, args.stamp_note, argv)
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
@@ -138,22 +142,18 @@ def main(argv: list[str] | None = None) -> int:
         full = load_dataset("cifar10", args.data_root, download=False)
     except DatasetNotFoundError as error:
         parser.exit(2, f"error: {' '.join(str(error).split())}\n")
-    for_test, for_search = split_validation(full, args.subset, args.val, seed=0)
+    try:
+        for_test, for_search = split_validation(full, args.subset, args.val, seed=0)
+    except ValueError as error:
+        parser.exit(2, f"error: {error}; lower --subset or --val\n")
     model_kwargs = {"widths": list(args.widths)} if args.widths else {}
     shape = tuple(for_test.train_images.shape[1:])
 
-    def config(conv: object, seed: int, epochs: int) -> TrainConfig:
-        return TrainConfig(
-            model=args.model,
-            conv=conv,
-            model_kwargs=model_kwargs,
-            epochs=epochs,
-            batch_size=args.batch_size,
-            seed=seed,
-            device=args.device,
-            threads=args.threads,
-            run_dir=run_dir,
-        )
+    def config(conv: str | list[str], seed: int, epochs: int) -> TrainConfig:
+        return study_config(
+            args.model, conv, model_kwargs, seed=seed, epochs=epochs, batch_size=args.batch_size,
+            device=args.device, threads=args.threads, run_dir=run_dir,
+        )  # fmt: skip
 
     def log(text: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {text}", flush=True)
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = {
         "name": "CIFAR-10",
-        "source": str(Path(args.data_root).resolve()),
+        "source": DATA_SOURCE,
         "train_images": args.subset,
         "validation_images": args.val,
         "validation": "held out from the training set, used only by the search",
@@ -313,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": threads,
         "seconds": round(time.perf_counter() - started),
     }
+    command = " ".join(["python", *sys.argv])
     results = OptimalPResults(
         provenance=provenance(["python", *sys.argv], data, budget),
         model=args.model,
@@ -326,10 +327,29 @@ def main(argv: list[str] | None = None) -> int:
         evolution=tuple(checks),
         notes={"largest_config": list(largest)},
     )
-    save_results(results, out)
+    log("reference computation (replayed by the tests to tell whether the results are current)")
+    save_results(stamp_reference(results, command), out)
     shutil.rmtree(run_dir, ignore_errors=True)
     log(f"wrote {out}")
     print_tables(results)
+    return 0
+
+
+def stamp_file(path: Path, data_source: str | None, note: str, argv: list[str] | None) -> int:
+    """``--stamp-reference``: add the reference computation to an existing results file."""
+    try:
+        results = load_results(path)
+    except ResultsFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    command = shlex.join(
+        ["python", "benchmarks/optimal_p.py", *(sys.argv[1:] if argv is None else argv)]
+    )
+    if data_source:
+        data = {**results.provenance["data"], "source": data_source}
+        results = replace(results, provenance={**results.provenance, "data": data})
+    save_results(stamp_reference(results, command, note), path)
+    print(f"stamped the reference computation into {path}")
     return 0
 
 

@@ -18,7 +18,6 @@ results file and says clearly what is wrong with a malformed one.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -32,14 +31,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from hetconv_edu.data import ImageDataset
 from hetconv_edu.flops import layer_cost, network_cost
 from hetconv_edu.layers import HetConv2d
 from hetconv_edu.search import LayerOptions, Plan, best_under_budget, knapsack_front, spearman
 from hetconv_edu.supernet import SuperNet, SuperNetTrainer, recalibrate_batchnorm
 from hetconv_edu.timing import time_layers
+from hetconv_edu.train import TrainConfig
 
 __all__ = [
-    "MEASURED_SOURCES",
     "METRICS",
     "SCHEMA",
     "Costs",
@@ -48,17 +48,19 @@ __all__ = [
     "OptimalPResults",
     "ResultsFileError",
     "Run",
+    "analytic_layers",
     "default_results_path",
     "evaluate_config",
     "fixed_costs",
+    "git_commit",
     "load_results",
     "measure_layers",
     "measure_network",
     "measure_sensitivity",
     "provenance",
     "save_results",
-    "source_fingerprints",
-    "stale_sources",
+    "split_validation",
+    "study_config",
 ]
 
 SCHEMA = "hetconv_edu.optimal_p/1"
@@ -422,8 +424,7 @@ def provenance(
         "package_version": __version__,
         "torch_version": torch.__version__,
         "python_version": sys.version.split()[0],
-        "git_commit": _git_commit(),
-        "sources": source_fingerprints(),
+        "git_commit": git_commit(),
         "machine": {
             "platform": platform.platform(),
             "processor": _cpu_name(),
@@ -435,45 +436,10 @@ def provenance(
     }
 
 
-MEASURED_SOURCES = (
-    "hetconv_edu/pattern.py",
-    "hetconv_edu/layers.py",
-    "hetconv_edu/flops.py",
-    "hetconv_edu/models.py",
-    "hetconv_edu/data.py",
-    "hetconv_edu/train.py",
-    "hetconv_edu/timing.py",
-    "hetconv_edu/supernet.py",
-    "hetconv_edu/search.py",
-    "hetconv_edu/optimal_p.py",
-    "benchmarks/optimal_p.py",
-)
-"""The files (relative to the project) whose code makes the numbers of a results file: when one
-of them changes, the shipped file must be made again (:func:`stale_sources` tells)."""
-
 _ROOT = Path(__file__).resolve().parents[1]
 
 
-def source_fingerprints(root: str | Path = _ROOT) -> dict[str, str]:
-    """SHA-256 (first 16 hex digits) of each of :data:`MEASURED_SOURCES` under ``root``; a
-    file that is absent (an installed package without ``benchmarks/``) is left out."""
-    prints = {}
-    for rel in MEASURED_SOURCES:
-        path = Path(root) / rel
-        if path.is_file():
-            prints[rel] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return prints
-
-
-def stale_sources(results: OptimalPResults, root: str | Path = _ROOT) -> list[str]:
-    """The measured source files that differ from those the results were made with (all of
-    them when the results record no fingerprints); empty when the results are current."""
-    recorded = results.provenance.get("sources") or {}
-    now = source_fingerprints(root)
-    return [rel for rel in now if recorded.get(rel) != now[rel]]
-
-
-def _git_commit() -> str:
+def git_commit() -> str:
     """The checkout's commit, with "+changes" when its files differ from it ("" outside git)."""
     try:
         head = subprocess.run(
@@ -498,11 +464,94 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+# ---- the study's data and recipe -------------------------------------------------------------
+
+
+def split_validation(
+    dataset: ImageDataset, train: int, val: int, seed: int
+) -> tuple[ImageDataset, ImageDataset]:
+    """The study's two data sets from one: ``train`` training images drawn by a seeded
+    permutation, with the test set (to report accuracies) and with a validation split of the
+    next ``val`` training images, disjoint from them, as its test split (for the search).
+
+    Raises:
+        ValueError: ``train + val`` exceeds the training images.
+    """
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(dataset.train_labels), generator=g)
+    if train + val > len(order):
+        raise ValueError(
+            f"{train} training + {val} validation images exceed the {len(order)} training "
+            f"images of {dataset.name}"
+        )
+    tr, va = order[:train], order[train : train + val]
+    images, labels = dataset.train_images, dataset.train_labels
+    for_test = ImageDataset.from_tensors(
+        dataset.name, images[tr], labels[tr], dataset.test_images, dataset.test_labels,
+        dataset.classes,
+    )  # fmt: skip
+    for_search = ImageDataset.from_tensors(
+        dataset.name, images[tr], labels[tr], images[va], labels[va], dataset.classes
+    )
+    return for_test, for_search
+
+
+def study_config(
+    model: str,
+    conv: str | list[str],
+    model_kwargs: dict[str, Any],
+    *,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    device: str,
+    threads: int | None,
+    run_dir: str,
+) -> TrainConfig:
+    """The training recipe of every network of the study (uniform, searched, weight-sharing):
+    :class:`~hetconv_edu.train.TrainConfig` defaults (SGD Nesterov, one-cycle, label smoothing
+    0.1) with the study's model, data budget and device."""
+    return TrainConfig(
+        model=model, conv=conv, model_kwargs=model_kwargs, epochs=epochs, batch_size=batch_size,
+        seed=seed, device=device, threads=threads, run_dir=run_dir,
+    )  # fmt: skip
+
+
 # ---- measurements ----------------------------------------------------------------------------
 
 
 def _ms_per_image(seconds: float, batch: int) -> float:
     return seconds * 1000.0 / batch
+
+
+def analytic_layers(
+    net: SuperNet, input_shape: Sequence[int] = (3, 32, 32)
+) -> list[dict[str, Any]]:
+    """Every switchable layer of ``net`` with its analytic costs at each of its choices of P:
+    the :class:`LayerCosts` fields ``name``, ``in_channels``, ``out_channels``, ``out_size``,
+    ``stride``, ``choices``, ``macs`` and ``params`` (:func:`hetconv_edu.flops.layer_cost`,
+    with the layer's bias). ``input_shape`` is one image's (C, H, W)."""
+    shape = (1, *input_shape)
+    rows = {row.name: row for row in network_cost(net.export(net.largest()).eval(), shape).rows}
+    layers = []
+    for slot, name, nested in zip(net.slots, net.slot_names, net.layers, strict=True):
+        out_size = rows[name].out_size
+        m, n = slot.in_channels, slot.out_channels
+        bias = nested.bias is not None
+        costs = [layer_cost(f"hetconv:{p}", m, n, 3, out_size, bias=bias) for p in nested.choices]
+        layers.append(
+            {
+                "name": f"layer {slot.index + 1} ({m}→{n}, {out_size}×{out_size})",
+                "in_channels": m,
+                "out_channels": n,
+                "out_size": out_size,
+                "stride": slot.stride,
+                "choices": tuple(nested.choices),
+                "macs": tuple(c.macs for c in costs),
+                "params": tuple(c.params for c in costs),
+            }
+        )
+    return layers
 
 
 def measure_layers(
@@ -514,28 +563,22 @@ def measure_layers(
     progress: Callable[[str], None] | None = None,
 ) -> list[LayerCosts]:
     """Costs of every switchable layer of ``net`` at each of its choices of P: analytic MACs
-    and parameters, and measured inference and training-step milliseconds per image of a
-    :class:`~hetconv_edu.layers.HetConv2d` alone (the arrangement the network uses), timed
-    interleaved by :func:`hetconv_edu.timing.time_layers` on a batch of ``batch``. The
-    ``loss`` (sensitivity) is left empty: :func:`measure_sensitivity` measures it.
-    ``input_shape`` is one image's (C, H, W)."""
-    shape = (1, *input_shape)
-    rows = {row.name: row for row in network_cost(net.export(net.largest()).eval(), shape).rows}
-    arrangement = net.arrangement
+    and parameters (:func:`analytic_layers`), and measured inference and training-step
+    milliseconds per image of a :class:`~hetconv_edu.layers.HetConv2d` alone (the arrangement
+    the network uses), timed interleaved by :func:`hetconv_edu.timing.time_layers` on a batch
+    of ``batch``. The ``loss`` (sensitivity) is left empty: :func:`measure_sensitivity`
+    measures it. ``input_shape`` is one image's (C, H, W)."""
     layers = []
-    for slot, name, nested in zip(net.slots, net.slot_names, net.layers, strict=True):
-        out_size = rows[name].out_size
-        in_size = out_size * slot.stride
-        bias = nested.bias is not None
-        m, n = slot.in_channels, slot.out_channels
-        costs = [layer_cost(f"hetconv:{p}", m, n, 3, out_size, bias=bias) for p in nested.choices]
+    for nested, layer in zip(net.layers, analytic_layers(net, input_shape), strict=True):
+        m, n, stride = layer["in_channels"], layer["out_channels"], layer["stride"]
+        in_size = layer["out_size"] * stride
         modules = {
-            str(p): HetConv2d(m, n, 3, p=p, stride=slot.stride, bias=bias, arrangement=arrangement)
+            str(p): HetConv2d(m, n, 3, p=p, stride=stride, bias=nested.bias is not None,
+                              arrangement=net.arrangement)
             for p in nested.choices
-        }
-        label = f"layer {slot.index + 1} ({m}→{n}, {out_size}×{out_size})"
+        }  # fmt: skip
         if progress is not None:
-            progress(f"timing {label}")
+            progress(f"timing {layer['name']}")
         timings = {
             backward: time_layers(
                 modules, (batch, m, in_size, in_size), backward=backward, rounds=rounds
@@ -544,14 +587,7 @@ def measure_layers(
         }
         layers.append(
             LayerCosts(
-                name=label,
-                in_channels=m,
-                out_channels=n,
-                out_size=out_size,
-                stride=slot.stride,
-                choices=nested.choices,
-                macs=tuple(c.macs for c in costs),
-                params=tuple(c.params for c in costs),
+                **layer,
                 infer_ms=tuple(
                     _ms_per_image(timings[False][str(p)].median_s, batch) for p in nested.choices
                 ),

@@ -40,8 +40,8 @@ from hetconv_edu.optimal_p import (
     ResultsFileError,
     Run,
     save_results,
-    source_fingerprints,
 )
+from hetconv_edu.study_reference import stamp_reference
 from hetconv_edu.viz.best_p import cost_text, plan_html
 from tests.datasets import write_fake_cifar10
 
@@ -58,7 +58,6 @@ PROVENANCE = {
     "machine": {"processor": "Test CPU", "physical_cores": 2},
     "data": {"name": "CIFAR-10", "train_images": 3000},
     "training_budget": {"epochs": 5, "seeds": [0, 1]},
-    "sources": source_fingerprints(),
 }
 
 
@@ -289,12 +288,21 @@ def test_app_loads_the_file_and_the_budget_slider_redraws(
 
 
 def test_results_made_by_other_code_are_flagged(tmp_path: Path, results: OptimalPResults) -> None:
-    sources = {**results.provenance["sources"], "hetconv_edu/layers.py": "0" * 16}
-    old = dataclasses.replace(results, provenance={**results.provenance, "sources": sources})
+    current = stamp_reference(results, "python benchmarks/optimal_p.py --stamp-reference r.json")
+    app = BestPApp(path=save_results(current, tmp_path / "current.json"))
+    assert "hetconv-warn" not in app.message.value and "stale" not in app.message_text
+    stamp = current.provenance["reference"]
+    values = json.loads(json.dumps(stamp["values"]))
+    values["costs"]["layers"][0]["macs"][0] += 1  # what another version of the code counted
+    prov = {**current.provenance, "reference": {**stamp, "values": values}}
+    old = dataclasses.replace(current, provenance=prov)
     app = BestPApp(path=save_results(old, tmp_path / "old.json"))
     assert app.results == old  # still shown
     assert "hetconv-warn" in app.message.value
-    assert "has changed since (hetconv_edu/layers.py)" in app.message_text
+    assert "These results are stale" in app.message_text
+    assert "costs.layers[0].macs[0]: recorded" in app.message_text
+    unstamped = BestPApp(path=save_results(results, tmp_path / "unstamped.json"))
+    assert "record no reference computation" in unstamped.message_text
 
 
 def test_beat_the_search_dropdowns_and_copy(results_file: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ import torch
 
 from hetconv_edu.flops import layer_cost, network_cost
 from hetconv_edu.optimal_p import (
-    MEASURED_SOURCES,
     SCHEMA,
     Costs,
     LayerCosts,
@@ -28,10 +26,9 @@ from hetconv_edu.optimal_p import (
     measure_sensitivity,
     provenance,
     save_results,
-    source_fingerprints,
-    stale_sources,
 )
 from hetconv_edu.search import brute_force_front
+from hetconv_edu.study_reference import stale_reasons
 from hetconv_edu.supernet import SuperNet
 from tests.datasets import write_fake_cifar10
 
@@ -223,26 +220,14 @@ def test_shipped_results_file_is_valid_and_comes_from_the_benchmark() -> None:
         assert run.costs.macs == pytest.approx(r.cost(run.config, "macs"))
     # the standard network and the fixed part come from one timing: they add up
     assert r.fixed == fixed_costs(r.standard, r.layers)
-    stale = stale_sources(r)
+    stamp = r.provenance["reference"]
+    assert len(stamp["commit"].split("+")[0]) == 40 and "--stamp-reference" in stamp["command"]
+    stale = stale_reasons(r)
     assert not stale, (
-        f"the shipped best-P results were made with other versions of {', '.join(stale)}; "
-        "make them again: python benchmarks/optimal_p.py DATA (see its docstring)"
+        "the shipped best-P results are stale: this code computes other numbers than the code "
+        f"that made them ({'; '.join(stale)}); make them again: python benchmarks/optimal_p.py "
+        "DATA (see its docstring)"
     )
-
-
-def test_stale_sources_names_the_changed_files(tmp_path: Path) -> None:
-    for rel in MEASURED_SOURCES:
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(f"# {rel}\n")
-    prints = source_fingerprints(tmp_path)
-    assert list(prints) == list(MEASURED_SOURCES)
-    r = _results()
-    current = replace(r, provenance={**r.provenance, "sources": prints})
-    assert stale_sources(current, tmp_path) == []
-    (tmp_path / "hetconv_edu/layers.py").write_text("# changed\n")
-    assert stale_sources(current, tmp_path) == ["hetconv_edu/layers.py"]
-    unrecorded = replace(r, provenance={k: v for k, v in r.provenance.items() if k != "sources"})
-    assert stale_sources(unrecorded, tmp_path) == list(MEASURED_SOURCES)
 
 
 def test_benchmark_quick_run_writes_a_valid_results_file(tmp_path: Path) -> None:
@@ -271,4 +256,5 @@ def test_benchmark_quick_run_writes_a_valid_results_file(tmp_path: Path) -> None
     for check in r.evolution:
         assert r.cost(check.best_config, check.metric) <= check.budget + 1e-9
     assert "rank correlation" in proc.stdout
+    assert r.provenance["reference"]["commit"] and stale_reasons(r) == []
     assert not list(tmp_path.glob("optimal_p_runs_*"))

@@ -63,9 +63,9 @@ from hetconv_edu.optimal_p import (
     measure_network,
     measure_sensitivity,
     provenance,
-    stale_sources,
 )
 from hetconv_edu.search import Plan
+from hetconv_edu.study_reference import stale_reasons
 from hetconv_edu.supernet import SuperNetTrainer
 from hetconv_edu.train import TrainConfig
 from hetconv_edu.viz import style
@@ -818,16 +818,16 @@ class BestPApp:
         live = r is self.live
         source = "a live run in this notebook" if live else str(self.path)
         prov = r.provenance
-        stale = [] if live else stale_sources(r)
+        stale = [] if live else stale_reasons(r)
         self._say(
             "warn" if stale else "ok",
             f"Showing {'the live run' if live else 'the shipped results'}: {r.model} with "
             f"{len(r.layers)} switchable layers, {len(r.runs)} networks trained from scratch; "
             f"made {prov.get('date', '?')} by “{prov.get('command', '?')}”."
             + (
-                f"\n\nThe code that made them has changed since ({', '.join(stale)}): the "
-                "numbers may no longer be what this version measures. Make them again with "
-                "the command above."
+                "\n\nThese results are stale: this version of the package computes other "
+                "numbers than the code that made them (its reference computation differs: "
+                f"{'; '.join(stale[:3])}). Make them again with the command above."
                 if stale
                 else ""
             ),
