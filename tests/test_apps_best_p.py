@@ -496,3 +496,19 @@ def test_live_run_without_cifar10_explains_what_to_do(tmp_path: Path, results_fi
     assert "Run it here needs CIFAR-10" in text and "HETCONV_EDU_DATA" in text
     assert "Traceback" not in app.live_message.value
     assert app.results is app.shipped and not app.run_button.disabled
+
+
+def test_live_run_with_a_damaged_batch_explains_what_to_do(
+    tmp_path: Path, results_file: Path
+) -> None:
+    folder = write_fake_cifar10(tmp_path / "data", n_train=100, n_test=20)
+    (folder / "data_batch_2").write_bytes((folder / "data_batch_2").read_bytes()[:300])
+    app = BestPApp(path=results_file, data_root=str(folder.parent), live_settings=TINY_LIVE,
+                   run_dir=str(tmp_path / "runs"), device="cpu")  # fmt: skip
+    assert app.run_live_blocking() is None
+    text = app.live_message_text
+    assert (
+        text.startswith("The data could not be loaded") and "data_batch_2 could not be read" in text
+    )
+    assert "Traceback" not in app.live_message.value
+    assert app.results is app.shipped and not app.run_button.disabled

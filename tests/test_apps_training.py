@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,29 @@ def test_same_seed_same_data_for_every_run(tmp_path: Path, tiny_data) -> None:
     configs = app.plan()
     keys = {(c.seed, c.subset, c.test_subset, c.dataset, c.epochs, c.batch_size) for c in configs}
     assert len(keys) == 1
+
+
+@pytest.mark.parametrize("damage", ["truncated batch", "unreadable folder"])
+def test_damaged_or_unreadable_data_is_explained(
+    damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = write_fake_cifar10(tmp_path / "data", n_train=100, n_test=20)
+    if damage == "truncated batch":
+        (folder / "test_batch").write_bytes((folder / "test_batch").read_bytes()[:300])
+        said = "test_batch could not be read as a CIFAR-10 pickle"
+    else:
+        real_read_bytes = Path.read_bytes
+
+        def unreadable(self: Path) -> bytes:
+            if self.parent == folder:
+                raise PermissionError(errno.EACCES, "Permission denied", str(self))
+            return real_read_bytes(self)
+
+        monkeypatch.setattr(Path, "read_bytes", unreadable)
+        said = "Permission denied"
+    app = make_app(tmp_path, data_root=folder.parent)
+    assert app.train_blocking() == []
+    text = app.message_text
+    assert text.startswith("The data could not be loaded") and said in text
+    assert "Traceback" not in app.message.value
+    assert not app.running and not app.train_button.disabled and app.stop_button.disabled

@@ -47,7 +47,7 @@ import plotly.graph_objects as go
 from hetconv_edu.apps.jobs import Offload, SlicedJob, Slices, message_html, message_text
 from hetconv_edu.apps.jobs import progress_bar as new_progress_bar
 from hetconv_edu.apps.training import CI_SETTINGS, RUNS_ENV, in_ci
-from hetconv_edu.data import DatasetNotFoundError, ImageDataset, load_dataset
+from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError, ImageDataset, load_dataset
 from hetconv_edu.models import build_model
 from hetconv_edu.optimal_p import (
     METRICS,
@@ -1108,6 +1108,13 @@ class BestPApp:
                 f"{err}\n\nRun it here needs CIFAR-10. Put the files where the message says, "
                 "or set HETCONV_EDU_DATA to a folder that holds them, then press Run it here "
                 "again. The shipped results above do not need the data.",
+            )
+            return
+        except DataIntegrityError as err:  # truncated, damaged or unsafe data files
+            self._say_live(
+                "error",
+                f"The data could not be loaded: {err}\n\nThen press Run it here again. The "
+                "shipped results above do not need the data.",
             )
             return
         except Exception as err:  # shown in the app, not as a traceback in a callback

@@ -33,7 +33,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from hetconv_edu.apps.jobs import SlicedJob, message_html, message_text, progress_bar
-from hetconv_edu.data import DatasetNotFoundError, ImageDataset, load_dataset
+from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError, ImageDataset, load_dataset
 from hetconv_edu.layers import parse_conv_spec
 from hetconv_edu.models import build_model
 from hetconv_edu.train import TrainConfig, Trainer
@@ -394,7 +394,8 @@ class TrainingApp:
 
     def load_data(self, config: TrainConfig) -> ImageDataset:
         """The data of ``config`` (cached per data set and subset; the ``data`` given to the
-        app when there is one). Raises :class:`~hetconv_edu.data.DatasetNotFoundError`."""
+        app when there is one). Raises :class:`~hetconv_edu.data.DatasetNotFoundError` or
+        :class:`~hetconv_edu.data.DataIntegrityError`."""
         if self._given_data is not None:
             return self._given_data
         key = (config.dataset, config.data_root, config.subset, config.test_subset, config.seed)
@@ -467,6 +468,9 @@ class TrainingApp:
             data = self.load_data(configs[0])
         except DatasetNotFoundError as err:
             self._say_missing(err)
+            return
+        except (DataIntegrityError, OSError) as err:  # damaged files, an unreadable folder
+            self._say("error", f"The data could not be loaded: {err}\n\nThen press Train again.")
             return
         self.running = True
         self._stop_requested = False
