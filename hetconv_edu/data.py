@@ -24,6 +24,7 @@ is never deleted (one with a wrong checksum is moved aside once a download repla
 from __future__ import annotations
 
 import _compat_pickle
+import concurrent.futures
 import errno
 import gzip
 import hashlib
@@ -580,8 +581,8 @@ def _read_cifar_batch(data: bytes, path: Path) -> tuple[np.ndarray, np.ndarray]:
     return images, label_array
 
 
-def _check_official_files(files: Mapping[str, bytes], source: Path) -> bool:
-    """Whether ``files`` are the official CIFAR-10 files (each one's md5 is the official one).
+def _check_official_files(md5s: Mapping[str, str], source: Path) -> bool:
+    """Whether the files of ``source`` (their ``md5s`` by name) are the official CIFAR-10 files.
 
     A copy none of whose batches is official (re-encoded, reordered, made by hand) is not
     official; one where some batches are official and others differ is damaged.
@@ -589,12 +590,11 @@ def _check_official_files(files: Mapping[str, bytes], source: Path) -> bool:
     Raises:
         DataIntegrityError: some batch files are the official ones and others are not.
     """
-    differ = [name for name in _CIFAR10_FILES if _bytes_md5(files[name]) != CIFAR10_FILE_MD5[name]]
+    differ = [name for name in _CIFAR10_FILES if md5s[name] != CIFAR10_FILE_MD5[name]]
     official_batches = [name for name in _CIFAR10_BATCHES if name not in differ]
     if differ and official_batches:
         details = ", ".join(
-            f"{name} (md5 {_bytes_md5(files[name])}, official {CIFAR10_FILE_MD5[name]})"
-            for name in differ
+            f"{name} (md5 {md5s[name]}, official {CIFAR10_FILE_MD5[name]})" for name in differ
         )
         raise DataIntegrityError(
             f"{source} holds the official CIFAR-10 files {', '.join(official_batches)}, but "
@@ -611,11 +611,21 @@ def _read_cifar_files(
 ) -> tuple[_Split, _Split, tuple[str, ...]]:
     """Both splits and the class names from the files of ``cifar-10-batches-py/`` (by name),
     read from ``source`` (the folder, or the archive); every file's md5, every batch's shapes
-    and labels are checked."""
-    official = _check_official_files(files, source)
-    batches = [_read_cifar_batch(files[name], source / name) for name in _CIFAR10_TRAIN_BATCHES]
-    test_data, test_labels = _read_cifar_batch(files["test_batch"], source / "test_batch")
-    names = _unpickle(files["batches.meta"], source / "batches.meta").get(b"label_names")
+    and labels are checked. The md5s are computed in a thread while the pickles are read
+    (hashlib releases the GIL)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        md5s = pool.submit(lambda: {name: _bytes_md5(files[name]) for name in _CIFAR10_FILES})
+        try:
+            batches = [
+                _read_cifar_batch(files[name], source / name) for name in _CIFAR10_TRAIN_BATCHES
+            ]
+            test_data, test_labels = _read_cifar_batch(files["test_batch"], source / "test_batch")
+            meta = _unpickle(files["batches.meta"], source / "batches.meta")
+        except DataIntegrityError:
+            _check_official_files(md5s.result(), source)  # the clearer cause, where it applies
+            raise
+        official = _check_official_files(md5s.result(), source)
+    names = meta.get(b"label_names")
     if not (
         isinstance(names, list) and len(names) == 10 and all(isinstance(n, bytes) for n in names)
     ):

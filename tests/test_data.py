@@ -1091,3 +1091,24 @@ def test_a_truncated_archive_is_a_clear_error(cifar_archive: Path, tmp_path: Pat
     with pytest.raises(DataIntegrityError, match=f"{archive} is truncated or damaged"):
         load_cifar10(tmp_path, download=False, md5=file_md5(archive))
     assert sorted(path.name for path in tmp_path.iterdir()) == [data.CIFAR10_ARCHIVE]
+
+
+def test_a_users_fashion_mnist_file_with_another_md5_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    served = write_fake_fashion_mnist(tmp_path / "served", n_train=60, n_test=30)
+    md5s = md5s_of(served)
+    folder = write_fake_fashion_mnist(tmp_path / "root", n_train=60, n_test=30)
+    users = folder / "train-labels-idx1-ubyte.gz"
+    users.write_bytes(gzip.compress(b"the user's own file"))
+    mine = users.read_bytes()
+    with pytest.raises(DatasetNotFoundError, match="it was left as it is"):
+        load_fashion_mnist(tmp_path / "root", base_url=unreachable_url(""), md5s=md5s)
+    assert users.read_bytes() == mine
+    aside = folder / f"{users.name}.mismatch-{data._bytes_md5(mine)[:8]}"
+    with serve_directory(served) as base_url, pytest.warns(UserWarning, match=f"now {aside}"):
+        dataset = load_fashion_mnist(tmp_path / "root", base_url=base_url, md5s=md5s)
+    assert len(dataset.train_labels) == 60
+    assert aside.read_bytes() == mine
+    assert md5s_of(served).items() <= md5s_of(folder).items()
