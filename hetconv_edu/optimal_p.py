@@ -18,8 +18,8 @@ results file and says clearly what is wrong with a malformed one.
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -31,11 +31,26 @@ from typing import Any
 import torch
 from torch import nn
 
+from hetconv_edu.checks import check_choice, check_int, check_number
 from hetconv_edu.data import ImageDataset
+from hetconv_edu.fileio import atomic_write
 from hetconv_edu.flops import layer_cost, network_cost
 from hetconv_edu.layers import HetConv2d
-from hetconv_edu.search import LayerOptions, Plan, best_under_budget, knapsack_front, spearman
-from hetconv_edu.supernet import SuperNet, SuperNetTrainer, recalibrate_batchnorm
+from hetconv_edu.models import MODELS, build_model, conv_slots, slot_module_names
+from hetconv_edu.search import (
+    LayerOptions,
+    Plan,
+    best_under_budget,
+    check_divisor_chain,
+    knapsack_front,
+    spearman,
+)
+from hetconv_edu.supernet import (
+    SuperNet,
+    SuperNetTrainer,
+    power_of_two_choices,
+    recalibrate_batchnorm,
+)
 from hetconv_edu.timing import time_layers
 from hetconv_edu.train import TrainConfig
 
@@ -57,6 +72,7 @@ __all__ = [
     "measure_layers",
     "measure_network",
     "measure_sensitivity",
+    "model_costs",
     "provenance",
     "save_results",
     "split_validation",
@@ -240,7 +256,12 @@ class OptimalPResults:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "results") -> OptimalPResults:
-        """Validate and build; raises :class:`ResultsFileError` naming what is wrong."""
+        """Validate and build; raises :class:`ResultsFileError` with one message naming what
+        is wrong: the schema and every field (types; counts non-negative integers, times
+        finite and non-negative, accuracies in [0, 1], choices of P increasing), the model
+        (a known network whose switchable layers, shapes and analytic MACs and parameters
+        are those stored, recomputed by :func:`model_costs`), the fixed part (standard minus
+        the layers) and each run's configuration and MACs and parameters."""
         if not isinstance(data, dict):
             raise ResultsFileError(f"{source}: expected a JSON object, got {type(data).__name__}")
         if data.get("schema") != SCHEMA:
@@ -250,32 +271,50 @@ class OptimalPResults:
             )
         try:
             prov = data["provenance"]
+            if not isinstance(prov, dict):
+                raise ValueError(f"provenance must be a JSON object, got {prov!r}")
             missing = [k for k in PROVENANCE_KEYS if k not in prov]
             if missing:
                 raise ResultsFileError(f"{source}: provenance lacks {', '.join(missing)}")
-            layers = tuple(_layer(item) for item in data["layers"])
+            layers = tuple(_layer(item, i) for i, item in enumerate(data["layers"]))
             if not layers:
                 raise ResultsFileError(f"{source}: no layers")
+            model_kwargs = data["model_kwargs"]
+            if not isinstance(model_kwargs, dict):
+                raise ValueError(f"model_kwargs must be a JSON object, got {model_kwargs!r}")
             results = cls(
                 provenance=dict(prov),
-                model=str(data["model"]),
-                model_kwargs=dict(data["model_kwargs"]),
-                input_shape=_ints(data["input_shape"], 3),
-                standard=_costs(data["standard"]),
-                fixed=_costs(data["fixed"]),
-                reference_acc=_fraction(data["reference_acc"]),
+                model=check_choice("model", data["model"], MODELS),
+                model_kwargs=dict(model_kwargs),
+                input_shape=tuple(
+                    check_int("input_shape", v, 1) for v in _list(data["input_shape"], 3)
+                ),
+                standard=_costs(data["standard"], "standard"),
+                fixed=_costs(data["fixed"], "fixed"),
+                reference_acc=_fraction(data["reference_acc"], "reference_acc"),
                 layers=layers,
-                runs=tuple(_run(item) for item in data["runs"]),
-                evolution=tuple(_evolution(item) for item in data["evolution"]),
+                runs=tuple(_run(item, f"runs[{i}]") for i, item in enumerate(data["runs"])),
+                evolution=tuple(
+                    _evolution(item, f"evolution[{i}]") for i, item in enumerate(data["evolution"])
+                ),
                 notes=dict(data.get("notes", {})),
             )
             for run in results.runs:
                 results.check_config(run.config)
+            for check in results.evolution:
+                results.check_config(check.knapsack_config)
+                results.check_config(check.best_config)
+            mismatch = _cost_mismatch(results)
         except ResultsFileError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as err:
             what = f"missing field {err}" if isinstance(err, KeyError) else str(err)
             raise ResultsFileError(f"{source}: malformed results file ({what})") from None
+        if mismatch:
+            raise ResultsFileError(
+                f"{source}: {mismatch}; the file was edited or does not belong to this network. "
+                "Make it again with `python benchmarks/optimal_p.py`"
+            )
         return results
 
 
@@ -284,52 +323,54 @@ def _check_metric(metric: str) -> None:
         raise ValueError(f"metric must be one of {', '.join(map(repr, METRICS))}, got {metric!r}")
 
 
-def _ints(values: Any, length: int | None = None) -> tuple[int, ...]:
-    if not isinstance(values, list | tuple) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in values
-    ):
-        raise ValueError(f"expected a list of integers, got {values!r}")
+def _list(values: Any, length: int | None = None) -> list[Any]:
+    if not isinstance(values, list | tuple):
+        raise ValueError(f"expected a list, got {values!r}")
     if length is not None and len(values) != length:
-        raise ValueError(f"expected {length} integers, got {values!r}")
-    return tuple(values)
+        raise ValueError(f"expected {length} values, got {values!r}")
+    return list(values)
 
 
-def _floats(values: Any) -> tuple[float, ...]:
-    if not isinstance(values, list | tuple) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in values
-    ):
-        raise ValueError(f"expected a list of numbers, got {values!r}")
-    return tuple(float(v) for v in values)
+def _counts(values: Any, what: str) -> tuple[int, ...]:
+    return tuple(check_int(f"{what}[{i}]", v, 0) for i, v in enumerate(_list(values)))
 
 
-def _fraction(value: Any) -> float:
-    if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"expected an accuracy between 0 and 1, got {value!r}")
-    return float(value)
+def _times(values: Any, what: str) -> tuple[float, ...]:
+    return tuple(check_number(f"{what}[{i}]", v, minimum=0.0) for i, v in enumerate(_list(values)))
 
 
-def _costs(d: dict[str, Any]) -> Costs:
+def _fraction(value: Any, what: str) -> float:
+    return check_number(what, value, minimum=0.0, maximum=1.0)
+
+
+def _costs(d: dict[str, Any], what: str) -> Costs:
     return Costs(
-        macs=_ints([d["macs"]])[0],
-        params=_ints([d["params"]])[0],
-        infer_ms=_floats([d["infer_ms"]])[0],
-        train_ms=_floats([d["train_ms"]])[0],
+        macs=check_int(f"{what}.macs", d["macs"], 0),
+        params=check_int(f"{what}.params", d["params"], 0),
+        infer_ms=check_number(f"{what}.infer_ms", d["infer_ms"], minimum=0.0),
+        train_ms=check_number(f"{what}.train_ms", d["train_ms"], minimum=0.0),
     )
 
 
-def _layer(d: dict[str, Any]) -> LayerCosts:
+def _layer(d: dict[str, Any], index: int) -> LayerCosts:
+    what = f"layers[{index}]"
+    choices = tuple(
+        check_int(f"{what}.choices[{i}]", v, 1) for i, v in enumerate(_list(d["choices"]))
+    )
+    if not choices or any(a >= b for a, b in itertools.pairwise(choices)):
+        raise ValueError(f"{what}.choices must be increasing values of P, got {list(choices)}")
     layer = LayerCosts(
         name=str(d["name"]),
-        in_channels=_ints([d["in_channels"]])[0],
-        out_channels=_ints([d["out_channels"]])[0],
-        out_size=_ints([d["out_size"]])[0],
-        stride=_ints([d["stride"]])[0],
-        choices=_ints(d["choices"]),
-        macs=_ints(d["macs"]),
-        params=_ints(d["params"]),
-        infer_ms=_floats(d["infer_ms"]),
-        train_ms=_floats(d["train_ms"]),
-        loss=_floats(d["loss"]),
+        in_channels=check_int(f"{what}.in_channels", d["in_channels"], 1),
+        out_channels=check_int(f"{what}.out_channels", d["out_channels"], 1),
+        out_size=check_int(f"{what}.out_size", d["out_size"], 1),
+        stride=check_int(f"{what}.stride", d["stride"], 1),
+        choices=choices,
+        macs=_counts(d["macs"], f"{what}.macs"),
+        params=_counts(d["params"], f"{what}.params"),
+        infer_ms=_times(d["infer_ms"], f"{what}.infer_ms"),
+        train_ms=_times(d["train_ms"], f"{what}.train_ms"),
+        loss=tuple(check_number(f"{what}.loss[{i}]", v) for i, v in enumerate(_list(d["loss"]))),
     )
     n = len(layer.choices)
     for name in ("macs", "params", "infer_ms", "train_ms", "loss"):
@@ -338,33 +379,80 @@ def _layer(d: dict[str, Any]) -> LayerCosts:
     return layer
 
 
-def _run(d: dict[str, Any]) -> Run:
-    if d["kind"] not in ("uniform", "searched"):
-        raise ValueError(f"run kind must be 'uniform' or 'searched', got {d['kind']!r}")
+def _run(d: dict[str, Any], what: str) -> Run:
+    kind = check_choice(f"{what}.kind", d["kind"], ("uniform", "searched"))
+    searched = kind == "searched"
     return Run(
-        kind=d["kind"],
-        config=_ints(d["config"]),
-        seed=_ints([d["seed"]])[0],
-        test_acc=_fraction(d["test_acc"]),
-        costs=_costs(d["costs"]),
-        seconds=_floats([d["seconds"]])[0],
-        metric=d.get("metric"),
-        budget=None if d.get("budget") is None else _floats([d["budget"]])[0],
-        supernet_acc=None if d.get("supernet_acc") is None else _fraction(d["supernet_acc"]),
-    )
+        kind=kind,
+        config=tuple(check_int(f"{what}.config", v, 1) for v in _list(d["config"])),
+        seed=check_int(f"{what}.seed", d["seed"], 0),
+        test_acc=_fraction(d["test_acc"], f"{what}.test_acc"),
+        costs=_costs(d["costs"], f"{what}.costs"),
+        seconds=check_number(f"{what}.seconds", d["seconds"], minimum=0.0),
+        metric=check_choice(f"{what}.metric", d.get("metric"), METRICS) if searched else None,
+        budget=check_number(f"{what}.budget", d.get("budget"), minimum=0.0,
+                            exclusive_minimum=True) if searched else None,
+        supernet_acc=_fraction(d.get("supernet_acc"), f"{what}.supernet_acc") if searched
+        else None,
+    )  # fmt: skip
 
 
-def _evolution(d: dict[str, Any]) -> EvolutionCheck:
+def _evolution(d: dict[str, Any], what: str) -> EvolutionCheck:
     return EvolutionCheck(
-        metric=str(d["metric"]),
-        budget=_floats([d["budget"]])[0],
-        knapsack_config=_ints(d["knapsack_config"]),
-        knapsack_predicted=_floats([d["knapsack_predicted"]])[0],
-        knapsack_measured=_fraction(d["knapsack_measured"]),
-        best_config=_ints(d["best_config"]),
-        best_measured=_fraction(d["best_measured"]),
-        evaluations=_ints([d["evaluations"]])[0],
+        metric=check_choice(f"{what}.metric", d["metric"], METRICS),
+        budget=check_number(f"{what}.budget", d["budget"], minimum=0.0, exclusive_minimum=True),
+        knapsack_config=tuple(
+            check_int(f"{what}.knapsack_config", v, 1) for v in _list(d["knapsack_config"])
+        ),
+        knapsack_predicted=check_number(f"{what}.knapsack_predicted", d["knapsack_predicted"]),
+        knapsack_measured=_fraction(d["knapsack_measured"], f"{what}.knapsack_measured"),
+        best_config=tuple(check_int(f"{what}.best_config", v, 1) for v in _list(d["best_config"])),
+        best_measured=_fraction(d["best_measured"], f"{what}.best_measured"),
+        evaluations=check_int(f"{what}.evaluations", d["evaluations"], 1),
     )
+
+
+def _cost_mismatch(results: OptimalPResults) -> str:
+    """The first stored MAC or parameter count that the named model does not give (recomputed
+    by :func:`model_costs`), or that does not add up (fixed part, runs); "" when all agree."""
+    model = results.model
+    standard_macs, standard_params, layers = model_costs(
+        model, results.model_kwargs, results.input_shape, [x.choices for x in results.layers]
+    )
+    if (results.standard.macs, results.standard.params) != (standard_macs, standard_params):
+        return (
+            f"the standard network stores {results.standard.macs} MACs and "
+            f"{results.standard.params} parameters, {model} has {standard_macs} and "
+            f"{standard_params}"
+        )
+    for stored, computed in zip(results.layers, layers, strict=True):
+        for key in ("in_channels", "out_channels", "out_size", "stride"):
+            if getattr(stored, key) != computed[key]:
+                return (
+                    f"{stored.name} stores {key} = {getattr(stored, key)}, {model} has "
+                    f"{computed[key]}"
+                )
+        for key in ("macs", "params"):
+            for p, a, b in zip(stored.choices, getattr(stored, key), computed[key], strict=True):
+                if a != b:
+                    return f"{stored.name} at P={p} stores {a} {key}, {model} computes {b}"
+    fixed = fixed_costs(results.standard, results.layers)
+    if (results.fixed.macs, results.fixed.params) != (fixed.macs, fixed.params):
+        return (
+            f"the fixed part stores {results.fixed.macs} MACs and {results.fixed.params} "
+            f"parameters, the standard network minus its switchable layers gives {fixed.macs} "
+            f"and {fixed.params}"
+        )
+    for run in results.runs:
+        for key in ("macs", "params"):
+            expected = getattr(results.fixed, key) + sum(
+                getattr(layer, key)[layer.choices.index(p)]
+                for layer, p in zip(results.layers, run.config, strict=True)
+            )
+            stored = getattr(run.costs, key)
+            if stored != expected:
+                return f"run {run.label} stores {stored} {key}, its layers add up to {expected}"
+    return ""
 
 
 def fixed_costs(standard: Costs, layers: Sequence[LayerCosts]) -> Costs:
@@ -385,14 +473,26 @@ def default_results_path(model: str = "small_vgg") -> Path:
 
 
 def load_results(path: str | Path | None = None) -> OptimalPResults:
-    """Read and validate a results file (default: the shipped one for small_vgg)."""
+    """Read and validate a results file (default: the shipped one for small_vgg).
+
+    Raises:
+        ResultsFileError: one message saying what is wrong: no file, unreadable, not UTF-8
+            text, not JSON, or content that :meth:`OptimalPResults.from_dict` refuses.
+    """
     path = Path(path) if path is not None else default_results_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ResultsFileError(
             f"no results file at {path}; make one with `python benchmarks/optimal_p.py`"
         ) from None
+    except UnicodeDecodeError as err:
+        raise ResultsFileError(
+            f"{path}: not a UTF-8 text file (byte {err.start} cannot be decoded); a results "
+            "file is JSON written by `python benchmarks/optimal_p.py`"
+        ) from None
+    except OSError as err:
+        raise ResultsFileError(f"{path}: cannot be read ({err.strerror or err})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -401,13 +501,9 @@ def load_results(path: str | Path | None = None) -> OptimalPResults:
 
 
 def save_results(results: OptimalPResults, path: str | Path) -> Path:
-    """Write ``results`` as JSON atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results.to_dict(), indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    """Write ``results`` as JSON atomically (:func:`hetconv_edu.fileio.atomic_write`: a reader
+    sees the old file or the new one, also with several writers at once)."""
+    return atomic_write(path, json.dumps(results.to_dict(), indent=1) + "\n")
 
 
 def provenance(
@@ -524,21 +620,39 @@ def _ms_per_image(seconds: float, batch: int) -> float:
     return seconds * 1000.0 / batch
 
 
-def analytic_layers(
-    net: SuperNet, input_shape: Sequence[int] = (3, 32, 32)
-) -> list[dict[str, Any]]:
-    """Every switchable layer of ``net`` with its analytic costs at each of its choices of P:
-    the :class:`LayerCosts` fields ``name``, ``in_channels``, ``out_channels``, ``out_size``,
-    ``stride``, ``choices``, ``macs`` and ``params`` (:func:`hetconv_edu.flops.layer_cost`,
-    with the layer's bias). ``input_shape`` is one image's (C, H, W)."""
-    shape = (1, *input_shape)
-    rows = {row.name: row for row in network_cost(net.export(net.largest()).eval(), shape).rows}
+def model_costs(
+    model: str,
+    model_kwargs: dict[str, Any],
+    input_shape: Sequence[int],
+    choices: Sequence[Sequence[int]] | None = None,
+) -> tuple[int, int, list[dict[str, Any]]]:
+    """The analytic costs of network ``model`` (built with ``model_kwargs``): the standard
+    network's MACs and parameters (:func:`hetconv_edu.flops.network_cost`) and every
+    switchable layer with the :class:`LayerCosts` fields ``name``, ``in_channels``,
+    ``out_channels``, ``out_size``, ``stride``, ``choices`` and, at each choice of P, ``macs``
+    and ``params`` (:func:`hetconv_edu.flops.layer_cost`, with the layer's bias).
+    ``choices``: per layer (default: the powers of two that divide both channel counts, as a
+    :class:`~hetconv_edu.supernet.SuperNet`). ``input_shape`` is one image's (C, H, W).
+
+    Raises:
+        ValueError: unknown model, bad keyword arguments, or choices that are not an
+            increasing divisor chain of a layer's channels.
+    """
+    shape = tuple(input_shape)
+    net = build_model(model, "standard", seed=None, **{"in_channels": shape[0], **model_kwargs})
+    cost = network_cost(net.eval(), (1, *shape))
+    rows = {row.name: row for row in cost.rows}
+    slots, names = conv_slots(net), slot_module_names(net)
+    if choices is None:
+        choices = [power_of_two_choices(s.in_channels, s.out_channels) for s in slots]
+    if len(choices) != len(slots):
+        raise ValueError(f"{model} has {len(slots)} switchable layers, got {len(choices)}")
     layers = []
-    for slot, name, nested in zip(net.slots, net.slot_names, net.layers, strict=True):
-        out_size = rows[name].out_size
-        m, n = slot.in_channels, slot.out_channels
-        bias = nested.bias is not None
-        costs = [layer_cost(f"hetconv:{p}", m, n, 3, out_size, bias=bias) for p in nested.choices]
+    for slot, name, layer_choices in zip(slots, names, choices, strict=True):
+        m, n, out_size = slot.in_channels, slot.out_channels, rows[name].out_size
+        chain = check_divisor_chain(m, n, layer_choices, name=f"layer {slot.index + 1} of {model}")
+        bias = net.get_submodule(name).bias is not None
+        costs = [layer_cost(f"hetconv:{p}", m, n, 3, out_size, bias=bias) for p in chain]
         layers.append(
             {
                 "name": f"layer {slot.index + 1} ({m}→{n}, {out_size}×{out_size})",
@@ -546,12 +660,21 @@ def analytic_layers(
                 "out_channels": n,
                 "out_size": out_size,
                 "stride": slot.stride,
-                "choices": tuple(nested.choices),
+                "choices": tuple(chain),
                 "macs": tuple(c.macs for c in costs),
                 "params": tuple(c.params for c in costs),
             }
         )
-    return layers
+    return cost.macs, cost.params, layers
+
+
+def analytic_layers(
+    net: SuperNet, input_shape: Sequence[int] = (3, 32, 32)
+) -> list[dict[str, Any]]:
+    """Every switchable layer of ``net`` with its analytic costs at each of its choices of P
+    (:func:`model_costs` of the network it was built from)."""
+    kwargs = {k: v for k, v in net.build_kwargs.items() if k != "in_channels"}
+    return model_costs(net.name, kwargs, input_shape, net.choices)[2]
 
 
 def measure_layers(

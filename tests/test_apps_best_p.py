@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,7 @@ from hetconv_edu.optimal_p import (
 from hetconv_edu.study_reference import stamp_reference
 from hetconv_edu.viz.best_p import cost_text, plan_html
 from tests.datasets import write_fake_cifar10
+from tests.test_optimal_p import TAMPERED, tampered_file
 
 LAYERS = ((8, 16, 16), (16, 16, 16), (16, 32, 8), (32, 32, 8))
 """(M, N, output size) of small_vgg's switchable layers with widths (8, 16, 32)."""
@@ -378,6 +380,24 @@ def test_broken_results_file_is_explained(tmp_path: Path, content: str, message:
     app = BestPApp(path=path)
     assert app.results is None and message in app.message_text
     assert str(path) in app.message_text
+
+
+@pytest.mark.parametrize(("edit", "message"), TAMPERED)
+def test_tampered_results_file_is_refused_with_one_message(tmp_path: Path, edit, message) -> None:
+    path = tampered_file(tmp_path, edit)
+    app = BestPApp(path=path)  # never raises, never shows the file as truth
+    assert app.results is None and app.shipped is None
+    assert re.search(message, app.message_text) and str(path) in app.message_text
+    assert "hetconv-error" in app.message.value and "Traceback" not in app.message.value
+    for body in (app.costs_body, app.uniform_body, app.budget_body, app.beat_body):
+        assert body.layout.display == "none"
+
+
+def test_results_file_that_is_not_utf8_is_refused_with_one_message(tmp_path: Path) -> None:
+    path = save_results(make_results(), tmp_path / "r.json")
+    path.write_bytes(path.read_bytes().replace(b"CIFAR-10", b"CIFAR\xff10"))
+    app = BestPApp(path=path)
+    assert app.results is None and "not a UTF-8 text file" in app.message_text
 
 
 def test_environment_variable_names_the_results_file(

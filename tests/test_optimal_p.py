@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from hetconv_edu.optimal_p import (
     measure_layers,
     measure_network,
     measure_sensitivity,
+    model_costs,
     provenance,
     save_results,
 )
@@ -69,6 +71,41 @@ def _results(runs: tuple[Run, ...] = ()) -> OptimalPResults:
     )
 
 
+SMALL = {"widths": [8, 16, 16]}
+
+
+def file_results(runs: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> OptimalPResults:
+    """Results of small_vgg (widths 8-16-16) as a results file must hold them: layers and
+    standard costs from :func:`model_costs`, the fixed part from :func:`fixed_costs`, made-up
+    times and losses, and one run per (kind, config) with its costs added up."""
+    std_macs, std_params, rows = model_costs("small_vgg", SMALL, (3, 32, 32))
+    layers = tuple(
+        LayerCosts(
+            **row,
+            infer_ms=tuple(m / 1e8 + 0.001 * p
+                           for m, p in zip(row["macs"], row["choices"], strict=True)),
+            train_ms=tuple(3 * m / 1e8 for m in row["macs"]),
+            loss=tuple(0.01 * i for i in range(len(row["choices"]))),
+        )
+        for row in rows
+    )  # fmt: skip
+    standard = Costs(std_macs, std_params, 0.2, 0.7)
+    r = OptimalPResults(
+        provenance=provenance(["python", "x.py"], {"name": "fake"}, {"epochs": 1, "seeds": [0]}),
+        model="small_vgg", model_kwargs=SMALL, input_shape=(3, 32, 32), standard=standard,
+        fixed=fixed_costs(standard, layers), reference_acc=0.8, layers=layers,
+    )  # fmt: skip
+    made = []
+    for i, (kind, config) in enumerate(runs):
+        params = r.fixed.params + sum(
+            layer.params[layer.choices.index(p)] for layer, p in zip(layers, config, strict=True)
+        )
+        costs = Costs(int(r.cost(config, "macs")), params, 0.1, 0.3)
+        extra = ("macs", costs.macs * 1.1, 0.6) if kind == "searched" else ()
+        made.append(Run(kind, config, 0, 0.5 + 0.01 * i, costs, 1.0, *extra))
+    return dataclasses.replace(r, runs=tuple(made))
+
+
 def test_additive_model_costs_and_predictions_sum_over_layers() -> None:
     r = _results()
     assert r.cost((2, 8), "macs") == 1000 + 500 + 125
@@ -111,46 +148,114 @@ def test_rank_correlation_counts_each_trained_network_once() -> None:
 
 
 def test_results_round_trip_through_a_file(tmp_path: Path) -> None:
-    costs = Costs(10, 2, 0.25, 0.75)
-    r = _results((Run("searched", (2, 4), 1, 0.75, costs, 3.5, "macs", 1800.0, 0.7),))
+    r = file_results((("uniform", (1, 1, 1, 1)), ("searched", (2, 4, 1, 8))))
     path = save_results(r, tmp_path / "sub" / "r.json")
     assert not list(path.parent.glob("*.tmp"))
     assert load_results(path) == r
     assert json.loads(path.read_text())["schema"] == SCHEMA
 
 
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (lambda d: d.update(schema="other/9"), "schema is 'other/9'"),
-        (lambda d: d["provenance"].pop("machine"), "provenance lacks machine"),
-        (lambda d: d.pop("layers"), "missing field 'layers'"),
-        (lambda d: d["layers"][0].update(macs=[1, 2]), "macs has not one value per choice"),
-        (lambda d: d.update(reference_acc=80), "accuracy between 0 and 1"),
-        (lambda d: d["layers"][1].update(choices=["1", "2", "4", "8"]), "list of integers"),
-        (
-            lambda d: d["runs"].append({**d["runs"][0], "config": [3, 1]}),
-            r"a takes P ∈ \{1, 2, 4\}, got 3",
-        ),
-        (lambda d: d["runs"][0].update(kind="lucky"), "run kind must be"),
-    ],
-)
-def test_malformed_results_files_give_clear_errors(tmp_path: Path, edit, message: str) -> None:
-    costs = Costs(10, 2, 0.25, 0.75)
-    data = json.loads(json.dumps(_results((Run("uniform", (1, 1), 0, 0.5, costs, 1.0),)).to_dict()))
+def _scale_layer_macs(d: dict, factor: int) -> None:
+    for layer in d["layers"]:
+        layer["macs"] = [m * factor for m in layer["macs"]]
+
+
+TAMPERED = [
+    (lambda d: d.update(schema="other/9"), "schema is 'other/9'"),
+    (lambda d: d["provenance"].pop("machine"), "provenance lacks machine"),
+    (lambda d: d.pop("layers"), "missing field 'layers'"),
+    (
+        lambda d: d["layers"][0]["macs"].__setitem__(0, 1),
+        r"layer 1 \(8→16, 16×16\) at P=1 stores 1 macs, small_vgg computes "
+        + f"{8 * 16 * 3 * 3 * 16 * 16};",
+    ),
+    (lambda d: d["layers"][0]["macs"].pop(), "macs has not one value per choice"),
+    (lambda d: d.update(reference_acc=80), "reference_acc must be a finite number"),
+    (lambda d: d["layers"][1].update(choices=["1", "2", "4", "8", "16"]), "choices"),
+    (
+        lambda d: d["runs"].append({**d["runs"][0], "config": [3, 1, 1, 1]}),
+        r"takes P ∈ \{1, 2, 4, 8\}, got 3",
+    ),
+    (lambda d: d["runs"][0].update(kind="lucky"), r"runs\[0\].kind must be one of"),
+    # issue 13 item 5: each tampering of the best-P app's file
+    (
+        lambda d: d["layers"][0]["macs"].__setitem__(0, -d["layers"][0]["macs"][0]),
+        r"layers\[0\].macs\[0\] must be an integer >= 0",
+    ),
+    (lambda d: d["standard"].update(macs=-1), "standard.macs must be an integer >= 0"),
+    (lambda d: _scale_layer_macs(d, 10), "stores .* macs, small_vgg computes"),
+    (
+        lambda d: d["standard"].update(macs=d["standard"]["macs"] * 10),
+        "the standard network stores",
+    ),
+    (lambda d: d["fixed"].update(params=d["fixed"]["params"] + 1), "the fixed part stores"),
+    (
+        lambda d: d["runs"][1]["costs"].update(macs=d["runs"][1]["costs"]["macs"] * 2),
+        "run P=\\(2, 4, 1, 8\\) stores",
+    ),
+    (
+        lambda d: d["layers"][2]["infer_ms"].__setitem__(1, float("nan")),
+        r"layers\[2\].infer_ms\[1\] must be a finite number",
+    ),
+    (
+        lambda d: d["runs"][0].update(test_acc=float("nan")),
+        r"runs\[0\].test_acc must be a finite number",
+    ),
+    (
+        lambda d: d["layers"][3]["loss"].__setitem__(2, float("nan")),
+        r"layers\[3\].loss\[2\] must be a finite number",
+    ),
+    (
+        lambda d: d["standard"].update(infer_ms=float("inf")),
+        "standard.infer_ms must be a finite number",
+    ),
+    (lambda d: d.update(model="huge_vgg"), "model must be one of"),
+    (
+        lambda d: d["layers"][1].update(choices=[2, 1, 4, 8, 16]),
+        r"layers\[1\].choices must be increasing",
+    ),
+    (
+        lambda d: d["layers"][1].update(choices=[1, 2, 4, 8, 3]),
+        r"layers\[1\].choices must be increasing",
+    ),
+    (lambda d: d["layers"][1].update(choices=[1, 2, 4, 8, 32]), "layer 2 of small_vgg"),
+    (lambda d: d.update(model_kwargs={"widths": [8, 16, 32]}), "small_vgg (has|computes)"),
+    (lambda d: d["runs"][1].update(budget=-5.0), r"runs\[1\].budget must be a finite number"),
+    (lambda d: d.update(input_shape=[3, 32]), "expected 3 values"),
+]
+
+
+def tampered_file(folder: Path, edit) -> Path:
+    """A valid results file of :func:`file_results` (two runs) with ``edit`` applied to its
+    JSON data."""
+    r = file_results((("uniform", (1, 1, 1, 1)), ("searched", (2, 4, 1, 8))))
+    data = json.loads(json.dumps(r.to_dict()))
     edit(data)
-    path = tmp_path / "bad.json"
+    path = folder / "bad.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ResultsFileError, match=message):
+    return path
+
+
+@pytest.mark.parametrize(("edit", "message"), TAMPERED)
+def test_malformed_results_files_give_clear_errors(tmp_path: Path, edit, message: str) -> None:
+    path = tampered_file(tmp_path, edit)
+    with pytest.raises(ResultsFileError, match=message) as caught:
         load_results(path)
+    assert str(caught.value).startswith(f"{path}: ") and "\n" not in str(caught.value)
 
 
-def test_missing_or_non_json_results_files_give_clear_errors(tmp_path: Path) -> None:
+def test_missing_unreadable_or_non_json_results_files_give_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ResultsFileError, match=r"no results file at .*benchmarks/optimal_p\.py"):
         load_results(tmp_path / "none.json")
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(ResultsFileError, match="not valid JSON"):
         load_results(tmp_path / "x.json")
+    good = json.dumps(file_results().to_dict()).encode()
+    (tmp_path / "latin.json").write_bytes(good.replace(b'"fake"', b'"caf\xe9"'))
+    with pytest.raises(ResultsFileError, match=r"not a UTF-8 text file \(byte \d+"):
+        load_results(tmp_path / "latin.json")
+    with pytest.raises(ResultsFileError, match="cannot be read"):
+        load_results(tmp_path)  # a folder
 
 
 def test_provenance_names_command_date_version_machine_data_and_budget() -> None:
@@ -221,7 +326,9 @@ def test_shipped_results_file_is_valid_and_comes_from_the_benchmark() -> None:
     # the standard network and the fixed part come from one timing: they add up
     assert r.fixed == fixed_costs(r.standard, r.layers)
     stamp = r.provenance["reference"]
-    assert len(stamp["commit"].split("+")[0]) == 40 and "--stamp-reference" in stamp["command"]
+    assert (
+        len(stamp["commit"].split("+")[0]) == 40 and "benchmarks/optimal_p.py" in stamp["command"]
+    )
     stale = stale_reasons(r)
     assert not stale, (
         "the shipped best-P results are stale: this code computes other numbers than the code "
@@ -258,3 +365,30 @@ def test_benchmark_quick_run_writes_a_valid_results_file(tmp_path: Path) -> None
     assert "rank correlation" in proc.stdout
     assert r.provenance["reference"]["commit"] and stale_reasons(r) == []
     assert not list(tmp_path.glob("optimal_p_runs_*"))
+
+
+def _save_many(results: OptimalPResults, path: str, times: int) -> None:
+    for _ in range(times):
+        save_results(results, path)
+
+
+def test_two_processes_saving_to_one_path_never_leave_a_broken_file(tmp_path: Path) -> None:
+    import multiprocessing
+
+    a = file_results((("uniform", (1, 1, 1, 1)),))
+    b = file_results((("uniform", (2, 2, 2, 2)), ("searched", (2, 4, 1, 8))))
+    path = save_results(a, tmp_path / "r.json")
+    expected = {json.dumps(r.to_dict(), indent=1) + "\n" for r in (a, b)}
+    ctx = multiprocessing.get_context("fork")
+    writers = [ctx.Process(target=_save_many, args=(r, str(path), 150)) for r in (a, b)]
+    for w in writers:
+        w.start()
+    reads = 0
+    while any(w.is_alive() for w in writers) or reads == 0:
+        assert path.read_text() in expected  # the old file or a new one, never a part
+        reads += 1
+    for w in writers:
+        w.join()
+        assert w.exitcode == 0
+    assert load_results(path) in (a, b) and reads > 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # no temporary left

@@ -21,10 +21,9 @@ from hetconv_edu.study_reference import (
     stale_reasons,
     stamp_reference,
 )
-from tests.test_optimal_p import _results
+from tests.test_optimal_p import SMALL, file_results
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = {"widths": [8, 16, 16]}
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ def fresh() -> Iterator[None]:
 
 @pytest.fixture
 def stamped(fresh: None):
-    r = _results()
+    r = file_results()
     assert r.model_kwargs == SMALL
     return stamp_reference(r, "python benchmarks/optimal_p.py --stamp-reference r.json", "note")
 
@@ -77,7 +76,7 @@ def test_the_reference_survives_a_file_and_another_thread_count(stamped, tmp_pat
 
 
 def test_results_without_a_reference_are_stale() -> None:
-    assert stale_reasons(_results()) == ["the results record no reference computation"]
+    assert stale_reasons(file_results()) == ["the results record no reference computation"]
 
 
 def test_a_changed_cost_is_stale(stamped, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,7 +156,7 @@ def test_compare_reference_tolerates_float_noise_not_changes() -> None:
 
 
 def test_benchmark_stamps_a_results_file(tmp_path: Path) -> None:
-    path = save_results(_results(), tmp_path / "r.json")
+    path = save_results(file_results(), tmp_path / "r.json")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "optimal_p.py"), "--stamp-reference",
          str(path), "--data-source", "CIFAR-10 (python batches), test copy",
@@ -170,4 +169,4 @@ def test_benchmark_stamps_a_results_file(tmp_path: Path) -> None:
     assert "--stamp-reference" in r.provenance["reference"]["command"]
     assert r.provenance["reference"]["note"] == "checked"
     assert stale_reasons(r) == []
-    assert r.layers == _results().layers  # nothing else changed
+    assert r.layers == file_results().layers  # nothing else changed
