@@ -47,8 +47,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from hetconv_edu.checks import check_bool, check_choice, check_int, check_positive_int
 from hetconv_edu.fileio import atomic_folder, atomic_writer
-from hetconv_edu.pattern import check_positive_int
 
 __all__ = [
     "CIFAR10_ARCHIVE",
@@ -824,6 +824,8 @@ def load_cifar10(
             folder or a full disk for the download); says what happened and what to do.
         DataIntegrityError: a file is truncated, damaged or refused as unsafe.
     """
+    download = check_bool("download", download)
+    seed = check_int("seed", seed, minimum=0)
     files, source = _cifar10_files(_resolve_root(root), download, url, md5)
     train, test, classes = _read_cifar_files(files, source)
     return _finish("cifar10", train, test, classes, subset, test_subset, seed)
@@ -983,6 +985,8 @@ def load_fashion_mnist(
             f"md5s must give the md5 of exactly these files: {', '.join(FASHION_MNIST_MD5)}; "
             f"got {', '.join(md5s) or 'none'}"
         )
+    download = check_bool("download", download)
+    seed = check_int("seed", seed, minimum=0)
     folder = _resolve_root(root) / FASHION_MNIST_FOLDER
     content = {
         name: _fashion_mnist_file(name, folder, download, base_url, md5s)
@@ -1044,8 +1048,7 @@ def augment(
     """
     if images.ndim != 4:
         raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding must be an int >= 0, got {padding!r}")
+    padding = check_int("padding", padding, minimum=0)
     count, channels, height, width = images.shape
     device = images.device
     draw_on = device if generator is None else generator.device
@@ -1114,8 +1117,9 @@ class Batches:
         dataset: the data set.
         split: ``"train"`` or ``"test"``.
         batch_size: images per batch (the last batch may be smaller unless ``drop_last``).
-        shuffle: shuffle each epoch; default: for the training split only.
-        augment: random crop and flip (:func:`augment`); default: for the training split only.
+        shuffle: shuffle each epoch (a bool); default: for the training split only.
+        augment: random crop and flip (:func:`augment`, a bool); default: for the training
+            split only.
         seed: seed of the order and the augmentation (>= 0).
         device: where batches are delivered.
         rank: this process's rank, in ``range(world_size)``.
@@ -1137,31 +1141,31 @@ class Batches:
         world_size: int = 1,
         drop_last: bool = False,
     ) -> None:
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+        split = check_choice("split", split, ("train", "test"))
+        seed = check_int("seed", seed, minimum=0)
         self.world_size = check_positive_int("world_size", world_size)
-        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
-            raise ValueError(f"rank must be an int in 0..{world_size - 1}, got {rank!r}")
+        rank = check_int("rank", rank, minimum=0)
+        if rank >= self.world_size:
+            raise ValueError(
+                f"rank must be an integer in 0..{self.world_size - 1} (one per process of "
+                f"world_size={self.world_size}), got {rank}"
+            )
         self.dataset = dataset
         self.split = split
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.shuffle = split == "train" if shuffle is None else shuffle
-        self.augment = split == "train" if augment is None else augment
+        self.shuffle = split == "train" if shuffle is None else check_bool("shuffle", shuffle)
+        self.augment = split == "train" if augment is None else check_bool("augment", augment)
         self.seed = seed
         self.device = torch.device(device)
         self.rank = rank
-        self.drop_last = drop_last
+        self.drop_last = check_bool("drop_last", drop_last)
         self.epoch = 0
         self._images: torch.Tensor = getattr(dataset, f"{split}_images")
         self._labels: torch.Tensor = getattr(dataset, f"{split}_labels")
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose order (and augmentation) the next iteration delivers."""
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
-        self.epoch = epoch
+        self.epoch = check_int("epoch", epoch, minimum=0)
 
     @property
     def num_examples(self) -> int:

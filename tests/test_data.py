@@ -967,10 +967,15 @@ def test_training_batches_are_augmented(cifar: ImageDataset) -> None:
 @pytest.mark.parametrize(
     ("arguments", "complaint"),
     [
-        ({"split": "valid"}, "split must be 'train' or 'test'"),
+        ({"split": "valid"}, r"split must be one of \['train', 'test'\], got 'valid'"),
         ({"batch_size": 0}, "batch_size must be a positive integer"),
-        ({"rank": 2, "world_size": 2}, r"rank must be an int in 0\.\.1"),
-        ({"seed": -1}, "seed must be an int >= 0"),
+        ({"rank": 2, "world_size": 2}, r"rank must be an integer in 0\.\.1 .*, got 2"),
+        ({"rank": True}, "rank must be an integer >= 0, got True"),
+        ({"seed": -1}, "seed must be an integer >= 0, got -1"),
+        ({"seed": 1.0}, "seed must be an integer >= 0, got 1.0"),
+        ({"shuffle": "no"}, "shuffle must be True or False, got 'no'"),
+        ({"augment": 1}, "augment must be True or False, got 1"),
+        ({"drop_last": "yes"}, "drop_last must be True or False, got 'yes'"),
     ],
 )
 def test_batches_reject_bad_arguments(
@@ -1112,3 +1117,31 @@ def test_a_users_fashion_mnist_file_with_another_md5_is_kept(
     assert len(dataset.train_labels) == 60
     assert aside.read_bytes() == mine
     assert md5s_of(served).items() <= md5s_of(folder).items()
+
+
+def test_numpy_integers_are_plain_arguments(cifar: ImageDataset) -> None:
+    batches = Batches(cifar, batch_size=np.int64(64), seed=np.int64(3), rank=np.int32(0))
+    batches.set_epoch(np.int64(2))
+    reference = Batches(cifar, batch_size=64, seed=3)
+    reference.set_epoch(2)
+    assert torch.equal(batches.indices(), reference.indices())
+    assert type(batches.seed) is int and type(batches.epoch) is int
+    generator = torch.Generator().manual_seed(0)
+    images = cifar.train_images[:4]
+    assert augment(images, generator, padding=np.int64(2)).shape == images.shape
+
+
+@pytest.mark.parametrize("loader", [load_cifar10, load_fashion_mnist])
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        ({"download": "no"}, "download must be True or False, got 'no'"),
+        ({"seed": -2}, "seed must be an integer >= 0, got -2"),
+    ],
+)
+def test_loaders_refuse_arguments_that_would_read_otherwise(
+    loader: Any, arguments: dict[str, Any], complaint: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        loader(tmp_path, **arguments)
+    assert list(tmp_path.iterdir()) == []
