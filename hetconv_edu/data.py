@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from hetconv_edu.checks import check_bool, check_choice, check_int, check_positive_int
-from hetconv_edu.fileio import atomic_folder, atomic_writer
+from hetconv_edu.fileio import atomic_folder, atomic_writer, remove_stale_temporaries
 
 __all__ = [
     "CIFAR10_ARCHIVE",
@@ -743,9 +743,11 @@ def _cifar10_files(
     in ``root``, else the archive in ``root`` (downloaded first if missing or not the expected
     one), extracted into the folder when ``root`` can be written."""
     folder = root / CIFAR10_FOLDER
+    archive = root / CIFAR10_ARCHIVE
+    for written in (folder, archive):  # what killed extractions and downloads left behind
+        remove_stale_temporaries(written)
     if folder.is_dir():
         return _cifar_folder_files(folder), folder
-    archive = root / CIFAR10_ARCHIVE
     files = None
     reasons = []
     if archive.is_file():
@@ -893,6 +895,7 @@ def _fashion_mnist_file(
     md5 = FASHION_MNIST_MD5[name] if md5s is None else md5s[name]
     raw_md5 = _FASHION_MNIST_RAW_MD5[name] if md5s is None else None
     dest = folder / name
+    remove_stale_temporaries(dest)  # what killed downloads left behind
     rejected = []
     for candidate in (dest, *(system / name for system in FASHION_MNIST_SYSTEM_DIRS)):
         if candidate.is_file():

@@ -1145,3 +1145,27 @@ def test_loaders_refuse_arguments_that_would_read_otherwise(
     with pytest.raises(ValueError, match=complaint):
         loader(tmp_path, **arguments)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_leftovers_of_killed_downloads_and_extractions_are_removed_by_the_next_load(
+    cifar_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    (tmp_path / data.CIFAR10_ARCHIVE).write_bytes(cifar_archive.read_bytes())
+    fashion = write_fake_fashion_mnist(tmp_path)
+    fashion_md5s = md5s_of(fashion)
+    killed = [
+        tmp_path / f".{data.CIFAR10_ARCHIVE}.k1ll3d00.tmp",  # a download, SIGKILLed
+        tmp_path / f".{data.CIFAR10_FOLDER}.k1ll3d00.tmp",  # an extraction, SIGKILLed
+        fashion / ".t10k-images-idx3-ubyte.gz.k1ll3d00.tmp",
+    ]
+    killed[0].write_bytes(cifar_archive.read_bytes()[:1000])
+    killed[1].mkdir()
+    (killed[1] / "data_batch_1").write_bytes(b"half")
+    killed[2].write_bytes(b"half")
+    for path in killed:
+        age(path, 2 * STALE_AFTER_S)
+    load_cifar10(tmp_path, download=False, md5=file_md5(cifar_archive))
+    load_fashion_mnist(tmp_path, download=False, md5s=fashion_md5s)
+    assert leftovers(tmp_path) == []
+    assert leftovers(fashion) == []
