@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from hetconv_edu.apps import best_p as best_p_app
 from hetconv_edu.apps.best_p import (
     CI_LIVE_SETTINGS,
     RESULTS_ENV,
@@ -249,6 +250,20 @@ def test_app_loads_the_file_and_the_budget_slider_redraws(
     assert "10 networks trained from scratch" in app.message_text
     assert "has changed since" not in app.message_text
     assert str(results_file) in app.provenance.value and "Test CPU" in app.provenance.value
+    # provenance (paths, fingerprints) waits in a closed disclosure
+    assert app.provenance.value.startswith("<details><summary>")
+    assert "<details open" not in app.provenance.value
+    # one plain sentence of what the file shows, computed from it
+    uniform: dict[int, list[float]] = {}
+    for run in r.runs:
+        if run.kind == "uniform":
+            uniform.setdefault(run.config[0], []).append(run.test_acc)
+    means = {p: 100 * sum(a) / len(a) for p, a in uniform.items()}
+    best = max(means, key=lambda p: (means[p], -p))
+    assert f"the most accurate was P = {best} ({means[best]:.1f} %)" in app.message_text
+    assert f"{min(means.values()):.1f}–{max(means.values()):.1f} % test accuracy" in (
+        app.message_text
+    )
 
     def check_summary(metric: str, value: float) -> tuple[int, ...]:
         budget = budget_from_slider(r, metric, value)
@@ -532,3 +547,30 @@ def test_live_run_with_a_damaged_batch_explains_what_to_do(
     )
     assert "Traceback" not in app.live_message.value
     assert app.results is app.shipped and not app.run_button.disabled
+
+
+def test_exercises_live_in_the_app_and_grade_from_the_results(results_file: Path) -> None:
+    app = BestPApp(path=results_file)
+    r = app.results
+    expected = [
+        (1 - 1 / 9) / (2 * 8),  # the saving of P 8 → 16, (1 − 1/K²)/(2P)
+        math.prod(len(layer.choices) for layer in r.layers),
+        100 * r.predicted_acc(r.best("macs", 0.40 * r.standard.macs).config),
+    ]
+    for number, value in enumerate(expected, start=1):
+        checker = app.exercise(number)
+        assert checker.expected == pytest.approx(value)
+        assert checker.check(value) and not app.exercise(number).check(value + 1)
+    with pytest.raises(ValueError, match="exercise number must be 1 … 3, got 4"):
+        app.exercise(4)
+
+
+def test_time_left_comes_from_the_measured_pace(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = BestPApp(results=make_results())
+    clock = iter([100.0, 104.0, 108.0, 500.0])
+    monkeypatch.setattr(best_p_app.time, "monotonic", lambda: next(clock))
+    assert app._time_left(10, 100) == ""  # the first step seen starts the clock
+    assert app._time_left(11, 100) == ""  # one step is no pace yet
+    # 2 steps in 8 s: 4 s a step, 88 steps left
+    assert app._time_left(12, 100) == " About 6 min of training left at the pace measured so far."
+    assert "About 5 minutes" not in app._live_plan_text()

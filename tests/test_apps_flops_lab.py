@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import ipywidgets as W
 import pytest
 
 from hetconv_edu.apps.flops_lab import (
@@ -76,6 +77,7 @@ def test_calculator_numbers(app, d_o, m, n, k, p, g):
             assert app.layer_fig.data[1].y[i] == analytic.params
         assert f"(1 − 1/{p})/{k * k} = " in html
     app.unit.value = "MACs"
+    app.ratio_k.value, app.ratio_p.value = k, p  # the ratio section has its own K and P
     here = app.ratio_fig.data[3]
     assert list(here.x) == [p] and here.y[0] == pytest.approx(hetconv_ratio(k, p))
     assert app.ratio_fig.data[2].y[0] == pytest.approx(1 / k**2)
@@ -159,7 +161,8 @@ def test_paper_table_in_app(app):
 
 
 def test_latency_button_on_tiny_layer(app):
-    _set_layer(app, 4, 16, 16, 3, 2, 2)
+    app.latency_channels.set(in_channels=16, out_channels=16, kernel_size=3, p=2)
+    app.latency_d_o.value = 4  # section 6's own layer controls
     app.batch.value, app.rounds.value = 2, 2
     app.measurements.clear()
     app.measure_button.click()
@@ -177,3 +180,55 @@ def test_latency_button_on_tiny_layer(app):
     assert "measured ×" in app.measure_status.value
     app.clear_button.click()
     assert app.measurements == []
+
+
+def _controls(widget) -> set[int]:
+    """ids of the value-holding widgets shown inside ``widget`` (boxes walked)."""
+    found = set()
+    for child in getattr(widget, "children", ()):
+        if hasattr(child, "children"):
+            found |= _controls(child)
+        elif hasattr(child, "value") and not isinstance(child, W.HTML):
+            found.add(id(child))
+    return found
+
+
+def test_sections_keep_their_own_controls_and_lesson_defaults_restore_them(app):
+    """The teacher guide's path: K and P moved in section 3, then section 6 measured. Section
+    6 must still time the lesson's layer (K = 3, P = 4), not section 3's K = 7, P = 16."""
+    app.reset()
+    lesson_latency = app.latency_settings()
+    lesson_layer = app.layer_settings()
+    assert lesson_latency == {
+        "out_size": 16, "in_channels": 128, "out_channels": 128, "kernel_size": 3, "p": 4
+    }  # fmt: skip
+    app.ratio_k.value, app.ratio_p.value = 7, 16
+    assert app.ratio_fig.data[3].x[0] == 16
+    assert app.latency_settings() == lesson_latency
+    assert app.layer_settings() == lesson_layer
+    _set_layer(app, 8, 64, 32, 5, 2, 16)
+    assert app.latency_settings() == lesson_latency
+    assert (app.ratio_k.value, app.ratio_p.value) == (7, 16)
+
+    # no control is shown in two sections, except the ones the page says are shared
+    sections = {
+        name: _controls(getattr(app, f"{name}_section"))
+        for name in ("layer", "units", "ratio", "network", "breakdown", "latency")
+    }
+    shared = {id(w) for w in (app.unit, app.network, app.net_family, app.net_p)}
+    names = list(sections)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not (sections[a] & sections[b]) - shared, (a, b)
+    assert "section 4's controls" in app.breakdown_section.children[2].value
+
+    app.unit.value = "FLOPs"
+    app.network.value = "small_resnet"
+    app.latency_channels.set(kernel_size=7, p=8)
+    app.reset_buttons[-1].click()  # "lesson defaults" in section 6
+    assert app.latency_settings() == lesson_latency
+    assert app.layer_settings() == lesson_layer
+    assert (app.ratio_k.value, app.ratio_p.value) == (3, 4)
+    assert (app.unit.value, app.network.value, app.net_p.value) == ("MACs", "vgg16", 4)
+    assert len(app.reset_buttons) == 5
+    assert all(b.description == "lesson defaults" for b in app.reset_buttons)

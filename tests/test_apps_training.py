@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from hetconv_edu.apps import training as training_app
 from hetconv_edu.apps.training import (
     CI_SETTINGS,
     FULL_RUN_SETTINGS,
     AppSettings,
     TrainingApp,
     check_families,
+    spread_across_classes,
 )
 from hetconv_edu.data import load_dataset
 from tests.datasets import write_fake_cifar10
@@ -231,3 +233,56 @@ def test_damaged_or_unreadable_data_is_explained(
     assert text.startswith("The data could not be loaded") and said in text
     assert "Traceback" not in app.message.value
     assert not app.running and not app.train_button.disabled and app.stop_button.disabled
+
+
+@pytest.mark.parametrize(
+    ("labels", "count"),
+    [
+        ([0] * 30 + [1] * 30 + [2] * 30, 24),  # a class-sorted test set
+        ([2, 2, 0, 1, 1, 1, 0, 2, 1], 5),
+        ([3, 3, 3, 1], 10),  # fewer examples than asked
+        ([4, 4], 0),
+    ],
+)
+def test_prediction_grid_samples_across_classes(labels: list[int], count: int) -> None:
+    chosen = spread_across_classes(labels, count)
+    assert len(chosen) == min(count, len(labels)) and len(set(chosen)) == len(chosen)
+    # brute force: every class as evenly as possible, each class's examples in file order
+    picked = [labels[i] for i in chosen]
+    classes = sorted(set(labels))
+    counts = [picked.count(c) for c in classes]
+    available = [labels.count(c) for c in classes]
+    for c, k, have in zip(classes, counts, available, strict=True):
+        assert [i for i in chosen if labels[i] == c] == [
+            i for i, lab in enumerate(labels) if lab == c
+        ][:k]
+        assert k == have or k >= max(counts) - 1, (c, counts)
+    with pytest.raises(ValueError, match="count must be an integer >= 0"):
+        spread_across_classes(labels, -1)
+
+
+def test_predictions_show_every_class_of_a_sorted_test_set(
+    tmp_path: Path, tiny_data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = tiny_data.test_labels.argsort(stable=True)  # all of class 0 first
+    images, labels = tiny_data.test_images[order], tiny_data.test_labels[order]
+    sorted_data = dataclasses.replace(tiny_data, test_images=images, test_labels=labels)
+    app = make_app(tmp_path, data=sorted_data)
+    app.train_blocking()
+    shown: list[list[int]] = []
+    grid = lambda _images, true, *_args, **_kw: shown.append(true)  # noqa: E731
+    monkeypatch.setattr(training_app, "prediction_grid", grid)
+    app.predictions(count=24)
+    classes = sorted(set(sorted_data.test_labels.tolist()))
+    assert len(classes) >= 3 and shown[0][: len(classes)] == classes
+
+
+def test_ready_line_follows_the_settings(tmp_path: Path, tiny_data) -> None:
+    app = make_app(tmp_path, data=tiny_data, settings=dataclasses.replace(TINY, epochs=8))
+    app.epochs_input.value = 3
+    assert "3 epochs on 200 training images" in app.message_text
+    app.subset_input.value = 1500
+    assert "3 epochs on 1,500 training images" in app.message_text
+    app.full_run_toggle.value = True
+    app.full_run_toggle.value = False  # back from a full run: the line says the settings again
+    assert "3 epochs on 1,500 training images" in app.message_text

@@ -46,8 +46,10 @@ def test_flops_lab_in_jupyterlab(lab) -> None:
     lab.press("P part", "ArrowLeft", times=2, within=LAYER)  # P: 8 → 2
     lab.expect_text(HET_WORK, _macs(2))
     lab.screenshot("flops-lab-layer-p2", selector=LAYER)
-    # the ratio section follows the same P
-    lab.wait_for_plot(".hetconv-flops-ratio-fig", "(gd) => gd.data[3].x[0] === 2")
+    # the ratio section has its own P: still the lesson's 4; its own slider moves it
+    lab.wait_for_plot(".hetconv-flops-ratio-fig", "(gd) => gd.data[3].x[0] === 4")
+    lab.press("P part", "ArrowRight", within=".hetconv-flops-ratio")
+    lab.wait_for_plot(".hetconv-flops-ratio-fig", "(gd) => gd.data[3].x[0] === 8")
 
     lab.screenshot("flops-lab-units", selector=".hetconv-flops-units")
     lab.screenshot("flops-lab-ratio", selector=".hetconv-flops-ratio")

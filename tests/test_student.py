@@ -4,6 +4,7 @@ to bottom with its answer checkers still grading."""
 from __future__ import annotations
 
 import errno
+import inspect
 import json
 import re
 import tempfile
@@ -253,3 +254,38 @@ def test_command_reports_a_folder_it_cannot_write(
     err = capsys.readouterr().err
     assert "Permission denied" in err and str(tmp_path / "out") in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def answer_expressions() -> list[str]:
+    """The expression of every exercise's answer (the body of its ``lambda``), as the package
+    writes it: notebooks 01–03's module-level exercises and notebook 04's app exercises."""
+    from hetconv_edu.apps import best_p, explorer, flops_lab, training
+
+    exercises = [
+        *explorer.EXERCISES,
+        *flops_lab.EXERCISES,
+        *training.EXERCISES,
+        # the app's exercises only read its results when checked: no results needed here
+        *best_p.BestPApp.exercises.fget(object.__new__(best_p.BestPApp)),
+    ]
+    found = []
+    for ex in exercises:
+        source = inspect.getsource(ex.answer)
+        body = re.search(r"lambda:\s*(.+?),?\s*$", source.strip(), re.S)
+        assert body, source
+        found.append(" ".join(body.group(1).split()))
+    return found
+
+
+def test_no_answer_expression_survives(copies: dict[str, Path]) -> None:
+    """The checkers compute their answers in the package: no cell of a student copy (nor of
+    the projected notebook) shows the expression an answer comes from."""
+    expressions = answer_expressions()
+    assert len(expressions) == 13  # 5 + 3 + 2 + 3 exercises
+    for path in NOTEBOOKS:
+        for source in (path, copies[path.name]):
+            notebook = nbformat.read(source, as_version=4)
+            shown = [" ".join(c.source.split()) for c in notebook.cells if not is_solution(c)]
+            assert not [e for e in expressions if any(e in text for text in shown)], source
+            code = [c.source for c in notebook.cells if c.cell_type == "code"]
+            assert not any("AnswerChecker(" in src for src in code), source

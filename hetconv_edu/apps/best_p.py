@@ -44,10 +44,12 @@ from typing import Any
 import ipywidgets as W
 import plotly.graph_objects as go
 
+from hetconv_edu.apps.controls import AnswerChecker, Exercise, pick_exercise
 from hetconv_edu.apps.jobs import Offload, SlicedJob, Slices, message_html, message_text
 from hetconv_edu.apps.jobs import progress_bar as new_progress_bar
 from hetconv_edu.apps.training import CI_SETTINGS, RUNS_ENV, in_ci
 from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError, ImageDataset, load_dataset
+from hetconv_edu.flops import hetconv_ratio
 from hetconv_edu.models import build_model
 from hetconv_edu.optimal_p import (
     METRICS,
@@ -76,12 +78,14 @@ from hetconv_edu.viz.best_p import (
     cost_text,
     diminishing_returns,
     evolution_table_html,
+    findings_sentence,
     honesty_table_html,
     layer_costs_vs_p,
     plan_html,
     predicted_vs_retrained,
     provenance_html,
 )
+from hetconv_edu.viz.style import css_width
 from hetconv_edu.viz.training import RunCurves, training_curves, update_training_curves
 
 __all__ = [
@@ -601,6 +605,7 @@ class BestPApp:
         self.study: LiveStudy | None = None
         self._job = SlicedJob(self._live_slices)
         self._bars: dict[str, Any] = {}
+        self._pace: tuple[float, int] | None = None  # (when, step) of the run's first timed step
         self._quiet = False
         self._build()
         self._show_results()
@@ -634,10 +639,10 @@ class BestPApp:
         self.budget_slider = W.FloatSlider(
             value=0.5, min=0.1, max=1.0, step=0.01, description="Budget",
             readout_format=".0%", continuous_update=False, style={"description_width": "initial"},
-            layout=W.Layout(width="520px"),
+            layout=W.Layout(width=css_width(520)),
         )  # fmt: skip
         self.summary = _html(css="hetconv-bestp-summary")
-        self.summary.layout.min_width = "430px"
+        self.summary.layout.min_width = css_width(430)
         self.config_fig = style.figure_widget()
         self.front_fig = style.figure_widget()
         self.metric_toggle.observe(self._on_metric, names="value")
@@ -750,7 +755,8 @@ class BestPApp:
             + (
                 "CI mode: tiny settings, fake data."
                 if self.ci
-                else "About 5 minutes on 2 CPU cores."
+                else "How long it takes depends on this machine: while it trains, the message "
+                "below estimates the time left from the pace measured so far."
             )
             + "</p>"
         )
@@ -782,6 +788,42 @@ class BestPApp:
                 + "; or press Run it here in the notebook's “Run it here” section"
             )
         return self.results
+
+    @property
+    def exercises(self) -> tuple[Exercise, ...]:
+        """The exercises of notebook 04; answers computed by the package from the results
+        shown (never shown in a cell)."""
+        return (
+            Exercise(
+                "1. A 3×3 HetConv layer already at P = 8 goes to P = 16. What further fraction "
+                "of the standard layer's MACs does that save? (three decimals)",
+                lambda: hetconv_ratio(3, 8) - hetconv_ratio(3, 16),
+                tolerance=0.0005,
+                hint="Each doubling P → 2P saves (1 − 1/K²)/(2P): see the right plot of section 1.",
+            ),
+            Exercise(
+                "2. How many different per-layer configurations can the search choose from in "
+                "the results shown? (count the choices in each dropdown of section 4 and "
+                "combine them)",
+                lambda: math.prod(len(layer.choices) for layer in self.require_results().layers),
+                hint="Every layer picks its P independently of the others.",
+            ),
+            Exercise(
+                "3. Set the budget of section 3 to 40 % of the standard network's MACs. What "
+                "accuracy does the search predict for its best configuration? (in %, one "
+                "decimal)",
+                lambda: 100 * self.require_results().predicted_acc(self.plan_at(0.40).config),
+                tolerance=0.05,
+                unit="%",
+                hint="Budget in “MACs (fraction of standard)”, slider at 40%: read “predicted "
+                "accuracy”.",
+            ),
+        )
+
+    def exercise(self, number: int) -> AnswerChecker:
+        """The checker of exercise ``number`` (1-based) of :attr:`exercises`, ready to
+        display."""
+        return pick_exercise(self.exercises, number).checker()
 
     def _on_source(self, change: dict) -> None:
         if self._quiet:
@@ -822,17 +864,22 @@ class BestPApp:
         self._say(
             "warn" if stale else "ok",
             f"Showing {'the live run' if live else 'the shipped results'}: {r.model} with "
-            f"{len(r.layers)} switchable layers, {len(r.runs)} networks trained from scratch; "
-            f"made {prov.get('date', '?')} by “{prov.get('command', '?')}”."
+            f"{len(r.layers)} switchable layers, {len(r.runs)} networks trained from scratch, "
+            f"made {prov.get('date', '?')} (section 7 says how). {findings_sentence(r)}"
             + (
                 "\n\nThese results are stale: this version of the package computes other "
                 "numbers than the code that made them (its reference computation differs: "
-                f"{'; '.join(stale[:3])}). Make them again with the command above."
+                f"{'; '.join(stale[:3])}). Make them again with the command in section 7's "
+                "provenance."
                 if stale
                 else ""
             ),
         )
-        self.provenance.value = provenance_html(r, source=source)
+        self.provenance.value = (
+            "<details><summary><b>Provenance</b>: the command, machine, data, files and "
+            "fingerprints behind these results (click to open)</summary>"
+            f"{provenance_html(r, source=source)}</details>"
+        )
         self._draw_costs()
         self._draw_uniform()
         self._build_pickers()
@@ -936,7 +983,7 @@ class BestPApp:
             picker = W.Dropdown(
                 options=list(layer.choices), value=value,
                 description=f"layer {i + 1} ({layer.in_channels}→{layer.out_channels})",
-                style={"description_width": "initial"}, layout=W.Layout(width="190px"),
+                style={"description_width": "initial"}, layout=W.Layout(width=css_width(190)),
             )  # fmt: skip
             picker.observe(self._on_pick, names="value")
             self.pickers.append(picker)
@@ -1080,6 +1127,7 @@ class BestPApp:
         for bar in self._bars.values():
             bar.close()
         self._bars = {}
+        self._pace = None
         self.live_progress.children = ()
         self._sync_curves_reset()
         self._set_busy(True)
@@ -1161,12 +1209,27 @@ class BestPApp:
             study.stage, study.stage
         )  # fmt: skip
 
+    def _time_left(self, done: int, total: int) -> str:
+        """ " About N s/min of training left", measured: the pace of the steps done so far in
+        this run (empty until two steps were timed)."""
+        now = time.monotonic()
+        if self._pace is None or done < self._pace[1]:
+            self._pace = (now, done)
+            return ""
+        started, first = self._pace
+        if done - first < 2:
+            return ""
+        left = (now - started) / (done - first) * (total - done)
+        when = f"{left:.0f} s" if left < 90 else f"{left / 60:.0f} min"
+        return f" About {when} of training left at the pace measured so far."
+
     def _stage_text(self, study: LiveStudy) -> str:
         t = study.trainer
         if study.stage == "train" and t is not None:
             return (
                 f"Training the weight-sharing network: step {t.global_step} of "
                 f"{t.total_steps} (3 configurations per batch: largest, smallest, random)."
+                + self._time_left(t.global_step, t.total_steps)
             )
         return {
             "data": "Loading the data…",

@@ -23,16 +23,20 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 
+from hetconv_edu.checks import check_int
 from hetconv_edu.pattern import check_positive_int, valid_parts
 from hetconv_edu.viz import style
+from hetconv_edu.viz.style import css_width
 
 __all__ = [
     "AnswerChecker",
     "ChannelControls",
+    "Exercise",
     "LayerValues",
     "channel_controls",
     "nearest_valid_part",
     "parse_number",
+    "pick_exercise",
     "projector_switch",
 ]
 
@@ -92,7 +96,7 @@ class ChannelControls:
             description="M input channels",
             tooltip="M: input channels (each filter holds one kernel per input channel)",
             style=_DESCRIPTION,
-            layout=widgets.Layout(width="210px"),
+            layout=widgets.Layout(width=css_width(210)),
         )
         self.out_channels = widgets.BoundedIntText(
             value=n,
@@ -101,14 +105,14 @@ class ChannelControls:
             description="N filters",
             tooltip="N: filters = output channels",
             style=_DESCRIPTION,
-            layout=widgets.Layout(width="210px"),
+            layout=widgets.Layout(width=css_width(210)),
         )
         self.kernel_size = widgets.ToggleButtons(
             options=[(f"{s}×{s}", s) for s in kernel_sizes],
             value=k,
             description="K kernel",
             tooltips=[f"K = {s}: the large kernels are {s}×{s}" for s in kernel_sizes],
-            style={**_DESCRIPTION, "button_width": "52px"},
+            style={**_DESCRIPTION, "button_width": css_width(52)},
         )
         self.p = widgets.SelectionSlider(
             options=valid_parts(m, n),
@@ -117,7 +121,7 @@ class ChannelControls:
             tooltip="P: every P-th kernel of a filter is K×K; P must divide M and N",
             continuous_update=continuous_update,
             style=_DESCRIPTION,
-            layout=widgets.Layout(width="420px"),
+            layout=widgets.Layout(width=css_width(420)),
         )
         self.note = widgets.HTML(value=self._options_note(m, n))
         self.note.add_class("hetconv-p-note")
@@ -185,7 +189,7 @@ class ChannelControls:
         if moved is not None:
             old, new = moved
             text = f"P = {old} does not divide both M and N, so P moved to {new}. " + text
-        return f"<span style='font-size:13px;color:#555'>{html.escape(text)}</span>"
+        return f"<span style='font-size:{style.css_px(13)};color:#555'>{html.escape(text)}</span>"
 
     def _sync_parts(self, wanted: int) -> None:
         m, n = int(self.in_channels.value), int(self.out_channels.value)
@@ -304,7 +308,7 @@ class AnswerChecker:
             placeholder=placeholder,
             description="Answer",
             style=_DESCRIPTION,
-            layout=widgets.Layout(width="260px"),
+            layout=widgets.Layout(width=css_width(260)),
             continuous_update=True,
         )
         self.button = widgets.Button(description="Check", button_style="primary", icon="check")
@@ -364,6 +368,39 @@ class AnswerChecker:
 
     def _repr_mimebundle_(self, **kwargs):  # display the checker itself in a notebook
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: its question, the package function computing the answer, a tolerance.
+
+    The answer lives in the package, not in a notebook cell, so neither the projected notebook
+    nor a student copy shows the expression that computes it.
+    """
+
+    prompt: str
+    answer: Callable[[], float]
+    tolerance: float = 0.0
+    unit: str = ""
+    hint: str = ""
+
+    def checker(self) -> AnswerChecker:
+        """A fresh :class:`~hetconv_edu.apps.controls.AnswerChecker` for this exercise."""
+        return AnswerChecker(
+            self.prompt, self.answer, tolerance=self.tolerance, unit=self.unit, hint=self.hint
+        )
+
+
+def pick_exercise(exercises: Sequence[Exercise], number: int) -> Exercise:
+    """Exercise ``number`` (1-based) of ``exercises``.
+
+    Raises:
+        ValueError: ``number`` is not 1 … ``len(exercises)``.
+    """
+    number = check_int("number", number)
+    if not 1 <= number <= len(exercises):
+        raise ValueError(f"exercise number must be 1 … {len(exercises)}, got {number!r}")
+    return exercises[number - 1]
 
 
 def projector_switch() -> widgets.ToggleButton:

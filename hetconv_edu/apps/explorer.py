@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from hetconv_edu.apps.controls import AnswerChecker, ChannelControls, LayerValues
+from hetconv_edu.apps.controls import (
+    AnswerChecker,
+    ChannelControls,
+    Exercise,
+    LayerValues,
+    pick_exercise,
+)
 from hetconv_edu.flops import hetconv_ratio, layer_cost, naive_hetconv_ratio
 from hetconv_edu.pattern import Kernel, hetconv_pattern, kernels_per_channel, kernels_per_filter
 from hetconv_edu.viz import style
@@ -32,6 +36,7 @@ from hetconv_edu.viz.explorer import (
     filter_figure_data,
     map_figure_data,
 )
+from hetconv_edu.viz.style import css_width
 
 __all__ = ["EXERCISES", "OUT_SIZES", "Exercise", "ExplorerApp", "exercise"]
 
@@ -146,7 +151,7 @@ class ExplorerApp:
             options=_FAMILY_OPTIONS,
             value=compare if compare is not None else "standard",
             disabled=compare is None,
-            layout=widgets.Layout(width="270px"),
+            layout=widgets.Layout(width=css_width(270)),
         )
         self.filter_index = widgets.IntSlider(
             value=min(max(0, filter_index), n - 1),
@@ -155,7 +160,7 @@ class ExplorerApp:
             description="filter n",
             continuous_update=True,
             style=_WIDE,
-            layout=widgets.Layout(width="330px"),
+            layout=widgets.Layout(width=css_width(330)),
         )
         self.out_size = widgets.Dropdown(
             options=[(f"{d}×{d}", d) for d in OUT_SIZES]
@@ -165,7 +170,7 @@ class ExplorerApp:
             description="output size D<sub>o</sub>×D<sub>o</sub>",
             description_allow_html=True,
             style=_WIDE,
-            layout=widgets.Layout(width="230px"),
+            layout=widgets.Layout(width=css_width(230)),
         )
         self.status = widgets.HTML(value="")
         self.status.add_class("hetconv-status")
@@ -317,23 +322,6 @@ class ExplorerApp:
 # ----------------------------------------------------------------------------- exercises
 
 
-@dataclass(frozen=True)
-class Exercise:
-    """One exercise: its question, the package function computing the answer, a tolerance."""
-
-    prompt: str
-    answer: Callable[[], float]
-    tolerance: float = 0.0
-    unit: str = ""
-    hint: str = ""
-
-    def checker(self) -> AnswerChecker:
-        """A fresh :class:`~hetconv_edu.apps.controls.AnswerChecker` for this exercise."""
-        return AnswerChecker(
-            self.prompt, self.answer, tolerance=self.tolerance, unit=self.unit, hint=self.hint
-        )
-
-
 def _full_in_filter(m: int, n: int, p: int, f: int) -> int:
     return int(kernels_per_filter(hetconv_pattern(m, n, p), Kernel.FULL)[f])
 
@@ -386,6 +374,4 @@ EXERCISES: tuple[Exercise, ...] = (
 
 def exercise(number: int) -> AnswerChecker:
     """The checker of exercise ``number`` (1-based) of :data:`EXERCISES`, ready to display."""
-    if not 1 <= number <= len(EXERCISES):
-        raise ValueError(f"exercise number must be 1 … {len(EXERCISES)}, got {number}")
-    return EXERCISES[number - 1].checker()
+    return pick_exercise(EXERCISES, number).checker()

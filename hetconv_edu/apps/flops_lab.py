@@ -26,8 +26,14 @@ import ipywidgets as W
 import plotly.graph_objects as go
 from torch import nn
 
-from hetconv_edu.apps.controls import ChannelControls
-from hetconv_edu.flops import NetworkCost, layer_cost, measure_macs, network_cost
+from hetconv_edu.apps.controls import (
+    KERNEL_SIZES,
+    AnswerChecker,
+    ChannelControls,
+    Exercise,
+    pick_exercise,
+)
+from hetconv_edu.flops import NetworkCost, hetconv_ratio, layer_cost, measure_macs, network_cost
 from hetconv_edu.layers import make_conv
 from hetconv_edu.models import build_model, conv_slots
 from hetconv_edu.paper import (
@@ -56,13 +62,16 @@ from hetconv_edu.viz.flops_lab import (
     speedup_figure,
     tool_conventions_html,
 )
+from hetconv_edu.viz.style import css_width
 
 __all__ = [
+    "EXERCISES",
     "NETWORKS",
     "NETWORK_FAMILIES",
     "WHY_TOOLS_DISAGREE",
     "FlopsLabApp",
     "cached_network_cost",
+    "exercise",
     "measure_layer_families",
     "measure_speedups",
     "network_parts",
@@ -87,6 +96,14 @@ WHY_TOOLS_DISAGREE = (
     "weights). ptflops reports MACs <i>plus</i> the bias additions. Same layer, four numbers: "
     "always say which one you quote.</p>"
 )
+
+
+SHARED_NETWORK_NOTE = (
+    "These are section 4's controls: moving them here moves them there too. Every other "
+    "section has its own controls."
+)
+RATIO_PARTS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+"""The P values of the ratio section's slider (the curve is drawn up to P = 64)."""
 
 
 def _input_shape(cost_batch: int, channels: int, size: int) -> tuple[int, int, int, int]:
@@ -202,6 +219,10 @@ def _html(value: str = "") -> W.HTML:
     return W.HTML(value=value, layout=W.Layout(width="100%"))
 
 
+def _note(text: str) -> W.HTML:
+    return W.HTML(f"<div style='color:#444;font-size:{viz_style.css_px(14)}'>{text}</div>")
+
+
 def _heading(text: str) -> W.HTML:
     return W.HTML(f"<h3 style='margin:10px 0 4px 0'>{text}</h3>")
 
@@ -244,24 +265,48 @@ class FlopsLabApp:
         warmup: int = 2,
         measure_flop_counter: bool = True,
     ) -> None:
+        self.defaults = {
+            "d_o": d_o, "m": m, "n": n, "k": k, "p": p, "g": g, "network": network,
+            "net_p": net_p, "batch": batch, "rounds": rounds,
+        }  # fmt: skip
+        """The lesson's starting values, restored by :meth:`reset` (the "lesson defaults"
+        buttons)."""
         self.measurements: list[SpeedupPoint] = []
         """Every speedup measured so far (the chart accumulates them)."""
         self._measure_flop_counter = measure_flop_counter
         self._net_busy = False
         self.channels = ChannelControls(m, n, k, p, continuous_update=False)
-        """The shared M/N/K/P controls (P always divides M and N)."""
+        """Section 1's M/N/K/P controls (P always divides M and N)."""
+        self.ratio_k = W.ToggleButtons(
+            options=[(f"{s}×{s}", s) for s in KERNEL_SIZES], value=k, description="K kernel",
+            style={"description_width": "initial", "button_width": css_width(52)},
+        )  # fmt: skip
+        """Section 3's own K (the ratio curve depends on K and P only)."""
+        self.ratio_p = W.SelectionSlider(
+            options=RATIO_PARTS, value=min(RATIO_PARTS, key=lambda q: (abs(q - p), q)),
+            description="P part", continuous_update=False,
+            style={"description_width": "initial"}, layout=W.Layout(width=css_width(420)),
+        )  # fmt: skip
+        """Section 3's own P."""
+        self.latency_channels = ChannelControls(m, n, k, p, continuous_update=False)
+        """Section 6's own M/N/K/P: what is timed never depends on another section."""
         style = {"description_width": "initial"}
         self.d_o = W.IntSlider(
             value=d_o, min=1, max=64, description="D_o output size", style=style,
-            continuous_update=False, layout=W.Layout(width="420px"),
+            continuous_update=False, layout=W.Layout(width=css_width(420)),
+        )  # fmt: skip
+        self.latency_d_o = W.IntSlider(
+            value=d_o, min=1, max=64, description="D_o output size", style=style,
+            continuous_update=False, layout=W.Layout(width=css_width(420)),
         )  # fmt: skip
         self.g = W.SelectionSlider(
             options=divisors(m), value=g, description="G groups", style=style,
-            continuous_update=False, layout=W.Layout(width="420px"),
+            continuous_update=False, layout=W.Layout(width=css_width(420)),
         )  # fmt: skip
         self._g_busy = False
         self.unit = W.ToggleButtons(
-            options=["MACs", "FLOPs"], value="MACs", description="count", tooltips=[
+            options=["MACs", "FLOPs"], value="MACs", description="count (all sections)",
+            style={"description_width": "initial"}, tooltips=[
                 "multiply-accumulates (the paper's 'FLOPs')", "FLOPs = 2 × MACs (PyTorch)"
             ],
         )  # fmt: skip
@@ -287,16 +332,20 @@ class FlopsLabApp:
         self.warmup = warmup
         self.measure_button = W.Button(
             description="measure on this machine", button_style="primary", icon="stopwatch",
-            layout=W.Layout(width="260px"),
+            layout=W.Layout(width=css_width(260)),
         )  # fmt: skip
         self.progress = W.IntProgress(value=0, min=0, max=1, description="timing")
         self.measure_status = _html()
         self.clear_button = W.Button(description="clear points", icon="trash")
+        self.reset_buttons = [self._reset_button() for _ in range(5)]
+        """One "lesson defaults" button per section with controls (all call :meth:`reset`)."""
         self.speedup_fig = viz_style.figure_widget()
 
         self.channels.on_change(self._on_channels)
         for w in (self.d_o, self.g, self.unit):
             w.observe(self._on_layer, "value")
+        for w in (self.ratio_k, self.ratio_p):
+            w.observe(self._on_ratio, "value")
         for w in (self.net_family, self.net_p, self.unit):
             w.observe(self._on_network, "value")
         self.network.observe(self._on_network_choice, "value")
@@ -305,6 +354,7 @@ class FlopsLabApp:
 
         self._build_sections()
         self._on_layer()
+        self._on_ratio()
         self._on_network()
         vgg16_cost = functools.partial(cached_network_cost, "vgg16")
         rows = reproduce_vgg16_table(lambda p: vgg16_cost(f"hetconv:{p}"))
@@ -316,10 +366,11 @@ class FlopsLabApp:
     def _build_sections(self) -> None:
         c = self.channels
         row = W.Layout(flex_flow="row wrap")
+        reset = iter(self.reset_buttons)
         self.layer_section = W.VBox(
             [
                 _heading("One layer: five filter families"),
-                W.HBox([c.widget, W.VBox([self.d_o, self.g])], layout=row),
+                W.HBox([c.widget, W.VBox([self.d_o, self.g, next(reset)])], layout=row),
                 self.unit,
                 self.numbers,
                 self.layer_fig,
@@ -329,12 +380,16 @@ class FlopsLabApp:
             [_heading("MACs vs FLOPs"), self.unit, W.HTML(WHY_TOOLS_DISAGREE), self.tools]
         )
         self.ratio_section = W.VBox(
-            [_heading("The cost ratio and its floor"), c.kernel_size, c.p, self.ratio_fig]
+            [
+                _heading("The cost ratio and its floor"),
+                W.HBox([W.VBox([self.ratio_k, self.ratio_p]), next(reset)], layout=row),
+                self.ratio_fig,
+            ]
         )
         self.network_section = W.VBox(
             [
                 _heading("A whole network"),
-                W.HBox([self.network, self.net_family, self.net_p], layout=row),
+                W.HBox([self.network, self.net_family, self.net_p, next(reset)], layout=row),
                 self.unit,
                 self.net_totals,
                 self.net_table,
@@ -345,7 +400,8 @@ class FlopsLabApp:
         self.breakdown_section = W.VBox(
             [
                 _heading("Where the MACs go"),
-                W.HBox([self.network, self.net_family, self.net_p], layout=row),
+                W.HBox([self.network, self.net_family, self.net_p, next(reset)], layout=row),
+                _note(SHARED_NETWORK_NOTE),
                 self.breakdown_fig,
             ]
         )
@@ -354,7 +410,13 @@ class FlopsLabApp:
                 _heading("Latency, meaning 1: sequential stages (the paper)"),
                 W.HTML(paper_latency_html()),
                 _heading("Latency, meaning 2: wall-clock time on this machine"),
-                W.HBox([c.widget, W.VBox([self.d_o, self.batch, self.rounds])], layout=row),
+                W.HBox(
+                    [
+                        self.latency_channels.widget,
+                        W.VBox([self.latency_d_o, self.batch, self.rounds, next(reset)]),
+                    ],
+                    layout=row,
+                ),
                 W.HBox([self.measure_button, self.clear_button, self.progress]),
                 self.measure_status,
                 self.speedup_fig,
@@ -397,6 +459,48 @@ class FlopsLabApp:
             "groups": int(self.g.value),
         }
 
+    def latency_settings(self) -> dict[str, int]:
+        """Section 6's D_o, M, N, K, P: the layer that **measure on this machine** times."""
+        v = self.latency_channels.values
+        return {
+            "out_size": int(self.latency_d_o.value),
+            "in_channels": v.in_channels,
+            "out_channels": v.out_channels,
+            "kernel_size": v.kernel_size,
+            "p": v.p,
+        }
+
+    def reset(self) -> None:
+        """Put every control of every section back to the lesson's starting values
+        (:attr:`defaults`); the measured points stay."""
+        d = self.defaults
+        self.unit.value = "MACs"
+        self.channels.set(in_channels=d["m"], out_channels=d["n"], kernel_size=d["k"], p=d["p"])
+        self.d_o.value = d["d_o"]
+        self.g.value = d["g"]
+        self.ratio_k.value = d["k"]
+        self.ratio_p.value = min(RATIO_PARTS, key=lambda q: (abs(q - d["p"]), q))
+        self.network.value = d["network"]
+        self.net_family.value = "HetConv"
+        self.net_p.value = d["net_p"]
+        self.latency_channels.set(
+            in_channels=d["m"], out_channels=d["n"], kernel_size=d["k"], p=d["p"]
+        )
+        self.latency_d_o.value = d["d_o"]
+        self.batch.value = d["batch"]
+        self.rounds.value = d["rounds"]
+
+    def _reset_button(self) -> W.Button:
+        button = W.Button(
+            description="lesson defaults",
+            icon="undo",
+            tooltip="Put every control of this notebook back to the values the lesson starts from",
+            layout=W.Layout(width=css_width(170)),
+        )
+        button.add_class("hetconv-reset")
+        button.on_click(lambda _b: self.reset())
+        return button
+
     def layer_rows(self) -> list[FamilyCost]:
         """The calculator's numbers (:func:`family_costs` of the current settings)."""
         return family_costs(**self.layer_settings())
@@ -438,7 +542,9 @@ class FlopsLabApp:
             s["out_size"], executed=True,
         ).macs  # fmt: skip
         self.tools.value = tool_conventions_html(het.cost, executed, het.label)
-        _refresh(self.ratio_fig, ratio_curve_figure(s["kernel_size"], s["p"]))
+
+    def _on_ratio(self, _change: object = None) -> None:
+        _refresh(self.ratio_fig, ratio_curve_figure(self.ratio_k.value, self.ratio_p.value))
 
     def _on_network_choice(self, _change: object = None) -> None:
         self._net_busy = True
@@ -471,7 +577,7 @@ class FlopsLabApp:
         _refresh(self.breakdown_fig, macs_by_layer_figure(standard, cost, unit, labels))
 
     def _on_measure(self, _button: object = None) -> list[SpeedupPoint]:
-        s = self.layer_settings()
+        s = self.latency_settings()
         self.measure_button.disabled = True
         self.progress.value = 0
         self.measure_status.value = "<i>timing… (forward passes, interleaved rounds)</i>"
@@ -506,3 +612,34 @@ class FlopsLabApp:
     def measure(self) -> list[SpeedupPoint]:
         """Press the measure button (for scripts and tests); returns the new points."""
         return self._on_measure()
+
+
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise(
+        "A HetConv layer with D_o = 32, M = N = 64, K = 3, P = 4: how many MACs (paper's count)?",
+        lambda: layer_cost("hetconv:4", 64, 64, 3, 32).macs,
+        unit="MACs",
+        hint="D_o²·M·N·K²/P + (M − M/P)·D_o²·N",
+    ),
+    Exercise(
+        "With K = 5, what fraction of a standard convolution's MACs does HetConv with P = 8 "
+        "cost? (3 decimals)",
+        lambda: hetconv_ratio(5, 8),
+        tolerance=0.001,
+        hint="1/P + (1 − 1/P)/K²",
+    ),
+    Exercise(
+        "The paper prints 71.35M for VGG-16 P8. What is the true work (FL_H plus unscaled bias "
+        "additions), in millions of MACs, to two decimals?",
+        lambda: round(true_macs(cached_network_cost("vgg16", "hetconv:8")) / 1e6, 2),
+        tolerance=0.005,
+        unit="M MACs",
+        hint="the paper's ratio also shrank the bias additions; they are D_o²·N per layer",
+    ),
+)
+"""The exercises of notebook 02; answers computed by the package (never shown in a cell)."""
+
+
+def exercise(number: int) -> AnswerChecker:
+    """The checker of exercise ``number`` (1-based) of :data:`EXERCISES`, ready to display."""
+    return pick_exercise(EXERCISES, number).checker()

@@ -31,13 +31,18 @@ from typing import Any
 
 import ipywidgets as W
 import plotly.graph_objects as go
+import torch
 
+from hetconv_edu.apps.controls import AnswerChecker, Exercise, pick_exercise
 from hetconv_edu.apps.jobs import SlicedJob, message_html, message_text, progress_bar
+from hetconv_edu.checks import check_int
 from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError, ImageDataset, load_dataset
+from hetconv_edu.flops import hetconv_ratio, network_cost
 from hetconv_edu.layers import parse_conv_spec
 from hetconv_edu.models import build_model
 from hetconv_edu.train import TrainConfig, Trainer
 from hetconv_edu.viz import style as viz_style
+from hetconv_edu.viz.style import css_px, css_width
 from hetconv_edu.viz.training import (
     RunCurves,
     RunResult,
@@ -54,6 +59,7 @@ __all__ = [
     "CI_ENV",
     "CI_SETTINGS",
     "CLASS_SETTINGS",
+    "EXERCISES",
     "FAMILY_CHOICES",
     "FULL_RUN_SETTINGS",
     "NETWORKS",
@@ -62,7 +68,10 @@ __all__ = [
     "Run",
     "TrainingApp",
     "check_families",
+    "exercise",
     "in_ci",
+    "small_vgg_macs_ratio",
+    "spread_across_classes",
 ]
 
 CI_ENV = "HETCONV_EDU_CI"
@@ -115,6 +124,31 @@ CI_SETTINGS = AppSettings(
     batches_per_slice=1,
 )
 """Automatic runs (``HETCONV_EDU_CI=1``): a tiny model on a tiny subset, seconds per run."""
+
+
+def spread_across_classes(labels: Sequence[int], count: int) -> list[int]:
+    """Indices of ``count`` examples (fewer if there are fewer) taken one class at a time:
+    the first example of every class in class order, then the second of every class, and so
+    on. A test set sorted by class (all airplanes first) still shows every class.
+
+    Args:
+        labels: the class of each example, in the data set's order.
+        count: how many indices to return (>= 0).
+
+    Raises:
+        ValueError: ``count`` is not an integer >= 0.
+    """
+    count = check_int("count", count, minimum=0)
+    by_class: dict[int, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_class.setdefault(int(label), []).append(index)
+    queues = [by_class[c] for c in sorted(by_class)]
+    chosen: list[int] = []
+    for rank in range(max((len(q) for q in queues), default=0)):
+        chosen += [q[rank] for q in queues if rank < len(q)]
+        if len(chosen) >= count:
+            break
+    return chosen[:count]
 
 
 def in_ci() -> bool:
@@ -220,7 +254,7 @@ class TrainingApp:
     def _build_widgets(self, dataset: str) -> None:
         s = self.settings
         wide = W.Layout(width="auto")
-        style = {"description_width": "110px"}
+        style = {"description_width": css_width(110)}
         self.dataset_select = W.Dropdown(
             options=[("CIFAR-10", "cifar10"), ("Fashion-MNIST", "fashion-mnist")],
             value=dataset, description="Data set", style=style,
@@ -230,21 +264,23 @@ class TrainingApp:
         )
         self.families_input = W.TagsInput(
             value=list(s.families), allowed_tags=[], allow_duplicates=False,
-            placeholder="add a family, e.g. hetconv:8", layout=W.Layout(width="520px"),
+            placeholder="add a family, e.g. hetconv:8", layout=W.Layout(width=css_width(520)),
         )  # fmt: skip
-        families_label = W.HTML("<b>Families</b>", layout=W.Layout(width="110px"))
+        families_label = W.HTML("<b>Families</b>", layout=W.Layout(width=css_width(110)))
         self.families_hint = W.HTML(
-            "<span style='color:#555;font-size:12px'>Type and press Enter: "
+            "<span style='color:#555;font-size:"
+            + css_px(13)
+            + "'>Type and press Enter: "
             + ", ".join(f"<code>{f}</code>" for f in FAMILY_CHOICES)
             + ". The first family is the baseline of the MACs column.</span>"
         )
         self.epochs_input = W.BoundedIntText(
             value=s.epochs, min=1, max=200, description="Epochs", style=style,
-            layout=W.Layout(width="200px"),
+            layout=W.Layout(width=css_width(200)),
         )  # fmt: skip
         self.subset_input = W.BoundedIntText(
             value=s.subset or 50_000, min=100, max=60_000, step=500,
-            description="Train images", style=style, layout=W.Layout(width="230px"),
+            description="Train images", style=style, layout=W.Layout(width=css_width(230)),
         )  # fmt: skip
         self.full_run_toggle = W.ToggleButton(
             value=False, description="Full run", icon="hourglass-half",
@@ -264,7 +300,10 @@ class TrainingApp:
         self.table = W.HTML(results_table_html([]))
         self.scatter = viz_style.figure_widget(accuracy_vs_macs([]))
         self.inspect_select = W.Dropdown(
-            options=[], description="Inspect run", style=style, layout=W.Layout(width="420px")
+            options=[],
+            description="Inspect run",
+            style=style,
+            layout=W.Layout(width=css_width(420)),
         )
         self.inspect_box = W.VBox()
         self.inspect_message = W.HTML()
@@ -272,7 +311,9 @@ class TrainingApp:
         self.dataset_select.observe(self._on_dataset, names="value")
         self.full_run_toggle.observe(self._on_full_run, names="value")
         self.families_input.observe(self._on_families, names="value")
-        self.network_select.observe(self._on_families, names="value")
+        # the "Ready: …" line follows every setting it names (the full-run toggle says its own)
+        for control in (self.network_select, self.epochs_input, self.subset_input):
+            control.observe(self._on_families, names="value")
         self.inspect_select.observe(self._on_inspect, names="value")
         self.train_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
@@ -667,13 +708,15 @@ class TrainingApp:
         )  # fmt: skip
 
     def predictions(self, label: str | None = None, count: int = 24) -> go.Figure:
-        """The first ``count`` test images with a finished run's predictions."""
+        """``count`` test images taken across the classes (:func:`spread_across_classes`)
+        with a finished run's predictions."""
         run = self._trainer_of(label)
         t = run.trainer
-        images = t.dataset.test_images[:count]
+        chosen = torch.as_tensor(spread_across_classes(t.dataset.test_labels.tolist(), count))
+        images = t.dataset.test_images[chosen]
         predicted = t.predict(images).argmax(1)
         return prediction_grid(
-            images, t.dataset.test_labels[:count].tolist(), predicted.tolist(),
+            images, t.dataset.test_labels[chosen].tolist(), predicted.tolist(),
             t.dataset.classes, columns=8,
         )  # fmt: skip
 
@@ -681,3 +724,35 @@ class TrainingApp:
         from IPython.display import display
 
         display(self.widget)
+
+
+def small_vgg_macs_ratio(conv: str) -> float:
+    """MACs of ``small_vgg`` with 3×3 convolutions ``conv`` over those of the standard one, on
+    one 32×32 CIFAR-10 image."""
+    shape = (1, 3, 32, 32)
+    standard = network_cost(build_model("small_vgg", "standard"), shape).macs
+    return network_cost(build_model("small_vgg", conv), shape).macs / standard
+
+
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise(
+        "1. One 3×3 layer: what fraction of a standard convolution's MACs does HetConv with "
+        "P = 4 need? (a number between 0 and 1, two decimals)",
+        lambda: hetconv_ratio(3, 4),
+        tolerance=0.005,
+        hint="1/P of the kernels are 3×3, the rest are 1×1: 1/P + (1 − 1/P)/K².",
+    ),
+    Exercise(
+        "2. The whole small_vgg: what fraction of the standard network's MACs does HetConv "
+        "P = 4 need? Why is it more than your answer to 1? (two decimals)",
+        lambda: small_vgg_macs_ratio("hetconv:4"),
+        tolerance=0.005,
+        hint="The first convolution (3 input channels) and the classifier stay standard.",
+    ),
+)
+"""The exercises of notebook 03; answers computed by the package (never shown in a cell)."""
+
+
+def exercise(number: int) -> AnswerChecker:
+    """The checker of exercise ``number`` (1-based) of :data:`EXERCISES`, ready to display."""
+    return pick_exercise(EXERCISES, number).checker()

@@ -51,6 +51,7 @@ __all__ = [
     "cost_text",
     "diminishing_returns",
     "evolution_table_html",
+    "findings_sentence",
     "honesty_table_html",
     "layer_color",
     "layer_costs_vs_p",
@@ -902,6 +903,36 @@ def provenance_html(results: OptimalPResults, *, source: str = "") -> str:
     if source:
         rows = f"<tr><th>source</th><td>{html.escape(source)}</td></tr>" + rows
     return f"{_TABLE_CSS}<table class='hc-bestp hetconv-provenance'>{rows}</table>"
+
+
+def findings_sentence(results: OptimalPResults) -> str:
+    """One plain sentence of what ``results`` show, computed from its uniform-P networks trained
+    from scratch (each P's accuracy is the mean over its seeds): the range of accuracies, the
+    most accurate P, the cheapest P's MACs against P = 1 and the fastest P per image on the
+    study's machine. Without trained networks it says that only predictions are shown."""
+    by_p: dict[int, list[Any]] = {}
+    for run in results.runs:
+        if run.kind == "uniform":
+            by_p.setdefault(run.config[0], []).append(run)
+    if not by_p:
+        return (
+            "These results hold no network trained from scratch: every accuracy shown is a "
+            "prediction of the weight-sharing network."
+        )
+    acc = {p: 100 * sum(r.test_acc for r in runs) / len(runs) for p, runs in by_p.items()}
+    costs = {p: runs[0].costs for p, runs in by_p.items()}
+    ps = sorted(by_p)
+    base, top = ps[0], max(ps)
+    best = max(ps, key=lambda p: (acc[p], -p))
+    fastest = min(ps, key=lambda p: (costs[p].infer_ms, p))
+    return (
+        f"Trained from scratch, uniform P = {base} … {top} reached "
+        f"{min(acc.values()):.1f}–{max(acc.values()):.1f} % test accuracy; the most accurate "
+        f"was P = {best} ({acc[best]:.1f} %), P = {top} needed "
+        f"{costs[top].macs / costs[base].macs:.2f}× the MACs of P = {base} for {acc[top]:.1f} %, "
+        f"and the fastest per image on the study's machine was P = {fastest} "
+        f"({costs[fastest].infer_ms:.2f} ms against {costs[base].infer_ms:.2f} ms at P = {base})."
+    )
 
 
 MEANING_HTML = (

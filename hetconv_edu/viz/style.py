@@ -31,6 +31,7 @@ Projector style (one switch for the whole package):
   class :data:`PROJECTOR_CLASS` (the rules of :data:`PROJECTOR_CSS`, shipped inside the
   widget, nothing fetched) and sets the switches' values.
 * :func:`css_px` — a font size for the package's own HTML/CSS that grows with the theme.
+* :func:`css_width` — a control width that grows with the projector style's control text.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from hetconv_edu.pattern import Kernel
 
 __all__ = [
     "ACCENT",
+    "CONTROL_SCALE",
     "FAMILY_COLORS",
     "FAMILY_DASHES",
     "FAMILY_SYMBOLS",
@@ -71,6 +73,7 @@ __all__ = [
     "base_layout",
     "contrast_ratio",
     "css_px",
+    "css_width",
     "current_theme",
     "family_color",
     "figure_widget",
@@ -366,9 +369,14 @@ darker grid. The factors are exact binary fractions, so switching back restores 
 PROJECTOR_CLASS = "hetconv-projector"
 """CSS class of a tracked widget while the projector style is on."""
 
+CONTROL_SCALE = 1.4
+"""How much wider the projector style's controls are: their text grows from 13 px to 18 px
+(×1.385), so a box sized for its text in the default style holds it in the projector style."""
+
 PROJECTOR_CSS = f"""
 .{PROJECTOR_CLASS} {{
   --hetconv-scale: {PROJECTOR.font_scale};
+  --hetconv-control-scale: {CONTROL_SCALE};
   --jp-widgets-font-size: 18px;
   --jp-widgets-inline-height: 36px;
   --jp-widgets-inline-margin: 6px;
@@ -401,6 +409,18 @@ def css_px(size: float) -> str:
     if isinstance(size, bool) or not isinstance(size, int | float) or size <= 0:
         raise ValueError(f"size must be a positive number of px, got {size!r}")
     return f"calc({size:g}px * var(--hetconv-scale, 1))"
+
+
+def css_width(size: float) -> str:
+    """A CSS width of ``size`` px for a control (a box, a dropdown, a description) that grows
+    with the projector style's larger control text (:data:`CONTROL_SCALE`), so what fits in
+    the default style is never cut off in the projector style.
+
+    ``css_width(210)`` → ``"calc(210px * var(--hetconv-control-scale, 1))"``.
+    """
+    if isinstance(size, bool) or not isinstance(size, int | float) or size <= 0:
+        raise ValueError(f"size must be a positive number of px, got {size!r}")
+    return f"calc({size:g}px * var(--hetconv-control-scale, 1))"
 
 
 _theme: Theme = NORMAL
