@@ -41,6 +41,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from hetconv_edu.checks import check_positive_int
+
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 
@@ -50,12 +52,9 @@ class CommandError(Exception):
 
 def _positive_int(text: str) -> int:
     try:
-        value = int(text)
+        return check_positive_int("the value", int(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:

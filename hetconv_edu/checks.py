@@ -88,10 +88,17 @@ def check_bool(name: str, value: object) -> bool:
 
 
 def check_choice(name: str, value: object, allowed: Iterable[Any]) -> Any:
-    """``value`` if it is one of ``allowed``, else ``ValueError`` listing the allowed values."""
+    """``value`` if it is one of ``allowed``, else ``ValueError`` listing the allowed values.
+
+    A bool is refused unless a bool is allowed, and a float (``2.0``) unless a non-integer is
+    allowed: they compare equal to integers but are not those values.
+    """
     options = list(allowed)
     value = plain(value)
     if isinstance(value, bool) and not any(isinstance(a, bool) for a in options):
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+    integers = all(isinstance(a, Integral) and not isinstance(a, bool) for a in options)
+    if integers and options and not isinstance(value, Integral):
         raise ValueError(f"{name} must be one of {options}, got {value!r}")
     if value not in options:
         raise ValueError(f"{name} must be one of {options}, got {value!r}")

@@ -23,6 +23,7 @@ groups G):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from hetconv_edu.checks import check_bool, check_positive_int
 from hetconv_edu.layers import (
     ConvSpec,
     HetConv2d,
@@ -38,7 +40,7 @@ from hetconv_edu.layers import (
     _TwoStage,
     parse_conv_spec,
 )
-from hetconv_edu.pattern import check_positive_int, family_stages, stage_weights
+from hetconv_edu.pattern import divisors, family_stages, stage_weights
 
 __all__ = [
     "Cost",
@@ -85,35 +87,51 @@ def hetconv_macs(
     out_size: int, in_channels: int, out_channels: int, kernel_size: int, p: int
 ) -> int:
     """FL_H = D_o·D_o·M·N·K·K/P + (M − M/P)·D_o·D_o·N (paper, Eq. 2–4)."""
-    d, m, n, k, p = _ints(out_size, in_channels, out_channels, kernel_size, p)
-    if m % p:
-        raise ValueError(f"p={p} must divide in_channels={m}")
+    d, m, n, k = _ints(out_size, in_channels, out_channels, kernel_size)
+    p = check_positive_int("p", p)
+    if m % p:  # N need not be a multiple of P: the count is per filter
+        raise ValueError(f"p={p} must divide in_channels={m}; allowed values: {divisors(m)}")
     return d * d * m * n * k * k // p + (m - m // p) * d * d * n
 
 
-def hetconv_ratio(kernel_size: int, p: int) -> float:
-    """FL_H / FL_S = 1/P + (1 − 1/P)/K² (paper, Eq. 5)."""
-    return 1 / p + (1 - 1 / p) / kernel_size**2
+def hetconv_ratio(kernel_size: int, p: int | float) -> float:
+    """FL_H / FL_S = 1/P + (1 − 1/P)/K² (paper, Eq. 5); ``p=math.inf`` gives its limit 1/K².
+    ``ValueError`` unless K is a positive integer and P a positive integer or ``math.inf``."""
+    k = check_positive_int("kernel_size", kernel_size)
+    if p != math.inf:
+        try:
+            p = check_positive_int("p", p)
+        except ValueError:
+            raise ValueError(f"p must be a positive integer (or math.inf), got {p!r}") from None
+    return 1 / p + (1 - 1 / p) / k**2
 
 
 def naive_hetconv_ratio(kernel_size: int, p: int) -> float:
-    """The popular public HetConv (groupwise P + full 1×1): 1/P + 1/K²."""
-    return 1 / p + 1 / kernel_size**2
+    """The popular public HetConv (groupwise P + full 1×1): 1/P + 1/K². ``ValueError`` unless
+    K and P are positive integers."""
+    k, p = check_positive_int("kernel_size", kernel_size), check_positive_int("p", p)
+    return 1 / p + 1 / k**2
 
 
 def depthwise_pointwise_ratio(out_channels: int, kernel_size: int) -> float:
-    """Depthwise + pointwise (MobileNet): 1/N + 1/K²."""
-    return 1 / out_channels + 1 / kernel_size**2
+    """Depthwise + pointwise (MobileNet): 1/N + 1/K². ``ValueError`` unless N and K are
+    positive integers."""
+    n = check_positive_int("out_channels", out_channels)
+    k = check_positive_int("kernel_size", kernel_size)
+    return 1 / n + 1 / k**2
 
 
 def groupwise_pointwise_ratio(groups: int, kernel_size: int) -> float:
-    """Groupwise (G) + pointwise, M = N: 1/G + 1/K²."""
-    return 1 / groups + 1 / kernel_size**2
+    """Groupwise (G) + pointwise, M = N: 1/G + 1/K². ``ValueError`` unless G and K are
+    positive integers."""
+    g = check_positive_int("groups", groups)
+    k = check_positive_int("kernel_size", kernel_size)
+    return 1 / g + 1 / k**2
 
 
 def _ints(*values: int) -> tuple[int, ...]:
-    names = ("out_size", "in_channels", "out_channels", "kernel_size", "p")
-    return tuple(check_positive_int(n, v) for n, v in zip(names, values, strict=False))
+    names = ("out_size", "in_channels", "out_channels", "kernel_size")
+    return tuple(check_positive_int(n, v) for n, v in zip(names, values, strict=True))
 
 
 def layer_cost(
@@ -141,6 +159,8 @@ def layer_cost(
     """
     spec = parse_conv_spec(spec)
     d = check_positive_int("out_size", out_size)
+    bias = check_bool("bias", bias)
+    executed = check_bool("executed", executed)
     stages = family_stages(spec.family, in_channels, out_channels, p=spec.value, groups=spec.value)
     weights = sum(stage_weights(s.pattern, kernel_size) for s in stages)
     macs = weights * d * d
@@ -152,8 +172,29 @@ def layer_cost(
 
 def measure_macs(module: nn.Module, input_shape: Sequence[int]) -> int:
     """MACs of one forward pass measured by ``torch.utils.flop_counter.FlopCounterMode``
-    (which reports 2 × MACs and ignores bias), on a zero input, in eval mode."""
-    return _count_flops(module, input_shape)[type(module).__name__] // 2
+    (which reports 2 × MACs and ignores bias), on a zero input, in eval mode.
+
+    Raises:
+        ValueError: ``module`` is not a module or ``input_shape`` not positive integers.
+    """
+    module = _check_module("module", module)
+    shape = _check_input_shape(input_shape)
+    return _count_flops(module, shape)[type(module).__name__] // 2
+
+
+def _check_module(name: str, module: object) -> nn.Module:
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"{name} must be a torch.nn.Module (a layer or a model), got {module!r}")
+    return module
+
+
+def _check_input_shape(input_shape: object) -> tuple[int, ...]:
+    if isinstance(input_shape, str | bytes) or not isinstance(input_shape, Iterable):
+        raise ValueError(
+            f"input_shape must be a sequence of positive integers such as (1, 3, 32, 32), "
+            f"got {input_shape!r}"
+        )
+    return tuple(check_positive_int(f"input_shape[{i}]", s) for i, s in enumerate(input_shape))
 
 
 def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
@@ -273,8 +314,13 @@ def network_cost(model: nn.Module, input_shape: Iterable[int]) -> NetworkCost:
     from the output size a forward pass produced, and its measured MACs from
     ``torch.utils.flop_counter`` in the same pass. Batch norm, activations and pooling are not
     counted, as in the paper. Output maps must be square (D_o×D_o).
+
+    Raises:
+        ValueError: ``model`` is not a module, ``input_shape`` not positive integers, or an
+            output map is not square.
     """
-    shape = tuple(int(s) for s in input_shape)
+    model = _check_module("model", model)
+    shape = _check_input_shape(input_shape)
     layers: dict[str, nn.Module] = {}
     for name, module in model.named_modules():
         if isinstance(module, _LAYER_TYPES) and not any(

@@ -10,7 +10,9 @@ multiply-accumulates, i.e. 1/P + (1 − 1/P)/K² of a standard convolution.
 
 from __future__ import annotations
 
+import json
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,14 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hetconv_edu.checks import check_bool, check_choice, check_int, check_positive_int
 from hetconv_edu.pattern import (
-    FAMILIES,
     Kernel,
-    check_positive_int,
+    arrangements_coincide,
+    check_part,
     grouped_hetconv_pattern,
     hetconv_pattern,
     shifted_to_grouped_permutation,
-    valid_parts,
 )
 
 __all__ = [
@@ -53,18 +55,18 @@ def _pair(name: str, value: object, minimum: int) -> tuple[int, int]:
     items = value if isinstance(value, tuple | list) else (value, value)
     if len(items) != 2:
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    out = []
-    for v in items:
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < minimum:
-            raise ValueError(f"{name} must be an integer >= {minimum} (or a pair), got {value!r}")
-        out.append(int(v))
-    return out[0], out[1]
+    first, second = (check_int(name, v, minimum) for v in items)
+    return first, second
 
 
 def _check_kernel_size(kernel_size: object) -> int:
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int | np.integer):
-        raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
-    if kernel_size < 1 or kernel_size % 2 == 0:
+    try:
+        kernel_size = check_positive_int("kernel_size", kernel_size)
+    except ValueError:
+        raise ValueError(
+            f"kernel_size must be a positive odd integer, got {kernel_size!r}"
+        ) from None
+    if kernel_size % 2 == 0:
         raise ValueError(
             f"kernel_size must be a positive odd integer (a K×K kernel needs a centre tap for "
             f"the 1×1 kernels to align with), got {kernel_size}"
@@ -79,21 +81,6 @@ def _check_padding(padding: Padding, kernel_size: int, dilation: tuple[int, int]
     if padding == "valid":
         return (0, 0)
     return _pair("padding", padding, 0)
-
-
-def _check_part(in_channels: int, out_channels: int, p: object, name: str = "p") -> int:
-    allowed = valid_parts(in_channels, out_channels)
-    if isinstance(p, bool) or not isinstance(p, int | np.integer) or p < 1:
-        raise ValueError(
-            f"{name} must be a positive integer dividing in_channels={in_channels} and "
-            f"out_channels={out_channels}, got {p!r}; allowed values: {allowed}"
-        )
-    if int(p) not in allowed:
-        raise ValueError(
-            f"{name}={p} is not allowed for in_channels={in_channels}, "
-            f"out_channels={out_channels}: it must divide both; allowed values: {allowed}"
-        )
-    return int(p)
 
 
 class _ConvSettings(nn.Module):
@@ -118,8 +105,7 @@ class _ConvSettings(nn.Module):
         self.stride = _pair("stride", stride, 1)
         self.dilation = _pair("dilation", dilation, 1)
         self.padding = _check_padding(padding, self.kernel_size, self.dilation)
-        if not isinstance(bias, bool):
-            raise ValueError(f"bias must be True or False, got {bias!r}")
+        check_bool("bias", bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (B, M, H, W) → (B, N, H_o, W_o), or unbatched (M, H, W) → (N, H_o, W_o) as
@@ -170,7 +156,101 @@ class _ConvSettings(nn.Module):
         return x[..., max(-oh, 0) : h - max(-oh, 0), max(-ow, 0) : w - max(-ow, 0)]
 
 
-class HetConv2d(_ConvSettings):
+def _describe(settings: dict) -> str:
+    rest = ", ".join(f"{k}={v!r}" for k, v in sorted(settings.items()) if k != "layer")
+    return f"{settings.get('layer', 'layer')}({rest})"
+
+
+class _RecordsSettings:
+    """Mixin for layers with settings that change what the weights compute without changing
+    their shapes (HetConv's arrangement, the masked layer's P): the state dict records them
+    under ``_extra_state`` (the bytes of a JSON object, a uint8 tensor, so every tool that
+    handles state dicts of tensors keeps working), and loading a state dict recorded with
+    other settings is refused, naming both, before any weight is copied. A state dict saved
+    before the record existed loads as before; when its shapes cannot tell the settings apart,
+    with a warning."""
+
+    def function_settings(self) -> dict[str, str | int]:
+        """The settings, beyond the parameter shapes, that decide the layer's function."""
+        raise NotImplementedError
+
+    def _same_function(self, saved: dict) -> bool:
+        return saved == self.function_settings()
+
+    def _unrecorded_is_ambiguous(self) -> bool:
+        return True
+
+    def get_extra_state(self) -> torch.Tensor:
+        text = json.dumps(self.function_settings(), sort_keys=True)
+        return torch.tensor(list(text.encode()), dtype=torch.uint8)
+
+    def set_extra_state(self, state: object) -> None:
+        """Nothing to set: :meth:`_load_from_state_dict` checked the record already."""
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        key = prefix + "_extra_state"
+        where = f"layer {prefix[:-1]!r}" if prefix else "this layer"
+        mine = self.function_settings()
+        if key in state_dict:
+            saved = _decode_settings(state_dict[key])
+            if saved is None:
+                error_msgs.append(
+                    f"{where}: the state dict's settings record {key!r} is damaged (expected "
+                    f"the UTF-8 bytes of a JSON object as a uint8 tensor); save the layer again"
+                )
+                return
+            if not self._same_function(saved):
+                error_msgs.append(
+                    f"{where}: the state dict was saved by {_describe(saved)}, this layer is "
+                    f"{_describe(mine)}. These settings change what the weights compute without "
+                    f"changing their shapes, so the loaded layer would compute a different "
+                    f"function{_HINTS.get(_differing(saved, mine), '')}. Build the layer as "
+                    f"{_describe(saved)} to load this state dict."
+                )
+                return
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+        if key not in state_dict:
+            if key in missing_keys:
+                missing_keys.remove(key)
+            loaded = any(prefix + name in state_dict for name, _ in self.named_parameters())
+            if loaded and self._unrecorded_is_ambiguous():
+                names = ", ".join(sorted(k for k in mine if k != "layer"))
+                warnings.warn(
+                    f"a state dict saved before hetconv_edu recorded {names} "
+                    f"was loaded into {_describe(mine)}; it is taken to come from a layer with "
+                    f"these settings. If it came from another (e.g. another arrangement), the "
+                    f"outputs are wrong: load it into a layer built like the saved one.",
+                    stacklevel=2,
+                )
+
+
+_HINTS = {
+    ("arrangement",): (
+        " (the grouped layer is the shifted one with its input and output channels relabelled; "
+        "a single layer cannot undo the relabelling of its neighbours)"
+    ),
+}
+
+
+def _differing(saved: dict, mine: dict) -> tuple[str, ...]:
+    return tuple(sorted(k for k in saved.keys() | mine.keys() if saved.get(k) != mine.get(k)))
+
+
+def _decode_settings(value: object) -> dict | None:
+    if not isinstance(value, torch.Tensor) or value.dtype != torch.uint8 or value.dim() != 1:
+        return None
+    try:
+        settings = json.loads(bytes(value.tolist()).decode())
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return settings if isinstance(settings, dict) else None
+
+
+class HetConv2d(_RecordsSettings, _ConvSettings):
     """Heterogeneous-kernel convolution (Singh et al., CVPR 2019), exact and fast.
 
     Each of the ``out_channels`` (N) filters holds ``in_channels / p`` kernels of size
@@ -229,9 +309,8 @@ class HetConv2d(_ConvSettings):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
-        self.p = _check_part(self.in_channels, self.out_channels, p)
-        if arrangement not in ARRANGEMENTS:
-            raise ValueError(f"arrangement must be one of {ARRANGEMENTS}, got {arrangement!r}")
+        self.p = check_part(self.in_channels, self.out_channels, p)
+        check_choice("arrangement", arrangement, ARRANGEMENTS)
         self.arrangement = arrangement
         m, n, k = self.in_channels, self.out_channels, self.kernel_size
         factory = {"device": device, "dtype": dtype}
@@ -254,6 +333,21 @@ class HetConv2d(_ConvSettings):
         if self.arrangement == "shifted":
             return hetconv_pattern(self.in_channels, self.out_channels, self.p)
         return grouped_hetconv_pattern(self.in_channels, self.out_channels, self.p)
+
+    def function_settings(self) -> dict[str, str | int]:
+        """``{"layer": "HetConv2d", "arrangement": ..., "p": ...}``, recorded in the state dict.
+        A state dict of the other arrangement is refused (unless both put the K×K kernels at the
+        same channels, P = 1 or M = N = P)."""
+        return {"layer": "HetConv2d", "arrangement": self.arrangement, "p": self.p}
+
+    def _same_function(self, saved: dict) -> bool:
+        mine = self.function_settings()
+        if self._unrecorded_is_ambiguous():
+            return saved == mine
+        return {**saved, "arrangement": self.arrangement} == mine
+
+    def _unrecorded_is_ambiguous(self) -> bool:
+        return not arrangements_coincide(self.in_channels, self.out_channels, self.p)
 
     @property
     def fan_in(self) -> int:
@@ -342,9 +436,8 @@ def hetconv_mask(
     kernel at K×K positions and at the centre tap of 1×1 positions, 0 elsewhere. A dense
     convolution with ``weight * mask`` is the paper's operation (Fig. 4)."""
     k = _check_kernel_size(kernel_size)
-    p = _check_part(in_channels, out_channels, p)
-    if arrangement not in ARRANGEMENTS:
-        raise ValueError(f"arrangement must be one of {ARRANGEMENTS}, got {arrangement!r}")
+    p = check_part(in_channels, out_channels, p)
+    check_choice("arrangement", arrangement, ARRANGEMENTS)
     pattern = (hetconv_pattern if arrangement == "shifted" else grouped_hetconv_pattern)(
         in_channels, out_channels, p
     )
@@ -354,7 +447,7 @@ def hetconv_mask(
     return mask
 
 
-class MaskedHetConv2d(_ConvSettings):
+class MaskedHetConv2d(_RecordsSettings, _ConvSettings):
     """Reference HetConv: a dense K×K weight multiplied by the kernel-pattern mask.
 
     Computes the paper's operation by definition (the masked dense convolution) and does the
@@ -379,7 +472,7 @@ class MaskedHetConv2d(_ConvSettings):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
-        self.p = _check_part(self.in_channels, self.out_channels, p)
+        self.p = check_part(self.in_channels, self.out_channels, p)
         m, n, k = self.in_channels, self.out_channels, self.kernel_size
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(n, m, k, k, **factory))
@@ -396,6 +489,11 @@ class MaskedHetConv2d(_ConvSettings):
         return F.conv2d(
             x, self.weight * self.mask, self.bias, self.stride, self.padding, self.dilation
         )
+
+    def function_settings(self) -> dict[str, str | int]:
+        """``{"layer": "MaskedHetConv2d", "p": ...}``, recorded in the state dict: the weight
+        is (N, M, K, K) whatever P, only the mask differs."""
+        return {"layer": "MaskedHetConv2d", "p": self.p}
 
     def extra_repr(self) -> str:
         return f"{self._settings_repr()}, p={self.p}, reference=masked dense"
@@ -458,7 +556,7 @@ class GroupwiseConv2d(StandardConv2d):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        groups = _check_groups(in_channels, out_channels, groups)
+        groups = check_part(in_channels, out_channels, groups, name="groups")
         super().__init__(
             in_channels,
             out_channels,
@@ -471,10 +569,6 @@ class GroupwiseConv2d(StandardConv2d):
             device=device,
             dtype=dtype,
         )
-
-
-def _check_groups(in_channels: int, out_channels: int, groups: object) -> int:
-    return _check_part(in_channels, out_channels, groups, name="groups")
 
 
 class _TwoStage(nn.Module):
@@ -566,7 +660,7 @@ class GroupwisePointwiseConv2d(_TwoStage):
         dtype: torch.dtype | None = None,
     ) -> None:
         m = check_positive_int("in_channels", in_channels)
-        groups = _check_groups(m, m, groups)
+        groups = check_part(m, m, groups, name="groups")
         self.groups = groups
         super().__init__(
             m, out_channels, kernel_size, groups, stride, padding, dilation, bias, device, dtype
@@ -599,7 +693,7 @@ class NaiveHetConv2d(_ConvSettings):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
-        self.p = _check_part(self.in_channels, self.out_channels, p)
+        self.p = check_part(self.in_channels, self.out_channels, p)
         m, n, k = self.in_channels, self.out_channels, self.kernel_size
         factory = {"device": device, "dtype": dtype}
         self.groupwise = nn.Conv2d(
@@ -625,6 +719,10 @@ class ConvSpec:
     family: str
     value: int = 1
 
+    def __post_init__(self) -> None:
+        check_choice("family", self.family, (*_NO_VALUE, *_WITH_VALUE))
+        object.__setattr__(self, "value", check_positive_int("value", self.value))
+
     def __str__(self) -> str:
         return self.family if self.family in _NO_VALUE else f"{self.family}:{self.value}"
 
@@ -638,8 +736,6 @@ class ConvSpec:
             "groupwise": f"groupwise G={self.value}",
             "depthwise_pointwise": "depthwise+pointwise",
             "groupwise_pointwise": f"groupwise G={self.value}+pointwise",
-            "depthwise": "depthwise",
-            "pointwise": "pointwise",
         }
         return names[self.family]
 
@@ -655,7 +751,7 @@ def parse_conv_spec(spec: str | ConvSpec) -> ConvSpec:
     if isinstance(spec, ConvSpec):
         return spec
     if not isinstance(spec, str):
-        raise ValueError(f"a conv family must be text like 'hetconv:4', got {spec!r}")
+        raise ValueError(f"spec must be a conv family as text like 'hetconv:4', got {spec!r}")
     name, colon, value = spec.strip().partition(":")
     family = _ALIASES.get(name, name)
     usage = (
@@ -670,7 +766,7 @@ def parse_conv_spec(spec: str | ConvSpec) -> ConvSpec:
         if not value.isdigit() or int(value) < 1:
             raise ValueError(f"{spec!r} needs a positive integer after ':'; use one of: {usage}")
         return ConvSpec(family, int(value))
-    raise ValueError(f"unknown conv family {spec!r}; use one of: {usage}")
+    raise ValueError(f"unknown conv family in spec={spec!r}; use one of: {usage}")
 
 
 def make_conv(
@@ -702,8 +798,5 @@ def make_conv(
         return GroupwiseConv2d(in_channels, out_channels, kernel_size, groups=spec.value, **kw)
     if spec.family == "depthwise_pointwise":
         return DepthwiseSeparableConv2d(in_channels, out_channels, kernel_size, **kw)
-    if spec.family == "groupwise_pointwise":
-        return GroupwisePointwiseConv2d(
-            in_channels, out_channels, kernel_size, groups=spec.value, **kw
-        )
-    raise ValueError(f"unknown conv family {spec.family!r}; choose one of {sorted(FAMILIES)}")
+    # groupwise_pointwise, the last family a ConvSpec admits
+    return GroupwisePointwiseConv2d(in_channels, out_channels, kernel_size, groups=spec.value, **kw)

@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hetconv_edu.checks import check_int, check_number, check_positive_int
 from hetconv_edu.flops import NetworkCost, hetconv_ratio, layer_cost
 
 __all__ = [
@@ -83,6 +84,7 @@ PAPER_PARTS: tuple[int, ...] = tuple(r.p for r in PAPER_VGG16_CIFAR10)
 
 def paper_row(p: int) -> PaperRow:
     """The paper's row for part ``p``; ``ValueError`` if the paper did not report it."""
+    p = check_positive_int("p", p)
     for row in PAPER_VGG16_CIFAR10:
         if row.p == p:
             return row
@@ -98,9 +100,11 @@ def truncate_millions(x: float, decimals: int = 2) -> float:
     45.38
 
     (Rounding would give 71.36 and 45.39, which the paper does not print.) A tiny tolerance
-    absorbs binary floating-point error so that e.g. 71,350,000 stays 71.35.
+    absorbs binary floating-point error so that e.g. 71,350,000 stays 71.35. ``ValueError``
+    unless ``x`` is a finite number >= 0 and ``decimals`` an integer >= 0.
     """
-    scale = 10**decimals
+    x = check_number("x", x, minimum=0)
+    scale = 10 ** check_int("decimals", decimals, minimum=0)
     return math.floor(x / 1e6 * scale + 1e-9) / scale
 
 
@@ -115,6 +119,15 @@ def _part_of(row) -> int:
     )
 
 
+def _check_cost(cost: object) -> NetworkCost:
+    if not isinstance(cost, NetworkCost):
+        raise ValueError(
+            f"cost must be a NetworkCost (hetconv_edu.flops.network_cost(model, input_shape)), "
+            f"got {cost!r}"
+        )
+    return cost
+
+
 def paper_convention_macs(cost: NetworkCost) -> float:
     """Total MACs of ``cost`` counted the paper's way (not yet truncated; see the module text).
 
@@ -127,6 +140,7 @@ def paper_convention_macs(cost: NetworkCost) -> float:
     scales the bias additions by a fraction; :func:`true_macs` gives the integer work instead.
     Counted per image (the input's batch size divides the rows' batch-scaled counts).
     """
+    cost = _check_cost(cost)
     batch = cost.input_shape[0] if cost.input_shape else 1
     total = 0.0
     for row in cost.rows:
@@ -151,6 +165,7 @@ def true_macs(cost: NetworkCost) -> int:
     :func:`paper_convention_macs` by :func:`convention_gap_macs`: the paper's ratio also
     scaled the bias additions, which a HetConv layer does not do.
     """
+    cost = _check_cost(cost)
     batch = cost.input_shape[0] if cost.input_shape else 1
     total = 0
     for row in cost.rows:
@@ -188,6 +203,7 @@ class ReproducedRow:
 def reproduce_row(p: int, cost: NetworkCost) -> ReproducedRow:
     """The paper's row for ``p`` next to our counts of ``cost`` (the VGG-16 with HetConv P)."""
     printed = paper_row(p)
+    cost = _check_cost(cost)
     return ReproducedRow(
         p=p,
         paper_m=printed.flops_m,
@@ -205,6 +221,8 @@ def reproduce_vgg16_table(
     table. ``cost_of(p)`` supplies the network cost (e.g. a cached one); by default each is
     counted afresh with :func:`~hetconv_edu.flops.network_cost` (one forward pass under the flop
     counter per P, a few seconds in all)."""
+    if cost_of is not None and not callable(cost_of):
+        raise ValueError(f"cost_of must be None or a function p → NetworkCost, got {cost_of!r}")
     if cost_of is None:
         from hetconv_edu.flops import network_cost
         from hetconv_edu.models import build_model

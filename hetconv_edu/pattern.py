@@ -18,14 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from numbers import Integral
 
 import numpy as np
+
+from hetconv_edu.checks import check_choice, check_positive_int
 
 __all__ = [
     "FAMILIES",
     "Kernel",
     "Stage",
+    "arrangements_coincide",
+    "check_part",
     "check_positive_int",
     "divisors",
     "family_stages",
@@ -75,15 +78,6 @@ FAMILIES: dict[str, str] = {
 """The filter families, keyed by the names the whole package uses."""
 
 
-def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` as an int, or raise ``ValueError`` naming it if it is not a positive int."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return int(value)
-
-
 def divisors(n: int) -> list[int]:
     """All positive divisors of ``n`` in increasing order."""
     n = check_positive_int("n", n)
@@ -101,15 +95,24 @@ def valid_parts(in_channels: int, out_channels: int) -> list[int]:
     return [d for d in divisors(m) if n % d == 0]
 
 
-def _check_part(in_channels: int, out_channels: int, p: object, name: str = "p") -> int:
-    p_int = check_positive_int(name, p)
+def check_part(in_channels: int, out_channels: int, p: object, name: str = "p") -> int:
+    """``p`` as an ``int`` if it is a part P (or a group count G) allowed for a layer of
+    ``in_channels`` M and ``out_channels`` N: a common divisor. Else ``ValueError`` naming
+    ``name``, the value given and the allowed values (:func:`valid_parts`)."""
     allowed = valid_parts(in_channels, out_channels)
-    if p_int not in allowed:
+    try:
+        value = check_positive_int(name, p)
+    except ValueError:
         raise ValueError(
-            f"{name}={p_int} must divide in_channels={in_channels} and "
-            f"out_channels={out_channels}; allowed values: {allowed}"
+            f"{name} must be a positive integer dividing in_channels={in_channels} and "
+            f"out_channels={out_channels}, got {p!r}; allowed values: {allowed}"
+        ) from None
+    if value not in allowed:
+        raise ValueError(
+            f"{name}={value} is not allowed for in_channels={in_channels}, "
+            f"out_channels={out_channels}: it must divide both; allowed values: {allowed}"
         )
-    return p_int
+    return value
 
 
 def _grid(in_channels: int, out_channels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +132,7 @@ def hetconv_pattern(in_channels: int, out_channels: int, p: int) -> np.ndarray:
 
     P = 1 gives a standard convolution; P = M leaves one K×K kernel per filter.
     """
-    p = _check_part(in_channels, out_channels, p)
+    p = check_part(in_channels, out_channels, p)
     n, m = _grid(in_channels, out_channels)
     return np.where((m - n) % p == 0, Kernel.FULL, Kernel.ONE).astype(np.int8)
 
@@ -147,9 +150,21 @@ def grouped_hetconv_pattern(in_channels: int, out_channels: int, p: int) -> np.n
     the same layer, channels listed group by group. This is the layout a grouped convolution
     computes, which is why the fast layer uses it.
     """
-    p = _check_part(in_channels, out_channels, p)
+    p = check_part(in_channels, out_channels, p)
     return np.where(_block_mask(in_channels, out_channels, p), Kernel.FULL, Kernel.ONE).astype(
         np.int8
+    )
+
+
+def arrangements_coincide(in_channels: int, out_channels: int, p: int) -> bool:
+    """Whether the shifted and the grouped arrangement put the K×K kernels at the same
+    (filter, channel) pairs: P = 1, or one K×K kernel per filter on the diagonal (M = N = P).
+    Only then do the same weights compute the same function in either arrangement."""
+    return bool(
+        np.array_equal(
+            hetconv_pattern(in_channels, out_channels, p),
+            grouped_hetconv_pattern(in_channels, out_channels, p),
+        )
     )
 
 
@@ -170,7 +185,7 @@ def shifted_to_grouped_permutation(channels: int, p: int) -> np.ndarray:
 
 def groupwise_pattern(in_channels: int, out_channels: int, groups: int) -> np.ndarray:
     """Groupwise convolution with G groups: K×K inside the group, no connection outside."""
-    g = _check_part(in_channels, out_channels, groups, name="groups")
+    g = check_part(in_channels, out_channels, groups, name="groups")
     return np.where(_block_mask(in_channels, out_channels, g), Kernel.FULL, Kernel.NONE).astype(
         np.int8
     )
@@ -182,7 +197,7 @@ def naive_hetconv_pattern(in_channels: int, out_channels: int, p: int) -> np.nda
     Its K×K kernels sit in contiguous blocks (not shifted) and every block position also
     carries a 1×1 kernel (:attr:`Kernel.BOTH`): that overlap is the extra cost.
     """
-    p = _check_part(in_channels, out_channels, p)
+    p = check_part(in_channels, out_channels, p)
     return np.where(_block_mask(in_channels, out_channels, p), Kernel.BOTH, Kernel.ONE).astype(
         np.int8
     )
@@ -213,8 +228,11 @@ def family_stages(
     ``groupwise_pointwise``. ``depthwise`` needs ``out_channels == in_channels``; the
     two-stage families run a depthwise (or groupwise) M→M stage, then a pointwise M→N stage.
     """
+    family = check_choice("family", family, FAMILIES)
     m = check_positive_int("in_channels", in_channels)
     n = check_positive_int("out_channels", out_channels)
+    p = check_positive_int("p", p)
+    groups = check_positive_int("groups", groups)
     if family == "standard":
         return [Stage("standard K×K", standard_pattern(m, n))]
     if family == "hetconv":
@@ -242,20 +260,51 @@ def family_stages(
             Stage(f"groupwise K×K, G={groups}", groupwise_pattern(m, m, groups)),
             Stage("pointwise 1×1", np.full((n, m), Kernel.ONE, dtype=np.int8)),
         ]
-    raise ValueError(f"unknown filter family {family!r}; choose one of {sorted(FAMILIES)}")
+    raise AssertionError(f"family {family!r} of FAMILIES has no stages")
 
 
 def kernels_per_filter(pattern: np.ndarray, kind: Kernel) -> np.ndarray:
-    """How many kernels of ``kind`` each filter (row) holds; BOTH counts as K×K and as 1×1."""
+    """How many kernels of ``kind`` each filter (row) holds; BOTH counts as K×K and as 1×1.
+
+    Raises:
+        ValueError: ``pattern`` is not an N×M kernel map or ``kind`` not a :class:`Kernel`.
+    """
     return _count(pattern, kind, axis=1)
 
 
 def kernels_per_channel(pattern: np.ndarray, kind: Kernel) -> np.ndarray:
-    """How many filters hold a kernel of ``kind`` for each input channel (column)."""
+    """How many filters hold a kernel of ``kind`` for each input channel (column).
+
+    Raises:
+        ValueError: ``pattern`` is not an N×M kernel map or ``kind`` not a :class:`Kernel`.
+    """
     return _count(pattern, kind, axis=0)
 
 
+def _check_pattern(pattern: object) -> np.ndarray:
+    """``pattern`` if it is an N×M integer kernel map (values of :class:`Kernel`)."""
+    values = [int(k) for k in Kernel]
+    if (
+        not isinstance(pattern, np.ndarray)
+        or pattern.ndim != 2
+        or pattern.dtype.kind not in "iu"
+        or not np.isin(pattern, values).all()
+    ):
+        got = (
+            f"an array of shape {pattern.shape} and dtype {pattern.dtype}"
+            if isinstance(pattern, np.ndarray)
+            else repr(pattern)
+        )
+        raise ValueError(
+            f"pattern must be an N×M integer array of kernel kinds {values} (as "
+            f"hetconv_pattern(...) returns), got {got}"
+        )
+    return pattern
+
+
 def _count(pattern: np.ndarray, kind: Kernel, axis: int) -> np.ndarray:
+    pattern = _check_pattern(pattern)
+    kind = Kernel(check_choice("kind", kind, list(Kernel)))
     if kind in (Kernel.FULL, Kernel.ONE):
         hit = (pattern == kind) | (pattern == Kernel.BOTH)
     else:
@@ -269,6 +318,7 @@ def stage_weights(pattern: np.ndarray, kernel_size: int) -> int:
     Every weight performs one multiply-accumulate per output position, so a stage costs
     ``stage_weights · D_o²`` MACs (:mod:`hetconv_edu.flops`).
     """
+    pattern = _check_pattern(pattern)
     k = check_positive_int("kernel_size", kernel_size)
     full = int(kernels_per_filter(pattern, Kernel.FULL).sum())
     one = int(kernels_per_filter(pattern, Kernel.ONE).sum())

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from numbers import Integral
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hetconv_edu.checks import check_choice
 from hetconv_edu.data import ImageDataset
 from hetconv_edu.layers import (
     Arrangement,
@@ -36,6 +36,7 @@ from hetconv_edu.layers import (
     hetconv_mask,
 )
 from hetconv_edu.models import build_model, conv_slots, slot_module_names
+from hetconv_edu.pattern import arrangements_coincide
 from hetconv_edu.search import check_divisor_chain
 from hetconv_edu.train import TrainConfig, Trainer
 
@@ -97,14 +98,19 @@ class NestedHetConv2d(MaskedHetConv2d):
         self.register_buffer("masks", masks.to(device=device, dtype=dtype), persistent=False)
         self.set_p(chain[0])
 
+    def function_settings(self) -> dict[str, str | int]:
+        """``{"layer": "NestedHetConv2d", "arrangement": ...}``, recorded in the state dict:
+        the arrangement decides every choice's mask; the active P is not a setting."""
+        return {"layer": "NestedHetConv2d", "arrangement": self.arrangement}
+
+    def _unrecorded_is_ambiguous(self) -> bool:
+        m, n = self.in_channels, self.out_channels
+        return not all(arrangements_coincide(m, n, q) for q in self.choices)
+
     def set_p(self, p: int) -> None:
         """Make ``p`` (one of :attr:`choices`) the active P."""
-        if not _is_int(p) or p not in self.choices:
-            raise ValueError(
-                f"layer {self.in_channels}→{self.out_channels}: P must be one of its choices "
-                f"{list(self.choices)}, got {p!r}"
-            )
-        self.p = int(p)
+        p = _check_p(f"layer {self.in_channels}→{self.out_channels}", p, self.choices)
+        self.p = p
         n = self.out_channels
         i = self.choices.index(p)
         self.mask = self.masks[i * n : (i + 1) * n]
@@ -117,9 +123,8 @@ class NestedHetConv2d(MaskedHetConv2d):
     def to_hetconv(self, p: int | None = None) -> HetConv2d:
         """An ordinary :class:`~hetconv_edu.layers.HetConv2d` (same arrangement) with this
         layer's effective weights at ``p`` (default the active P): same outputs."""
-        p = self.p if p is None else p
-        if p not in self.choices:
-            raise ValueError(f"P must be one of the choices {list(self.choices)}, got {p!r}")
+        where = f"layer {self.in_channels}→{self.out_channels}"
+        p = self.p if p is None else _check_p(where, p, self.choices)
         layer = HetConv2d(
             self.in_channels,
             self.out_channels,
@@ -259,13 +264,10 @@ class SuperNet(nn.Module):
                 f"a configuration of {self.name} has one P per switchable layer "
                 f"({len(self.slots)}), got {len(config)}: {list(config)}"
             )
-        for i, (p, choices) in enumerate(zip(config, self.choices, strict=True)):
-            if not _is_int(p) or p not in choices:
-                raise ValueError(
-                    f"layer {i + 1} of {self.name} takes P ∈ {{{', '.join(map(str, choices))}}}, "
-                    f"got {p!r}"
-                )
-        return tuple(int(p) for p in config)
+        return tuple(
+            _check_p(f"layer {i + 1} of {self.name}", p, choices)
+            for i, (p, choices) in enumerate(zip(config, self.choices, strict=True))
+        )
 
     def configure(self, config: Sequence[int]) -> None:
         """Make ``config`` (one P per switchable layer) the active configuration."""
@@ -305,9 +307,15 @@ class SuperNet(nn.Module):
         return exported.to(device).train(self.training)
 
 
-def _is_int(value: object) -> bool:
-    """An integer P (2.0 and True compare equal to choices but are not P values)."""
-    return isinstance(value, Integral) and not isinstance(value, bool)
+def _check_p(where: str, p: object, choices: Sequence[int]) -> int:
+    """``p`` as an int if it is one of ``choices`` (2.0 and True are not), else ``ValueError``
+    saying which layer takes which values."""
+    try:
+        return int(check_choice("P", p, choices))
+    except ValueError:
+        raise ValueError(
+            f"{where} takes P ∈ {{{', '.join(map(str, choices))}}}, got {p!r}"
+        ) from None
 
 
 def _replace_module(root: nn.Module, name: str, module: nn.Module) -> None:

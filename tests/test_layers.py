@@ -349,7 +349,7 @@ def test_torch_compile_inductor_and_aot_eager():
 def test_state_dict_round_trip(tmp_path, arrangement):
     torch.manual_seed(4)
     layer = HetConv2d(6, 6, 3, p=3, arrangement=arrangement)
-    assert set(layer.state_dict()) == {"weight_kxk", "weight_1x1", "bias"}
+    assert set(layer.state_dict()) == {"weight_kxk", "weight_1x1", "bias", "_extra_state"}
     path = tmp_path / "het.pt"
     torch.save(layer.state_dict(), path)
     torch.manual_seed(5)
@@ -409,7 +409,7 @@ def test_cuda_matches_cpu(arrangement):
         ((8, 8, 0), {"p": 2}, r"kernel_size must be a positive odd integer.*got 0"),
         ((8, 8, 3.0), {"p": 2}, r"kernel_size must be a positive odd integer, got 3\.0"),
         ((8, 8, True), {"p": 2}, r"kernel_size must be a positive odd integer, got True"),
-        ((8, 8, 3), {"p": 2, "arrangement": "block"}, r"\('shifted', 'grouped'\), got 'block'"),
+        ((8, 8, 3), {"p": 2, "arrangement": "block"}, r"\['shifted', 'grouped'\], got 'block'"),
         ((8, 8, 3), {"p": 2, "stride": 0}, r"stride must be an integer >= 1"),
         ((8, 8, 3), {"p": 2, "stride": (1, 2, 3)}, r"stride must be an int or a pair"),
         ((8, 8, 3), {"p": 2, "dilation": 0}, r"dilation must be an integer >= 1"),
@@ -698,3 +698,134 @@ def test_wrong_input_rank_or_channels_refused_clearly(kind):
         layer(torch.randn(2, 3, 5, 5))
     with pytest.raises(ValueError, match=r"needs 4 input channels, got shape \(3, 5, 5\)"):
         layer(torch.randn(3, 5, 5))
+
+
+# ---------------------------------------------------------------- state dicts (issue 13.2)
+
+
+def _other(arrangement: str) -> str:
+    return "shifted" if arrangement == "grouped" else "grouped"
+
+
+def _outputs_unchanged(layer: nn.Module, x: torch.Tensor, load) -> None:
+    """``load()`` raises a RuntimeError naming the problem and leaves ``layer`` as it was."""
+    before = layer(x)
+    load()
+    torch.testing.assert_close(layer(x), before, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("saved", ARRANGEMENTS)
+def test_state_dict_of_the_other_arrangement_is_refused_naming_both(saved):
+    torch.manual_seed(10)
+    source = HetConv2d(16, 16, 3, p=4, arrangement=saved)
+    target = HetConv2d(16, 16, 3, p=4, arrangement=_other(saved))
+    x = torch.randn(2, 16, 8, 8)
+    # the issue: the same weights compute another function in the other arrangement
+    with torch.no_grad():
+        target.weight_kxk.copy_(source.weight_kxk)
+        target.weight_1x1.copy_(source.weight_1x1)
+        target.bias.copy_(source.bias)
+    assert (target(x) - source(x)).abs().max() > 0.1
+    torch.manual_seed(11)
+    target.reset_parameters()
+
+    def load():
+        with pytest.raises(RuntimeError) as err:
+            target.load_state_dict(source.state_dict())
+        message = str(err.value)
+        assert f"HetConv2d(arrangement='{saved}', p=4)" in message
+        assert f"HetConv2d(arrangement='{_other(saved)}', p=4)" in message
+        assert "different function" in message and "relabelled" in message
+
+    _outputs_unchanged(target, x, load)
+    # non-strict loading refuses too: it is not a key problem
+    with pytest.raises(RuntimeError, match="different function"):
+        target.load_state_dict(source.state_dict(), strict=False)
+
+
+@pytest.mark.parametrize(("m", "n", "p"), [(6, 4, 1), (4, 4, 4), (3, 3, 3)])
+def test_arrangements_that_coincide_load_across_exactly(m, n, p):
+    torch.manual_seed(12)
+    x = torch.randn(2, m, 6, 6)
+    for saved in ARRANGEMENTS:
+        source = HetConv2d(m, n, 3, p=p, arrangement=saved)
+        target = HetConv2d(m, n, 3, p=p, arrangement=_other(saved))
+        target.load_state_dict(source.state_dict())
+        torch.testing.assert_close(target(x), source(x), rtol=0, atol=0)
+        torch.testing.assert_close(target(x), brute_force(target, x), rtol=1e-5, atol=1e-5)
+
+
+def test_masked_layer_records_p():
+    torch.manual_seed(13)
+    source, target = MaskedHetConv2d(8, 8, 3, p=2), MaskedHetConv2d(8, 8, 3, p=4)
+    x = torch.randn(1, 8, 5, 5)
+
+    def load():
+        with pytest.raises(RuntimeError, match=r"MaskedHetConv2d\(p=2\).*MaskedHetConv2d\(p=4\)"):
+            target.load_state_dict(source.state_dict())
+
+    _outputs_unchanged(target, x, load)
+    same = MaskedHetConv2d(8, 8, 3, p=2)
+    same.load_state_dict(source.state_dict())
+    torch.testing.assert_close(same(x), source(x), rtol=0, atol=0)
+    # a standard convolution has the same weight shape: its state dict has no record
+    with pytest.raises(RuntimeError, match=r"Unexpected key.*_extra_state"):
+        StandardConv2d(8, 8, 3).load_state_dict(source.state_dict())
+
+
+@pytest.mark.parametrize("arrangement", ARRANGEMENTS)
+def test_state_dict_saved_before_the_record_still_loads(arrangement, recwarn):
+    torch.manual_seed(14)
+    source = HetConv2d(8, 8, 3, p=2, arrangement=arrangement)
+    old = {k: v for k, v in source.state_dict().items() if k != "_extra_state"}
+    target = HetConv2d(8, 8, 3, p=2, arrangement=arrangement)
+    with pytest.warns(UserWarning, match=r"saved before hetconv_edu recorded arrangement, p"):
+        result = target.load_state_dict(old)
+    assert not result.missing_keys and not result.unexpected_keys
+    x = torch.randn(1, 8, 5, 5)
+    torch.testing.assert_close(target(x), source(x), rtol=0, atol=0)
+    # unambiguous (P = 1: both arrangements are a standard convolution): no warning
+    p1 = HetConv2d(8, 8, 3, p=1, arrangement=arrangement)
+    p1.load_state_dict({k: v for k, v in p1.state_dict().items() if k != "_extra_state"})
+    assert not [w for w in recwarn if "recorded" in str(w.message)]
+
+
+def test_damaged_settings_record_refused():
+    layer = HetConv2d(4, 4, 3, p=2)
+    for bad in (
+        torch.tensor([255, 0], dtype=torch.uint8),
+        torch.zeros(3),
+        torch.tensor(list(b"[1]"), dtype=torch.uint8),
+    ):
+        state = {**layer.state_dict(), "_extra_state": bad}
+        with pytest.raises(RuntimeError, match="settings record '_extra_state' is damaged"):
+            layer.load_state_dict(state)
+
+
+@pytest.mark.parametrize("model", ["small_vgg", "small_resnet"])
+def test_model_saved_in_one_arrangement_refused_in_the_other(model, tmp_path):
+    from hetconv_edu.models import build_model
+
+    widths = (8, 16, 32)
+    grouped = build_model(model, "hetconv:4", seed=0, widths=widths, arrangement="grouped")
+    path = tmp_path / "model.pt"
+    torch.save(grouped.state_dict(), path)
+    state = torch.load(path, weights_only=True)
+    shifted = build_model(model, "hetconv:4", seed=1, widths=widths, arrangement="shifted")
+    x = torch.randn(2, 3, 16, 16)
+    grouped.eval(), shifted.eval()
+
+    het_layers = {n: m for n, m in shifted.named_modules() if isinstance(m, HetConv2d)}
+    before = {n: m.dense_weight().detach().clone() for n, m in het_layers.items()}
+    with pytest.raises(RuntimeError) as err:
+        shifted.load_state_dict(state)
+    message = str(err.value)
+    assert het_layers and all(f"layer {n!r}" in message for n in het_layers)
+    assert "arrangement='grouped'" in message and "arrangement='shifted'" in message
+    # as with a shape mismatch, torch copies what fits elsewhere; the refused layers keep theirs
+    for name, layer in het_layers.items():
+        assert torch.equal(layer.dense_weight(), before[name]), name
+    with torch.no_grad():
+        same = build_model(model, "hetconv:4", seed=1, widths=widths, arrangement="grouped").eval()
+        same.load_state_dict(state)
+        torch.testing.assert_close(same(x), grouped(x), rtol=0, atol=0)
