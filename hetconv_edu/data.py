@@ -690,7 +690,7 @@ def _cifar_archive_files(archive: Path) -> dict[str, bytes]:
                     )
                 extracted = tar.extractfile(member)
                 files[path.parts[1]] = extracted.read() if extracted is not None else b""
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise DataIntegrityError(
             f"{archive} is truncated or damaged ({type(error).__name__}: {error}). Move it away "
             f"and download it again ({CIFAR10_URL}, md5 {CIFAR10_MD5})."
@@ -774,6 +774,13 @@ def _cifar10_files(
     return files, _save_extracted(files, archive, folder)
 
 
+def _unreadable(error: PermissionError) -> str:
+    return (
+        f"{error.filename or 'a data file'} cannot be read ({error.strerror}): make it readable "
+        f"(chmod a+r), or use a data folder you can read"
+    )
+
+
 def _cifar_missing_message(root: Path, url: str, md5: str, reason: str) -> str:
     return _missing_message(
         f"CIFAR-10 (no {CIFAR10_FOLDER}/ folder or {CIFAR10_ARCHIVE} in {root})",
@@ -828,7 +835,14 @@ def load_cifar10(
     """
     download = check_bool("download", download)
     seed = check_int("seed", seed, minimum=0)
-    files, source = _cifar10_files(_resolve_root(root), download, url, md5)
+    root = _resolve_root(root)
+    try:
+        files, source = _cifar10_files(root, download, url, md5)
+    except PermissionError as error:  # writes that fail are handled inside: this is a read
+        raise DatasetNotFoundError(
+            f"CIFAR-10 in {root} is not available: {_unreadable(error)}; or point the loader at "
+            f"a copy you can read: pass root=..., or set {DATA_DIR_ENV}=/path/to/folder."
+        ) from error
     train, test, classes = _read_cifar_files(files, source)
     return _finish("cifar10", train, test, classes, subset, test_subset, seed)
 
@@ -899,7 +913,11 @@ def _fashion_mnist_file(
     rejected = []
     for candidate in (dest, *(system / name for system in FASHION_MNIST_SYSTEM_DIRS)):
         if candidate.is_file():
-            content = _verified_content(candidate, md5, raw_md5)
+            try:
+                content = _verified_content(candidate, md5, raw_md5)
+            except PermissionError as error:
+                rejected.append(_unreadable(error))
+                continue
             if content is not None:
                 return content
             rejected.append(

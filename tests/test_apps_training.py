@@ -216,7 +216,7 @@ def test_damaged_or_unreadable_data_is_explained(
     folder = write_fake_cifar10(tmp_path / "data", n_train=100, n_test=20)
     if damage == "truncated batch":
         (folder / "test_batch").write_bytes((folder / "test_batch").read_bytes()[:300])
-        said = "test_batch could not be read as a CIFAR-10 pickle"
+        said = "The data could not be loaded: "
     else:
         real_read_bytes = Path.read_bytes
 
@@ -226,11 +226,15 @@ def test_damaged_or_unreadable_data_is_explained(
             return real_read_bytes(self)
 
         monkeypatch.setattr(Path, "read_bytes", unreadable)
-        said = "Permission denied"
+        said = "CIFAR-10 in "
     app = make_app(tmp_path, data_root=folder.parent)
     assert app.train_blocking() == []
     text = app.message_text
-    assert text.startswith("The data could not be loaded") and said in text
+    assert text.startswith(said)
+    if damage == "truncated batch":
+        assert "test_batch could not be read as a CIFAR-10 pickle" in text
+    else:
+        assert f"{folder / 'data_batch_1'} cannot be read (Permission denied)" in text
     assert "Traceback" not in app.message.value
     assert not app.running and not app.train_button.disabled and app.stop_button.disabled
 

@@ -1169,3 +1169,33 @@ def test_leftovers_of_killed_downloads_and_extractions_are_removed_by_the_next_l
     load_fashion_mnist(tmp_path, download=False, md5s=fashion_md5s)
     assert leftovers(tmp_path) == []
     assert leftovers(fashion) == []
+
+
+@pytest.mark.parametrize(
+    ("dataset_name", "layout"),
+    [("cifar10", "folder"), ("cifar10", "archive"), ("fashion-mnist", "folder")],
+)
+def test_a_data_file_that_cannot_be_read_says_so(
+    dataset_name: str, layout: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    if dataset_name == "cifar10":
+        written = write_fake_cifar10(tmp_path, as_archive=layout == "archive")
+        kwargs: dict[str, Any] = {"md5": file_md5(written)} if layout == "archive" else {}
+        blocked = written if layout == "archive" else written / "data_batch_2"
+    else:
+        written = write_fake_fashion_mnist(tmp_path)
+        kwargs = {"md5s": md5s_of(written)}
+        blocked = written / "train-labels-idx1-ubyte.gz"
+    real_open = Path.open
+
+    def refuse_reading(self: Path, *args: Any, **kw: Any) -> Any:
+        if self == blocked:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, *args, **kw)
+
+    monkeypatch.setattr(Path, "open", refuse_reading)
+    with pytest.raises(
+        DatasetNotFoundError, match=rf"{blocked} cannot be read \(Permission denied\): make it"
+    ):
+        load_dataset(dataset_name, tmp_path, download=False, **kwargs)
