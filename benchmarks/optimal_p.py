@@ -82,7 +82,8 @@ QUICK = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also read back by the tests from a results file's command)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_root", nargs="?", default=os.environ.get("HETCONV_EDU_DATA"))
     parser.add_argument("--model", default="small_vgg")
@@ -126,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         help="with --stamp-reference: how the stamper checked that this code computes what "
         "the code that made the results computed",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.stamp_reference is not None:
         return stamp_file(args.stamp_reference, args.data_source, args.stamp_note, argv)
