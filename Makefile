@@ -17,8 +17,11 @@ lab: setup
 	LD_PRELOAD=$(TCMALLOC) $(VENV)/jupyter lab notebooks/ --ServerApp.ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
 
 # A notebook as a code-free app (Voilà, code hidden): make app NB=01_kernel_explorer
+# For a class on the same network: make app NB=01_kernel_explorer HOST=0.0.0.0 (prints the URL
+# to share, with a fresh token). Default: this machine only (127.0.0.1).
+HOST ?= 127.0.0.1
 app: setup
-	LD_PRELOAD=$(TCMALLOC) PYTHON=$(CURDIR)/$(VENV)/python scripts/app.sh $(NB)
+	LD_PRELOAD=$(TCMALLOC) PYTHON=$(CURDIR)/$(VENV)/python HOST=$(HOST) scripts/app.sh $(NB)
 
 lint:
 	$(VENV)/ruff check .

@@ -1,8 +1,9 @@
 """How long does the kernel explorer's Python update take when a student moves P?
 
 Times :class:`hetconv_edu.apps.explorer.ExplorerApp`'s whole update path — read the controls,
-build the map/filter figure data and the counters, assign them to the two ``FigureWidget`` s
-inside ``batch_update`` — triggered the way a student triggers it: by setting the P control.
+build the map/filter figure data and the counters, assign them to the two live figures and
+serialize each whole figure for the page — triggered the way a student triggers it: by setting
+the P control.
 Each candidate cycles P through the valid values of its layer; medians over many rounds
 (:func:`hetconv_edu.timing.time_candidates`, interleaved). Target: under 50 ms at M = N = 512.
 

@@ -7,9 +7,12 @@
 # NOTEBOOK: a notebook of notebooks/, with or without .ipynb (01_kernel_explorer). What is
 # served is its student copy (`python -m hetconv_edu student-notebooks`, written afresh into
 # build/app/): Voilà shows every output, so a worked solution would be on the page. Listens on
-# 127.0.0.1 only, port $PORT (default 8866), and opens no browser: open the URL it prints,
-# token included. Uses the package's Voilà template (share/jupyter/voila/templates/hetconv),
-# which loads nothing from the internet. $PYTHON picks the interpreter (.venv's).
+# $HOST (default 127.0.0.1: this machine only), port $PORT (default 8866), and opens no
+# browser. To serve a room, HOST=0.0.0.0 (`make app NB=... HOST=0.0.0.0`): a random token is
+# made and the URL to share (this machine's address, token included) is printed first; each
+# student who opens it gets a kernel of their own. Uses the package's Voilà template
+# (share/jupyter/voila/templates/hetconv), which loads nothing from the internet. $PYTHON picks
+# the interpreter (.venv's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 refuse() {
@@ -24,6 +27,19 @@ shift
 PYTHON=${PYTHON:-$PWD/.venv/bin/python}
 export JUPYTER_PATH="$PWD/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 "$PYTHON" -m hetconv_edu student-notebooks build/app >/dev/null
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8866}
+share=()
+case "$HOST" in
+127.0.0.1 | localhost | ::1) ;;
+*)
+    token=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(18))')
+    address=$(hostname -I 2>/dev/null | awk '{print $1}')
+    echo "Serving $name to the room. Give the students this address (token included):"
+    echo "    http://${address:-$(hostname)}:$PORT/?token=$token"
+    share=(--token="$token")
+    ;;
+esac
 cd build/app
 exec "$PYTHON" -m voila "$name.ipynb" --template=hetconv --no-browser \
-    --Voila.ip=127.0.0.1 --port="${PORT:-8866}" "$@"
+    --Voila.ip="$HOST" --port="$PORT" "${share[@]}" "$@"

@@ -99,6 +99,16 @@ CHROMIUM_ARGS: tuple[str, ...] = (
 )
 """Chromium flags that work in containers run as root, with no traffic of Chromium's own."""
 
+SLOW_DEVICE_RATE = 4.0
+"""How much Chromium's CPU is slowed on every page by default (``Emulation.setCPUThrottlingRate``
+over the DevTools protocol; Lighthouse's rate for a slow device). Figures must stay live there."""
+
+BACKGROUND_PROCESSES = 2
+"""How many CPU-bound processes :func:`cpu_load` runs beside the kernels by default."""
+
+LIVE_FIGURE = ".hetconv-live-figure"
+"""CSS selector of every app figure on the page (:mod:`hetconv_edu.apps.live_figure`)."""
+
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 """Hosts the page may talk to."""
 
@@ -162,6 +172,38 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+_BUSY_LOOP = """
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    pass
+"""
+
+
+@contextlib.contextmanager
+def cpu_load(processes: int = BACKGROUND_PROCESSES, *, seconds: float = 900.0) -> Iterator[None]:
+    """Run ``processes`` CPU-bound busy loops (other work on the kernels' machine) for the
+    block. Each ends by itself after ``seconds`` at the latest and is killed when the block
+    ends, also on failure."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(processes):
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _BUSY_LOOP, str(seconds)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+        yield
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
 
 
 # ------------------------------------------------------------------------------ server
@@ -496,12 +538,34 @@ _KERNEL_READY_JS = """
 }
 """
 
-_PLOT_JS = """
-(el) => {
+_DECODE_JS = """
+const _DTYPES = {i1: Int8Array, u1: Uint8Array, u1c: Uint8ClampedArray, i2: Int16Array,
+  u2: Uint16Array, i4: Int32Array, u4: Uint32Array, f4: Float32Array, f8: Float64Array};
+const decode = (v) => {
+  if (v && typeof v === 'object' && typeof v.bdata === 'string' && v.dtype in _DTYPES) {
+    const raw = atob(v.bdata);
+    const bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    const flat = Array.from(new _DTYPES[v.dtype](bytes.buffer));
+    const shape = v.shape ? String(v.shape).split(',').map(Number) : [];
+    if (shape.length === 2) {
+      return Array.from({length: shape[0]}, (_, r) => flat.slice(r * shape[1], (r + 1) * shape[1]));
+    }
+    return flat;
+  }
+  return v;
+};
+"""
+
+_PLOT_JS = (
+    """
+(el) => {"""
+    + _DECODE_JS
+    + """
   const gd = el.classList.contains('js-plotly-plot') ? el : el.querySelector('.js-plotly-plot');
   if (!gd || !gd.data) return null;
-  const arr = (v) => (v == null ? null : (typeof v === 'string' ? v :
-      (ArrayBuffer.isView(v) || Array.isArray(v) ? Array.from(v) : v)));
+  const arr = (v) => { v = decode(v); return (v == null ? null : (typeof v === 'string' ? v :
+      (ArrayBuffer.isView(v) || Array.isArray(v) ? Array.from(v) : v))); };
   return {
     data: gd.data.map((t) => ({
       type: t.type, name: t.name, visible: t.visible === undefined ? true : t.visible,
@@ -513,6 +577,92 @@ _PLOT_JS = """
   };
 }
 """
+)
+
+_SIGNATURES_JS = (
+    """
+(root) => {
+  // One string per live figure in root: a hash of everything the figure shows (its traces'
+  // data and its layout, typed arrays included); 'none' while it has no drawn plot.
+  const hash = (value) => {
+    let h = 2166136261;
+    const add = (s) => {
+      for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+    };
+    const walk = (v) => {
+      if (v === null || v === undefined) { add('~'); return; }
+      if (ArrayBuffer.isView(v)) {
+        add('T' + v.length);
+        for (let i = 0; i < v.length; i++) add(String(v[i]) + ',');
+        return;
+      }
+      if (Array.isArray(v)) { add('[' + v.length); v.forEach(walk); add(']'); return; }
+      if (typeof v === 'object') {
+        for (const k of Object.keys(v).sort()) {
+          if (k.startsWith('_') || k === 'template' || k === 'uid') continue;
+          add(k + ':'); walk(v[k]);
+        }
+        return;
+      }
+      add(typeof v + String(v) + ';');
+    };
+    walk(value);
+    return (h >>> 0).toString(16);
+  };
+  return [...root.querySelectorAll('"""
+    + LIVE_FIGURE
+    + """')].map((fig) => {
+    const gd = fig.querySelector('.js-plotly-plot');
+    return gd && gd.data ? hash([gd.data, gd.layout]) : 'none';
+  });
+}
+"""
+)
+
+_CONTROLS_JS = """
+(root) => {
+  // Tag every control of a section that should redraw a figure: sliders, toggle-button
+  // groups, dropdowns, checkboxes, number boxes; not disabled ones, not buttons that start
+  // something, not those the app marks as changing no figure (hetconv-no-figure).
+  const found = [];
+  const skip = (w) => !!w.closest('.hetconv-no-figure') || !!w.closest('.hetconv-live-figure');
+  const kinds = [
+    ['.widget-slider, .widget-hslider', 'slider'],
+    ['.widget-toggle-buttons', 'toggles'],
+    ['.widget-dropdown', 'dropdown'],
+    ['.widget-checkbox', 'checkbox'],
+    ['.widget-text:has(input[type=number])', 'number'],
+  ];
+  for (const [selector, kind] of kinds) {
+    for (const w of root.querySelectorAll(selector)) {
+      if (skip(w) || w.offsetParent === null) continue;
+      const input = w.querySelector('input, select, .noUi-handle, button');
+      if (!input || input.disabled || w.classList.contains('mod-disabled')) continue;
+      const other = w.querySelector('button:not(.mod-active):not([disabled])');
+      if (kind === 'toggles' && !other) continue;
+      const label = (w.querySelector('label') || {}).textContent || '';
+      w.setAttribute('data-hetconv-sweep', String(found.length));
+      found.push({kind, label: label.trim()});
+    }
+  }
+  return found;
+}
+"""
+
+
+@dataclass
+class ControlChange:
+    """What :meth:`BrowserPage.sweep_controls` did with one control and what followed."""
+
+    section: int
+    kind: str
+    label: str
+    redrawn: bool
+    seconds: float
+
+    def __str__(self) -> str:
+        what = "redrew" if self.redrawn else "NO REDRAW"
+        return f"section {self.section}: {self.kind} {self.label!r}: {what} in {self.seconds:.1f} s"
 
 
 class BrowserPage:
@@ -530,6 +680,8 @@ class BrowserPage:
         self.guard = guard
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
+        self.cpu_slowdown = 1.0
+        self._cdp: Any = None
         page.on(
             "console",
             lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None,
@@ -626,12 +778,26 @@ class BrowserPage:
     def wait_for_plot(
         self, selector: str, predicate_js: str, *, nth: int = 0, timeout: float = 20
     ) -> None:
-        """Wait until ``predicate_js`` (a JS function of the plot div) returns true."""
+        """Wait until ``predicate_js`` (a JS function of the plot div) returns true. The div
+        it gets shows ``data`` with plotly's typed-array specs decoded to plain arrays (the
+        rest, e.g. ``_fullLayout``, is the plot's own)."""
         handle = self.page.locator(selector).nth(nth).element_handle(timeout=timeout * 1000)
         self.page.wait_for_function(
-            f"""(el) => {{ const gd = el.classList.contains('js-plotly-plot') ? el :
+            "(el) => {"
+            + _DECODE_JS
+            + f"""
+                 const deep = (v) => {{ const d = decode(v);
+                   if (d !== v) return d;
+                   if (Array.isArray(v)) return v.map(deep);
+                   if (v && typeof v === 'object' && !ArrayBuffer.isView(v)) {{
+                     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)]));
+                   }}
+                   return v; }};
+                 const gd = el.classList.contains('js-plotly-plot') ? el :
                    el.querySelector('.js-plotly-plot');
-                 return !!gd && !!gd.data && ({predicate_js})(gd); }}""",
+                 if (!gd || !gd.data) return false;
+                 const view = Object.create(gd, {{data: {{value: gd.data.map(deep)}}}});
+                 return ({predicate_js})(view); }}""",
             arg=handle,
             timeout=timeout * 1000,
         )
@@ -696,6 +862,117 @@ class BrowserPage:
                 self.page.wait_for_timeout(300)
         return path
 
+    # -- live figures
+
+    def slow_down(self, rate: float = SLOW_DEVICE_RATE) -> None:
+        """Slow this page's CPU ``rate`` times (1: full speed) over the DevTools protocol."""
+        if self._cdp is None:
+            self._cdp = self.page.context.new_cdp_session(self.page)
+        self._cdp.send("Emulation.setCPUThrottlingRate", {"rate": float(rate)})
+        self.cpu_slowdown = float(rate)
+
+    def figure_signatures(self, root: Any) -> list[str]:
+        """One hash per live figure inside the element ``root`` (a locator) of what the
+        browser draws (traces and layout), ``'none'`` for a figure not drawn."""
+        return root.evaluate(_SIGNATURES_JS)
+
+    def sections(self) -> Any:
+        """The page's sections: the notebook cells (JupyterLab and Voilà) that show at least
+        one live figure its controls drive (not only figures a button's action draws,
+        ``hetconv-action-figure``), as a locator."""
+        driven = self.page.locator(f"{LIVE_FIGURE}:not(.hetconv-action-figure)")
+        return self.page.locator(".jp-Cell").filter(has=driven)
+
+    def wait_for_figures(self, *, timeout: float = 120) -> int:
+        """Wait until every live figure on the page is drawn; returns how many there are."""
+        self.page.wait_for_function(
+            f"""() => {{ const figs = [...document.querySelectorAll('{LIVE_FIGURE}')];
+                 return figs.length > 0 && figs.every((f) => {{
+                   const gd = f.querySelector('.js-plotly-plot');
+                   return !!gd && !!gd.data; }}); }}""",
+            timeout=timeout * 1000,
+            polling=250,
+        )
+        return self.page.locator(LIVE_FIGURE).count()
+
+    def change_control(self, control: Any, kind: str) -> None:
+        """Change one control the way a student would: a slider one keyboard step (back if
+        at its end), another toggle button, the next dropdown option (or the previous), a
+        checkbox flipped, a number box one up (or down at its maximum) and Enter."""
+        control.scroll_into_view_if_needed()
+        if kind == "slider":
+            handle = control.locator(".noUi-handle").first
+            at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+            handle.focus()
+            handle.press("ArrowLeft" if at_end else "ArrowRight")
+        elif kind == "toggles":
+            control.locator("button:not(.mod-active):not([disabled])").first.click()
+        elif kind == "dropdown":
+            select = control.locator("select")
+            count = select.locator("option").count()
+            index = select.evaluate("(s) => s.selectedIndex")
+            select.select_option(index=index + 1 if index + 1 < count else index - 1)
+        elif kind == "checkbox":
+            control.locator("input").click()
+        elif kind == "number":
+            box = control.locator("input[type=number]")
+            value, top = float(box.input_value()), box.get_attribute("max")
+            new = value - 1 if top is not None and value + 1 > float(top) else value + 1
+            box.fill(f"{new:g}")
+            box.press("Enter")
+        else:
+            raise ValueError(f"unknown control kind {kind!r}")
+
+    def _wait_until_still(self, root: Any, *, still: float = 1.0, timeout: float = 30) -> None:
+        """Wait until the figures in ``root`` have not changed for ``still`` seconds."""
+        deadline = time.monotonic() + timeout
+        last, since = self.figure_signatures(root), time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - since < still:
+            self.page.wait_for_timeout(200)
+            now = self.figure_signatures(root)
+            if now != last:
+                last, since = now, time.monotonic()
+
+    def sweep_controls(
+        self, *, timeout: float = 30, per_section: int | None = None
+    ) -> list[ControlChange]:
+        """Change every figure control of every section once (:meth:`change_control`, the
+        controls found by their widget classes) and see whether a live figure of the same
+        section changed in the browser within ``timeout`` s. Controls inside a figure and
+        controls the app marks ``hetconv-no-figure`` (settings of an action started by a
+        button, numbers-only settings) are left alone. ``per_section``: change only that many
+        controls of each section."""
+        changes: list[ControlChange] = []
+        sections = self.sections()
+        for index in range(sections.count()):
+            section = sections.nth(index)
+            found = section.evaluate(_CONTROLS_JS)
+            for number, info in enumerate(found[:per_section]):
+                control = section.locator(f"[data-hetconv-sweep='{number}']").first
+                before = self.figure_signatures(section)
+                started = time.monotonic()
+                self.change_control(control, info["kind"])
+                redrawn = True
+                try:
+                    self.page.wait_for_function(
+                        f"([root, before]) => JSON.stringify(({_SIGNATURES_JS})(root)) !== before",
+                        arg=[section.element_handle(), json.dumps(before, separators=(",", ":"))],
+                        timeout=timeout * 1000,
+                        polling=200,
+                    )
+                except Exception as exc:  # playwright's TimeoutError
+                    if "Timeout" not in type(exc).__name__:
+                        raise
+                    redrawn = False
+                seconds = time.monotonic() - started
+                self._wait_until_still(section)  # a late redraw is not credited to the next
+                changes.append(ControlChange(index, info["kind"], info["label"], redrawn, seconds))
+            section.evaluate(
+                "(root) => root.querySelectorAll('[data-hetconv-sweep]')"
+                ".forEach((e) => e.removeAttribute('data-hetconv-sweep'))"
+            )
+        return changes
+
     # -- network
 
     def assert_no_external_requests(self) -> None:
@@ -731,6 +1008,24 @@ class LabPage(BrowserPage):
         self.dismiss_dialogs()
         self.page.wait_for_function(_KERNEL_READY_JS, timeout=timeout * 1000)
         self.page.wait_for_timeout(500)
+
+    def reload_notebook(self, *, timeout: float = 120.0) -> None:
+        """Save the open notebook, reload the page (the kernel keeps running, as when a teacher
+        reopens a tab) and wait until the notebook is back and its kernel idle; the page's CPU
+        stays slowed as before."""
+        self.page.keyboard.press("Control+s")
+        self.page.wait_for_function(
+            "() => !document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-mod-dirty')",
+            timeout=timeout * 1000,
+        )
+        self.page.reload(wait_until="domcontentloaded")
+        self._cdp = None  # a new document: a new DevTools session
+        self.slow_down(self.cpu_slowdown)
+        self.page.wait_for_selector(
+            ".jp-NotebookPanel .jp-Cell", state="attached", timeout=timeout * 1000
+        )
+        self.dismiss_dialogs()
+        self.page.wait_for_function(_KERNEL_READY_JS, timeout=timeout * 1000)
 
     def dismiss_dialogs(self) -> None:
         """Close any modal dialog (e.g. a kernel chooser) by accepting its default button."""
@@ -799,8 +1094,10 @@ def _browser(
     label: str,
     viewport: Sequence[int],
     headless: bool,
+    cpu_slowdown: float,
 ) -> Iterator[Any]:
-    """Chromium on a started ``server``, yielding a ``page_class`` page; shut down on exit.
+    """Chromium on a started ``server``, yielding a ``page_class`` page, its CPU slowed
+    ``cpu_slowdown`` times (:meth:`BrowserPage.slow_down`); shut down on exit.
 
     On an exception inside the block, ``test-artifacts/<label>-failure.png`` and
     ``<label>-server.log`` are written first; on a normal exit the page must not have tried
@@ -823,6 +1120,7 @@ def _browser(
         guard.watch(page)
         page.set_default_timeout(60_000)
         view = page_class(page, server, guard)
+        view.slow_down(cpu_slowdown)
         yield view
         view.assert_no_external_requests()
     except BaseException:
@@ -850,19 +1148,28 @@ def jupyter_lab(
     label: str = "lab",
     viewport: Sequence[int] = (1400, 1000),
     headless: bool = True,
+    cpu_slowdown: float = SLOW_DEVICE_RATE,
 ) -> Iterator[LabPage]:
     """A JupyterLab server and a Chromium page on it; both shut down on exit, even on failure.
 
     Fails the calling test if Chromium is missing (:func:`require_chromium`) or, at the end,
     if the page tried to reach the internet. On an exception inside the block,
     ``test-artifacts/<label>-failure.png`` and ``<label>-server.log`` are written first.
-    ``env`` is added to the server's (and kernels') environment.
+    ``env`` is added to the server's (and kernels') environment. The page's CPU is slowed
+    ``cpu_slowdown`` times (default :data:`SLOW_DEVICE_RATE`: every browser test runs on a
+    slow device).
     """
     executable = require_chromium()
     with (
         JupyterLabServer(notebooks, copy=copy, env=env) as server,
         _browser(
-            server, LabPage, executable, label=label, viewport=viewport, headless=headless
+            server,
+            LabPage,
+            executable,
+            label=label,
+            viewport=viewport,
+            headless=headless,
+            cpu_slowdown=cpu_slowdown,
         ) as lab,
     ):
         yield lab
@@ -876,15 +1183,64 @@ def voila_app(
     label: str = "voila",
     viewport: Sequence[int] = (1280, 720),
     headless: bool = True,
+    cpu_slowdown: float = SLOW_DEVICE_RATE,
 ) -> Iterator[VoilaPage]:
     """``notebook`` (a file name in ``notebooks/``) served by Voilà through ``scripts/app.sh``
     and a Chromium page on it, like :func:`jupyter_lab` (same failure artifacts, same network
-    check). Call :meth:`VoilaPage.open_app` first: loading the page runs the notebook."""
+    check, same CPU slowdown). Call :meth:`VoilaPage.open_app` first: loading the page runs
+    the notebook."""
     executable = require_chromium()
     with (
         VoilaServer(notebook, env=env) as server,
         _browser(
-            server, VoilaPage, executable, label=label, viewport=viewport, headless=headless
+            server,
+            VoilaPage,
+            executable,
+            label=label,
+            viewport=viewport,
+            headless=headless,
+            cpu_slowdown=cpu_slowdown,
         ) as app,
     ):
         yield app
+
+
+# ------------------------------------------------------------------------------ live checks
+
+
+def _save_report(name: str, changes: Sequence[ControlChange]) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"{name}.txt").write_text("\n".join(map(str, changes)) + "\n")
+
+
+def check_every_control_redraws(page: BrowserPage, name: str, *, minimum: int) -> None:
+    """On the slow device (the page's CPU slowed, :func:`cpu_load` beside the kernel): change
+    every figure control of every section once (:meth:`BrowserPage.sweep_controls`) and fail
+    unless each changed a figure of its section in the page. ``minimum``: how many controls
+    the page must have offered (a sweep that finds nothing proves nothing). The list goes to
+    ``test-artifacts/<name>.txt``."""
+    assert page.cpu_slowdown == SLOW_DEVICE_RATE, "the live checks run on the slow device"
+    with cpu_load():
+        changes = page.sweep_controls()
+    _save_report(name, changes)
+    assert len(changes) >= minimum, f"only {len(changes)} controls found:\n" + "\n".join(
+        map(str, changes)
+    )
+    stale = [str(c) for c in changes if not c.redrawn]
+    assert not stale, "controls whose section's figures did not change:\n" + "\n".join(stale)
+    assert page.page_errors == [], page.page_errors
+
+
+def check_live_after_reload(lab: LabPage, name: str) -> None:
+    """Reload a JupyterLab page whose kernel runs (the notebook saved first), on the slow
+    device: every live figure must be drawn again and one control of each section must still
+    change its figures."""
+    with cpu_load():
+        before = lab.page.locator(LIVE_FIGURE).count()
+        lab.reload_notebook()
+        assert lab.wait_for_figures() == before
+        changes = lab.sweep_controls(per_section=1)
+    _save_report(name, changes)
+    assert changes, "no control to move after the reload"
+    stale = [str(c) for c in changes if not c.redrawn]
+    assert not stale, "after the reload, figures did not change:\n" + "\n".join(stale)

@@ -75,10 +75,11 @@ def test_train_fills_curves_table_scatter_and_inspection(tmp_path: Path, data_ro
     # The last finished run is inspected: confusion matrix and prediction grid.
     assert app.inspect_select.options == ("standard", "HetConv P=2", "HetConv P=4")
     assert app.inspect_select.value == "HetConv P=4"
-    assert len(app.inspect_box.children) == 2
+    assert app.inspect_box.children == (app.confusion_fig.widget, app.predictions_fig.widget)
     app.inspect_select.value = "standard"
-    title = app.inspect_box.children[0].layout.title.text
+    title = app.confusion_fig.layout.title.text
     assert title.startswith("standard: confusion matrix")
+    assert app.confusion_fig.sent["layout"]["title"]["text"] == title  # on the page too
     # Buttons back to idle.
     assert not app.train_button.disabled and app.stop_button.disabled and not app.running
 

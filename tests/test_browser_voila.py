@@ -27,17 +27,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 APP = ".hetconv-explorer"
 
-SLOW_INIT = "[anywidget] Failed to initialize model."
-"""What anywidget throws when a widget's set-up takes more than its fixed 2 s. Voilà creates all
-eight figure widgets of the page at once, each parsing plotly's bundle, so on a 2-core machine
-some take longer; the set-up goes on and the figures appear. These tests check that directly
-(the rendered maps, the redraws, the restyled fonts), so only this message is let through."""
-
-
-def page_errors(app) -> list[str]:
-    """The page's uncaught errors, less anywidget's slow-set-up message (:data:`SLOW_INIT`)."""
-    return [error for error in app.page_errors if error != SLOW_INIT]
-
 
 @pytest.fixture(scope="module")
 def app():
@@ -52,18 +41,11 @@ def counter(app, key: str) -> str:
 
 def test_the_app_shows_widgets_and_no_code(app):
     assert app.cell_errors() == []
-    assert page_errors(app) == []
+    assert app.page_errors == []
     assert app.page.locator(APP).count() >= 5  # every explorer of the notebook
     maps = app.page.locator(".hetconv-map").count()
     assert maps >= 5
-    app.page.wait_for_function(  # every map drawn, however slow the set-up (SLOW_INIT)
-        "(n) => [...document.querySelectorAll('.hetconv-map')].filter("
-        "(el) => { const gd = el.classList.contains('js-plotly-plot') ? el : "
-        "el.querySelector('.js-plotly-plot'); "
-        "return gd && gd.data && gd.data.length > 0; }).length === n",
-        arg=maps,
-        timeout=60_000,
-    )
+    assert app.wait_for_figures() == 2 * maps  # every map and filter figure drawn
     assert app.page.locator(".hetconv-exercise").count() == 5
     assert app.page.locator(".jp-InputArea-editor:visible").count() == 0  # code hidden
     assert "ExplorerApp(" not in app.page.locator("body").inner_text()
@@ -95,7 +77,7 @@ def test_moving_p_redraws_the_figure_and_the_counters(app):
     app.page.mouse.move(5, 5)
     shot = app.screenshot("voila-explorer-p-moved", selector=APP)
     assert shot.stat().st_size > 10_000
-    assert page_errors(app) == []
+    assert app.page_errors == []
 
 
 def test_an_exercise_is_checked_by_its_callback(app):
@@ -139,5 +121,5 @@ def test_the_projector_switch_restyles_what_is_on_screen(app):
         f"() => document.querySelectorAll('.{style.PROJECTOR_CLASS}').length === 0",
         timeout=20_000,
     )
-    assert page_errors(app) == []
+    assert app.page_errors == []
     app.assert_no_external_requests()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import json
 import sys
 import weakref
 
@@ -20,6 +21,7 @@ import pytest
 from hetconv_edu.apps.controls import AnswerChecker, projector_switch
 from hetconv_edu.apps.explorer import ExplorerApp
 from hetconv_edu.apps.flops_lab import FlopsLabApp
+from hetconv_edu.apps.live_figure import LiveFigure
 from hetconv_edu.pattern import Kernel
 from hetconv_edu.viz import style
 from hetconv_edu.viz.explorer import ExplorerState, map_figure_data
@@ -70,21 +72,24 @@ def test_hover_text_axis_titles_and_names_stay_in_both_styles():
 
 def test_switching_restyles_figures_already_on_screen_and_back_exactly():
     app = ExplorerApp(16, 16, 3, 4, compare="standard")
-    curves = training_curves([RunCurves("a", [1, 2], [2.0, 1.5], [1], [0.4])], widget=True)
+    curves = LiveFigure(training_curves([RunCurves("a", [1, 2], [2.0, 1.5], [1], [0.4])]))
     figures = [app.map_figure, app.filter_figure, curves]
-    before = [f.to_plotly_json() for f in figures]
-    before_json = [f.to_json() for f in figures]
+    before = [f.figure.to_plotly_json() for f in figures]
+    before_json = [json.loads(f.figure.to_json()) for f in figures]
+    sends = [f.sends for f in figures]
     style.set_projector(True)
     for fig, old in zip(figures, before, strict=True):
         assert fig.layout.font.size == old["layout"]["font"]["size"] * 1.25
         assert fig.layout.margin.l == old["layout"]["margin"]["l"] * 1.25
         assert fig.layout.font.color == "#000000"
+        assert fig.bundle()["layout"]["font"]["color"] == "#000000"  # what the page gets
+    assert [f.sends for f in figures] == [n + 1 for n in sends]  # each re-sent once
     legend = [t for t in app.map_figure.data if t.type == "scatter"]
     assert legend and all(t.marker.size == 15 * 1.5 for t in legend)
     smoothed = curves.data[1]
     assert smoothed.line.width == 2 * before[2]["data"][1]["line"]["width"]
     style.set_projector(False)
-    assert [f.to_json() for f in figures] == before_json
+    assert [json.loads(f.figure.to_json()) for f in figures] == before_json
 
 
 def test_an_app_moved_in_projector_style_matches_a_new_one_and_returns_to_normal():
@@ -143,7 +148,7 @@ def test_switches_follow_the_state_wherever_it_is_changed():
 
 
 def test_only_weak_references_are_kept():
-    fig = go.FigureWidget(ratio_curve_figure(3, 2))
+    fig = LiveFigure(ratio_curve_figure(3, 2))
     switch = widgets.ToggleButton()
     counts = [sys.getrefcount(fig), sys.getrefcount(switch)]
     style.track_figure(fig)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 
 from hetconv_edu.viz.training import (
@@ -64,16 +63,14 @@ def test_training_curves_one_colour_per_run_shared_axes() -> None:
     assert fig.layout.xaxis.title.text == "training step (batch)"
     assert fig.layout.yaxis2.title.text == "test accuracy (%)"
     assert all(t.hovertemplate for t in fig.data)
-    assert isinstance(training_curves(curves(), widget=True), go.FigureWidget)
 
 
 def test_update_training_curves_in_place() -> None:
     runs = [RunCurves("a"), RunCurves("b")]
-    fig = training_curves(runs, widget=True)
+    fig = training_curves(runs)
     assert all(len(t.x or ()) == 0 for t in fig.data)
     runs[1].steps, runs[1].losses = [1, 2, 3], [2.0, 1.0, 0.5]
-    with fig.batch_update():
-        update_training_curves(fig, runs)
+    assert update_training_curves(fig, runs) is fig
     assert list(fig.data[3].y) == [2.0, 1.0, 0.5]
     assert len(fig.data[4].y) == 3
     with pytest.raises(ValueError, match="3 per run"):

@@ -42,11 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
-import plotly.graph_objects as go
 
 from hetconv_edu.apps.controls import AnswerChecker, Exercise, pick_exercise
 from hetconv_edu.apps.jobs import Offload, SlicedJob, Slices, message_html, message_text
 from hetconv_edu.apps.jobs import progress_bar as new_progress_bar
+from hetconv_edu.apps.live_figure import LiveFigure
 from hetconv_edu.apps.training import CI_SETTINGS, RUNS_ENV, in_ci
 from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError, ImageDataset, load_dataset
 from hetconv_edu.flops import hetconv_ratio
@@ -539,15 +539,6 @@ def _html(value: str = "", css: str | None = None) -> W.HTML:
     return widget
 
 
-def _show(widget: go.FigureWidget, fig: go.Figure) -> None:
-    """Put a freshly made figure into a figure widget, in one message."""
-    with widget.batch_update():
-        widget.data = ()
-        for trace in fig.data:
-            widget.add_trace(trace)
-        widget.layout = fig.layout
-
-
 class BestPApp:
     """The best-P explorer (see the module docstring).
 
@@ -626,11 +617,11 @@ class BestPApp:
             value="infer_ms", description="Measured time", style=wide,
         )  # fmt: skip
         self.time_toggle.observe(lambda _c: self._draw_costs(), names="value")
-        self.layers_fig = style.figure_widget()
-        self.returns_fig = style.figure_widget(diminishing_returns(3))
+        self.layers_fig = LiveFigure()
+        self.returns_fig = LiveFigure(diminishing_returns(3))
 
-        self.uniform_macs_fig = style.figure_widget()
-        self.uniform_time_fig = style.figure_widget()
+        self.uniform_macs_fig = LiveFigure()
+        self.uniform_time_fig = LiveFigure()
 
         self.metric_toggle = W.ToggleButtons(
             options=[(label, key) for key, label in BUDGET_METRICS.items()],
@@ -643,8 +634,8 @@ class BestPApp:
         )  # fmt: skip
         self.summary = _html(css="hetconv-bestp-summary")
         self.summary.layout.min_width = css_width(430)
-        self.config_fig = style.figure_widget()
-        self.front_fig = style.figure_widget()
+        self.config_fig = LiveFigure()
+        self.front_fig = LiveFigure()
         self.metric_toggle.observe(self._on_metric, names="value")
         self.budget_slider.observe(self._on_budget, names="value")
 
@@ -657,14 +648,14 @@ class BestPApp:
         )
         self.copy_button.on_click(lambda _b: self.copy_plan())
         self.pick_message = _html(css="hetconv-bestp-verdict")
-        self.beat_config_fig = style.figure_widget()
-        self.beat_front_fig = style.figure_widget()
+        self.beat_config_fig = LiveFigure()
+        self.beat_front_fig = LiveFigure()
 
         self.correlation_message = _html(css="hetconv-bestp-correlation")
         self.honesty_table = _html(css="hetconv-bestp-honesty")
         self.evolution_table = _html()
-        self.honesty_fig = style.figure_widget()
-        self.honesty_fig_box = W.Box([self.honesty_fig])  # hidden when nothing was retrained
+        self.honesty_fig = LiveFigure()
+        self.honesty_fig_box = W.Box([self.honesty_fig.widget])  # hidden when nothing was retrained
 
         self.run_button = W.Button(description="Run it here", button_style="success", icon="play")
         self.stop_button = W.Button(
@@ -674,23 +665,25 @@ class BestPApp:
         self.stop_button.on_click(lambda _b: self.stop_live())
         self.live_message = _html(css="hetconv-bestp-live-message")
         self.live_progress = W.VBox(layout=W.Layout(width="auto"))
-        self.live_curves = training_curves(
-            [RunCurves("weight-sharing network")], widget=True,
+        self.live_curves = LiveFigure(training_curves(
+            [RunCurves("weight-sharing network")],
             title="Weight-sharing network: training loss and validation accuracy",
-        )  # fmt: skip
+        ), action=True)  # fmt: skip
         self.provenance = _html(css="hetconv-bestp-provenance")
 
         self.source_section = W.VBox([self.message, self.source_toggle])
-        self.costs_body = W.VBox([self.time_toggle, self.layers_fig])
-        self.costs_section = W.VBox([self.costs_body, self.returns_fig])
-        self.uniform_body = W.VBox([self.uniform_macs_fig, self.uniform_time_fig])
+        self.costs_body = W.VBox([self.time_toggle, self.layers_fig.widget])
+        self.costs_section = W.VBox([self.costs_body, self.returns_fig.widget])
+        self.uniform_body = W.VBox([self.uniform_macs_fig.widget, self.uniform_time_fig.widget])
         self.uniform_section = W.VBox([self.uniform_body])
         self.budget_body = W.VBox(
             [
                 W.HBox([self.metric_toggle]),
                 self.budget_slider,
-                W.HBox([self.summary, self.config_fig], layout=W.Layout(align_items="center")),
-                self.front_fig,
+                W.HBox(
+                    [self.summary, self.config_fig.widget], layout=W.Layout(align_items="center")
+                ),
+                self.front_fig.widget,
             ]
         )
         self.budget_section = W.VBox([self.budget_body])
@@ -699,8 +692,8 @@ class BestPApp:
                 self.pickers_box,
                 self.copy_button,
                 self.pick_message,
-                self.beat_config_fig,
-                self.beat_front_fig,
+                self.beat_config_fig.widget,
+                self.beat_front_fig.widget,
             ]
         )
         self.beat_section = W.VBox([self.beat_body])
@@ -719,7 +712,7 @@ class BestPApp:
                 W.HBox([self.run_button, self.stop_button]),
                 self.live_message,
                 self.live_progress,
-                self.live_curves,
+                self.live_curves.widget,
             ]
         )
         self.meaning_section = W.VBox([self.provenance, _html(MEANING_HTML)])
@@ -891,12 +884,12 @@ class BestPApp:
 
     def _draw_costs(self) -> None:
         if self.results is not None:
-            _show(self.layers_fig, layer_costs_vs_p(self.results, self.time_toggle.value))
+            self.layers_fig.show(layer_costs_vs_p(self.results, self.time_toggle.value))
 
     def _draw_uniform(self) -> None:
         r = self.require_results()
-        _show(self.uniform_macs_fig, accuracy_vs_cost(r, "macs", search=False, height=440))
-        _show(self.uniform_time_fig, accuracy_vs_cost(r, "infer_ms", search=False, height=440))
+        self.uniform_macs_fig.show(accuracy_vs_cost(r, "macs", search=False, height=440))
+        self.uniform_time_fig.show(accuracy_vs_cost(r, "infer_ms", search=False, height=440))
 
     # ---- budget → best configuration ---------------------------------------------------
 
@@ -959,14 +952,12 @@ class BestPApp:
             )
         else:
             self.summary.value = plan_html(r, plan.config, heading="Best configuration found")
-            _show(
-                self.config_fig,
+            self.config_fig.show(
                 config_figure(
                     r, {"search's best": plan.config}, title="Its P, layer by layer", width=500
                 ),
             )
-        _show(
-            self.front_fig,
+        self.front_fig.show(
             accuracy_vs_cost(r, metric, front=front, budget=budget, plan=plan),
         )
         self._draw_pick()
@@ -1027,9 +1018,8 @@ class BestPApp:
         configs = {"your pick": verdict.config}
         if verdict.best is not None:
             configs = {"search's best": verdict.best.config, **configs}
-        _show(self.beat_config_fig, config_figure(r, configs, title="Your pick and the search's"))
-        _show(
-            self.beat_front_fig,
+        self.beat_config_fig.show(config_figure(r, configs, title="Your pick and the search's"))
+        self.beat_front_fig.show(
             accuracy_vs_cost(
                 r, self.metric, budget=verdict.budget, plan=verdict.best, pick=verdict.config,
                 title="Where your pick lands",
@@ -1049,7 +1039,7 @@ class BestPApp:
             if r.evolution
             else ""
         )
-        _show(self.honesty_fig, predicted_vs_retrained(r))
+        self.honesty_fig.show(predicted_vs_retrained(r))
         self.honesty_fig_box.layout.display = None if r.runs else "none"
 
     # ---- run it here -------------------------------------------------------------------
@@ -1113,7 +1103,7 @@ class BestPApp:
             "weight-sharing network", t.history.steps, t.history.epochs, t.steps_per_epoch
         )
         with self.live_curves.batch_update():
-            update_training_curves(self.live_curves, [curves])
+            update_training_curves(self.live_curves.figure, [curves])
 
     def _set_busy(self, busy: bool) -> None:
         self.run_button.disabled = busy
@@ -1197,7 +1187,7 @@ class BestPApp:
 
     def _sync_curves_reset(self) -> None:
         with self.live_curves.batch_update():
-            update_training_curves(self.live_curves, [RunCurves("weight-sharing network")])
+            update_training_curves(self.live_curves.figure, [RunCurves("weight-sharing network")])
 
     @staticmethod
     def _stage_name(study: LiveStudy) -> str:

@@ -3,7 +3,8 @@
 :class:`ExplorerApp` wires controls to the pure figure functions of
 :mod:`hetconv_edu.viz.explorer`; every callback reads the controls into an
 :class:`~hetconv_edu.viz.explorer.ExplorerState`, computes the figures' data and assigns it to
-the two ``FigureWidget`` s inside ``batch_update`` (one message each, no flicker).
+the two :class:`~hetconv_edu.apps.live_figure.LiveFigure` s (only what changed is assigned in
+Python; each figure goes to the page whole, once per change).
 
 :data:`EXERCISES` holds the notebook's exercises; :func:`exercise` makes the checker of one.
 """
@@ -16,7 +17,6 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-import plotly.graph_objects as go
 
 from hetconv_edu.apps.controls import (
     AnswerChecker,
@@ -25,6 +25,7 @@ from hetconv_edu.apps.controls import (
     LayerValues,
     pick_exercise,
 )
+from hetconv_edu.apps.live_figure import NO_FIGURE_CLASS, LiveFigure
 from hetconv_edu.flops import hetconv_ratio, layer_cost, naive_hetconv_ratio
 from hetconv_edu.pattern import Kernel, hetconv_pattern, kernels_per_channel, kernels_per_filter
 from hetconv_edu.viz import style
@@ -79,16 +80,15 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 class _FigureSync:
-    """A ``FigureWidget`` and the data last assigned to it.
+    """A :class:`LiveFigure` and the data last assigned to it.
 
     Plotly validates every assigned property in Python (about 0.1 ms each), so only the
     properties that differ from the last assignment are set, all inside one
-    ``batch_update`` (one message to the browser, no flicker).
+    ``batch_update`` (the whole figure goes to the page once, at its end).
     """
 
     def __init__(self, data: FigureData, css_class: str) -> None:
-        self.figure = style.figure_widget(data.figure())
-        self.figure.add_class(css_class)
+        self.figure = LiveFigure(data.figure(), css_class=css_class)
         self._last = data
 
     def assign(self, data: FigureData) -> None:
@@ -172,14 +172,15 @@ class ExplorerApp:
             style=_WIDE,
             layout=widgets.Layout(width=css_width(230)),
         )
+        self.out_size.add_class(NO_FIGURE_CLASS)  # D_o changes the MAC counts only
         self.status = widgets.HTML(value="")
         self.status.add_class("hetconv-status")
         state = self.state
         self._map = _FigureSync(map_figure_data(state), "hetconv-map")
         self._filter = _FigureSync(filter_figure_data(state), "hetconv-filter")
-        self.map_figure: go.FigureWidget = self._map.figure
+        self.map_figure: LiveFigure = self._map.figure
         """The kernel maps (figure 1)."""
-        self.filter_figure: go.FigureWidget = self._filter.figure
+        self.filter_figure: LiveFigure = self._filter.figure
         """The selected filter at its real kernel sizes (figure 2)."""
         self.counters = widgets.HTML(value=counters_html(state))
         self.counters.add_class("hetconv-counters-box")
@@ -202,9 +203,9 @@ class ExplorerApp:
                     layout=widgets.Layout(flex_flow="row wrap", justify_content="flex-start"),
                 ),
                 self.status,
-                self.map_figure,
+                self.map_figure.widget,
                 self.counters,
-                self.filter_figure,
+                self.filter_figure.widget,
             ]
         )
         self.widget.add_class("hetconv-explorer")

@@ -23,7 +23,6 @@ import math
 from collections.abc import Callable, Sequence
 
 import ipywidgets as W
-import plotly.graph_objects as go
 from torch import nn
 
 from hetconv_edu.apps.controls import (
@@ -33,6 +32,7 @@ from hetconv_edu.apps.controls import (
     Exercise,
     pick_exercise,
 )
+from hetconv_edu.apps.live_figure import LiveFigure
 from hetconv_edu.flops import NetworkCost, hetconv_ratio, layer_cost, measure_macs, network_cost
 from hetconv_edu.layers import make_conv
 from hetconv_edu.models import build_model, conv_slots
@@ -199,22 +199,6 @@ def measure_speedups(
     ]
 
 
-def _refresh(fw: go.FigureWidget, fig: go.Figure) -> None:
-    """Show ``fig`` in the live widget ``fw``: one batched update, traces replaced only when
-    their number or types change."""
-    with fw.batch_update():
-        same = len(fw.data) == len(fig.data) and all(
-            a.type == b.type for a, b in zip(fw.data, fig.data, strict=True)
-        )
-        if same:
-            for old, new in zip(fw.data, fig.data, strict=True):
-                old.update(new.to_plotly_json(), overwrite=True)
-        else:
-            fw.data = ()
-            fw.add_traces(list(fig.data))
-        fw.layout = fig.layout
-
-
 def _html(value: str = "") -> W.HTML:
     return W.HTML(value=value, layout=W.Layout(width="100%"))
 
@@ -311,9 +295,9 @@ class FlopsLabApp:
             ],
         )  # fmt: skip
         self.numbers = _html()
-        self.layer_fig = viz_style.figure_widget()
+        self.layer_fig = LiveFigure()
         self.tools = _html()
-        self.ratio_fig = viz_style.figure_widget()
+        self.ratio_fig = LiveFigure()
 
         self.network = W.Dropdown(options=NETWORKS, value=network, description="network")
         self.net_family = W.Dropdown(
@@ -323,9 +307,9 @@ class FlopsLabApp:
             options=network_parts(network), value=net_p, description="P (or G)"
         )
         self.net_totals = _html()
-        self.net_table = viz_style.figure_widget()
-        self.paper_table = viz_style.figure_widget()
-        self.breakdown_fig = viz_style.figure_widget()
+        self.net_table = LiveFigure()
+        self.paper_table = LiveFigure()
+        self.breakdown_fig = LiveFigure()
 
         self.batch = W.Dropdown(options=(1, 2, 4, 8, 16, 32, 64), value=batch, description="batch")
         self.rounds = W.IntSlider(value=rounds, min=1, max=21, description="rounds")
@@ -339,7 +323,7 @@ class FlopsLabApp:
         self.clear_button = W.Button(description="clear points", icon="trash")
         self.reset_buttons = [self._reset_button() for _ in range(5)]
         """One "lesson defaults" button per section with controls (all call :meth:`reset`)."""
-        self.speedup_fig = viz_style.figure_widget()
+        self.speedup_fig = LiveFigure(action=True)  # changes when "measure" is pressed
 
         self.channels.on_change(self._on_channels)
         for w in (self.d_o, self.g, self.unit):
@@ -358,8 +342,8 @@ class FlopsLabApp:
         self._on_network()
         vgg16_cost = functools.partial(cached_network_cost, "vgg16")
         rows = reproduce_vgg16_table(lambda p: vgg16_cost(f"hetconv:{p}"))
-        _refresh(self.paper_table, paper_table_figure(rows))
-        _refresh(self.speedup_fig, speedup_figure(self.measurements))
+        self.paper_table.show(paper_table_figure(rows))
+        self.speedup_fig.show(speedup_figure(self.measurements))
 
     # ------------------------------------------------------------------ layout
 
@@ -373,7 +357,7 @@ class FlopsLabApp:
                 W.HBox([c.widget, W.VBox([self.d_o, self.g, next(reset)])], layout=row),
                 self.unit,
                 self.numbers,
-                self.layer_fig,
+                self.layer_fig.widget,
             ]
         )
         self.units_section = W.VBox(
@@ -383,7 +367,7 @@ class FlopsLabApp:
             [
                 _heading("The cost ratio and its floor"),
                 W.HBox([W.VBox([self.ratio_k, self.ratio_p]), next(reset)], layout=row),
-                self.ratio_fig,
+                self.ratio_fig.widget,
             ]
         )
         self.network_section = W.VBox(
@@ -392,9 +376,9 @@ class FlopsLabApp:
                 W.HBox([self.network, self.net_family, self.net_p, next(reset)], layout=row),
                 self.unit,
                 self.net_totals,
-                self.net_table,
+                self.net_table.widget,
                 _heading("The paper's VGG-16 table, reproduced"),
-                self.paper_table,
+                self.paper_table.widget,
             ]
         )
         self.breakdown_section = W.VBox(
@@ -402,7 +386,7 @@ class FlopsLabApp:
                 _heading("Where the MACs go"),
                 W.HBox([self.network, self.net_family, self.net_p, next(reset)], layout=row),
                 _note(SHARED_NETWORK_NOTE),
-                self.breakdown_fig,
+                self.breakdown_fig.widget,
             ]
         )
         self.latency_section = W.VBox(
@@ -419,7 +403,7 @@ class FlopsLabApp:
                 ),
                 W.HBox([self.measure_button, self.clear_button, self.progress]),
                 self.measure_status,
-                self.speedup_fig,
+                self.speedup_fig.widget,
             ]
         )
         for name in ("layer", "units", "ratio", "network", "breakdown", "latency"):
@@ -535,7 +519,7 @@ class FlopsLabApp:
             rows, s["out_size"], s["in_channels"], s["out_channels"], s["kernel_size"], s["p"],
             unit, measured,
         )  # fmt: skip
-        _refresh(self.layer_fig, layer_costs_figure(rows, unit))
+        self.layer_fig.show(layer_costs_figure(rows, unit))
         het = next(r for r in rows if r.key == "hetconv")
         executed = layer_cost(
             f"hetconv:{s['p']}", s["in_channels"], s["out_channels"], s["kernel_size"],
@@ -544,7 +528,7 @@ class FlopsLabApp:
         self.tools.value = tool_conventions_html(het.cost, executed, het.label)
 
     def _on_ratio(self, _change: object = None) -> None:
-        _refresh(self.ratio_fig, ratio_curve_figure(self.ratio_k.value, self.ratio_p.value))
+        self.ratio_fig.show(ratio_curve_figure(self.ratio_k.value, self.ratio_p.value))
 
     def _on_network_choice(self, _change: object = None) -> None:
         self._net_busy = True
@@ -572,9 +556,9 @@ class FlopsLabApp:
             )
         self.net_totals.value = network_totals_html(cost, standard, unit, paper)
         title = f"{self.network.value}, {self.network_conv()}: per-layer {unit} per image"
-        _refresh(self.net_table, layer_table_figure(cost, unit, title))
+        self.net_table.show(layer_table_figure(cost, unit, title))
         labels = ("standard", f"{self.net_family.value} {self.net_p.value}")
-        _refresh(self.breakdown_fig, macs_by_layer_figure(standard, cost, unit, labels))
+        self.breakdown_fig.show(macs_by_layer_figure(standard, cost, unit, labels))
 
     def _on_measure(self, _button: object = None) -> list[SpeedupPoint]:
         s = self.latency_settings()
@@ -601,13 +585,13 @@ class FlopsLabApp:
             f"ideal ×{p.ideal:.2f} ({p.settings})"
             for p in points
         )
-        _refresh(self.speedup_fig, speedup_figure(self.measurements))
+        self.speedup_fig.show(speedup_figure(self.measurements))
         return points
 
     def _on_clear(self, _button: object = None) -> None:
         self.measurements.clear()
         self.measure_status.value = ""
-        _refresh(self.speedup_fig, speedup_figure(self.measurements))
+        self.speedup_fig.show(speedup_figure(self.measurements))
 
     def measure(self) -> list[SpeedupPoint]:
         """Press the measure button (for scripts and tests); returns the new points."""

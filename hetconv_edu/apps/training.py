@@ -35,6 +35,7 @@ import torch
 
 from hetconv_edu.apps.controls import AnswerChecker, Exercise, pick_exercise
 from hetconv_edu.apps.jobs import SlicedJob, message_html, message_text, progress_bar
+from hetconv_edu.apps.live_figure import LiveFigure
 from hetconv_edu.checks import check_int
 from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError, ImageDataset, load_dataset
 from hetconv_edu.flops import hetconv_ratio, network_cost
@@ -215,7 +216,8 @@ class TrainingApp:
     Attributes: ``widget`` (everything), ``runs`` (the current comparison's :class:`Run` list),
     ``message`` (the HTML message area), the controls (``dataset_select``, ``network_select``,
     ``families_input``, ``epochs_input``, ``subset_input``, ``full_run_toggle``,
-    ``train_button``, ``stop_button``), ``curves`` (the live ``go.FigureWidget``).
+    ``train_button``, ``stop_button``), ``curves`` (a live figure, see
+    :mod:`hetconv_edu.apps.live_figure`).
     """
 
     def __init__(
@@ -295,10 +297,12 @@ class TrainingApp:
         )
         self.message = W.HTML(layout=W.Layout(width="auto", min_height="34px"))
         self.progress_box = W.VBox(layout=W.Layout(width="auto"))
-        self.curves = training_curves([], widget=True)
-        self.curves_box = W.Box([self.curves], layout=W.Layout(width="100%"))
+        self.curves = LiveFigure(training_curves([]), action=True)  # Train draws on it
+        self.curves_box = W.Box([self.curves.widget], layout=W.Layout(width="100%"))
         self.table = W.HTML(results_table_html([]))
-        self.scatter = viz_style.figure_widget(accuracy_vs_macs([]))
+        self.scatter = LiveFigure(accuracy_vs_macs([]), action=True)
+        self.confusion_fig = LiveFigure()
+        self.predictions_fig = LiveFigure()
         self.inspect_select = W.Dropdown(
             options=[],
             description="Inspect run",
@@ -330,7 +334,7 @@ class TrainingApp:
         )
         self.training_section = W.VBox([self.controls, self.progress_box, self.curves_box])
         self.results_section = W.VBox(
-            [W.HTML("<h4>Results</h4>"), self.table, self.scatter], layout=wide
+            [W.HTML("<h4>Results</h4>"), self.table, self.scatter.widget], layout=wide
         )
         self.inspect_section = W.VBox(
             [self.inspect_select, self.inspect_message, self.inspect_box], layout=wide
@@ -548,8 +552,7 @@ class TrainingApp:
             Run(c, c.label, run_color(i), RunCurves(c.label, color=run_color(i)))
             for i, c in enumerate(configs)
         ]
-        self.curves = training_curves([r.curves for r in self.runs], widget=True)
-        self.curves_box.children = (self.curves,)
+        self.curves.show(training_curves([r.curves for r in self.runs]))
         self.progress_box.children = ()
         for index, run in enumerate(self.runs):
             if self._stop_requested:
@@ -605,7 +608,7 @@ class TrainingApp:
         run.curves.steps, run.curves.losses = fresh.steps, fresh.losses
         run.curves.epochs, run.curves.test_acc = fresh.epochs, fresh.test_acc
         with self.curves.batch_update():
-            update_training_curves(self.curves, [r.curves for r in self.runs])
+            update_training_curves(self.curves.figure, [r.curves for r in self.runs])
 
     def _finish_run(self, run: Run) -> None:
         t = run.trainer
@@ -642,12 +645,7 @@ class TrainingApp:
     def _refresh_results(self) -> None:
         results = self.results
         self.table.value = results_table_html(results)
-        fresh = accuracy_vs_macs(results)
-        with self.scatter.batch_update():
-            self.scatter.data = ()
-            for trace in fresh.data:
-                self.scatter.add_trace(trace)
-            self.scatter.layout = fresh.layout
+        self.scatter.show(accuracy_vs_macs(results))
 
     def results_table(self) -> go.Figure:
         """The results table of the current comparison as a figure (for the notebook)."""
@@ -678,10 +676,9 @@ class TrainingApp:
         if run is None:
             self.inspect_box.children = ()
             return
-        self.inspect_box.children = (
-            viz_style.figure_widget(self.confusion_matrix(run.label)),
-            viz_style.figure_widget(self.predictions(run.label)),
-        )
+        self.confusion_fig.show(self.confusion_matrix(run.label))
+        self.predictions_fig.show(self.predictions(run.label))
+        self.inspect_box.children = (self.confusion_fig.widget, self.predictions_fig.widget)
 
     def _trainer_of(self, label: str | None) -> Run:
         if label is None:

@@ -14,7 +14,7 @@ maps of :mod:`hetconv_edu.pattern` and the costs of :mod:`hetconv_edu.flops`:
    weights and MACs per layer, the cost ratio with the numbers substituted.
 
 Both figure functions return a :class:`FigureData` with a fixed number of traces, so a
-``FigureWidget`` made once from it can be updated in place with the next state's data.
+figure made once from it can be updated in place with the next state's data.
 """
 
 from __future__ import annotations

@@ -25,9 +25,10 @@ Projector style (one switch for the whole package):
 * Figure modules author their figures at the normal size and pass them through
   :func:`themed` (a ``go.Figure``) or :func:`themed_json` (plotly property dicts) last, so a
   new figure comes out in the current theme.
-* :func:`figure_widget` makes a ``go.FigureWidget`` (in the current theme) and
-  :func:`track_figure` / :func:`track_widget` / :func:`track_switch` keep weak references to
-  what is on screen: switching restyles those figures in place, gives those widgets the CSS
+* :func:`track_figure` / :func:`track_widget` / :func:`track_switch` keep weak references to
+  what is on screen: switching restyles those figures (anything with a ``restyle(src, dst)``
+  method, e.g. the apps' live figures, which draw through :func:`restyle_figure`), gives those
+  widgets the CSS
   class :data:`PROJECTOR_CLASS` (the rules of :data:`PROJECTOR_CSS`, shipped inside the
   widget, nothing fetched) and sets the switches' values.
 * :func:`css_px` — a font size for the package's own HTML/CSS that grows with the theme.
@@ -36,12 +37,11 @@ Projector style (one switch for the whole package):
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
@@ -67,6 +67,7 @@ __all__ = [
     "PROJECTOR",
     "PROJECTOR_CLASS",
     "PROJECTOR_CSS",
+    "Restylable",
     "Theme",
     "apply_layout",
     "apply_style",
@@ -76,7 +77,6 @@ __all__ = [
     "css_width",
     "current_theme",
     "family_color",
-    "figure_widget",
     "kind_colorscale",
     "kind_hover",
     "kind_label",
@@ -84,6 +84,7 @@ __all__ = [
     "kind_weights",
     "projector_enabled",
     "relative_luminance",
+    "restyle_figure",
     "set_projector",
     "themed",
     "themed_json",
@@ -424,7 +425,7 @@ def css_width(size: float) -> str:
 
 
 _theme: Theme = NORMAL
-_figures: list[weakref.ref[go.FigureWidget]] = []
+_figures: list[weakref.ref[Restylable]] = []
 _widgets: list[weakref.ref[widgets.DOMWidget]] = []
 _switches: list[weakref.ref[widgets.ToggleButton]] = []
 
@@ -530,18 +531,16 @@ def themed(fig: go.Figure) -> go.Figure:
 
     Figure modules call this last, after every trace and layout property is set.
     """
-    _restyle_figure(fig, NORMAL, _theme)
-    return fig
+    return restyle_figure(fig, NORMAL, _theme)
 
 
-def _restyle_figure(fig: go.Figure, src: Theme, dst: Theme) -> None:
-    if src is dst:
-        return
-    batch = fig.batch_update() if isinstance(fig, go.FigureWidget) else contextlib.nullcontext()
-    with batch:
+def restyle_figure(fig: go.Figure, src: Theme, dst: Theme) -> go.Figure:
+    """Redraw ``fig`` (drawn in theme ``src``) in theme ``dst``, in place; returns it."""
+    if src is not dst:
         for trace in fig.data:
             trace.update(_restyle_props(trace.to_plotly_json(), "trace", src, dst))
         fig.layout = _restyle_layout(fig.layout.to_plotly_json(), src, dst)
+    return fig
 
 
 def _alive(refs: list[weakref.ref[Any]]) -> Iterator[Any]:
@@ -559,19 +558,27 @@ def _remember(refs: list[weakref.ref[Any]], obj: Any) -> None:
         refs.append(weakref.ref(obj))
 
 
-def track_figure(fig: go.FigureWidget) -> go.FigureWidget:
-    """Keep a weak reference to ``fig`` (already in the current theme): :func:`set_projector`
-    restyles it in place. Returns ``fig``."""
-    if not isinstance(fig, go.FigureWidget):
-        raise TypeError(f"track_figure takes a plotly FigureWidget, got {type(fig).__name__}")
+class Restylable(Protocol):
+    """What :func:`track_figure` keeps: a figure on screen that can redraw itself in another
+    theme (e.g. :class:`hetconv_edu.apps.live_figure.LiveFigure`)."""
+
+    def restyle(self, src: Theme, dst: Theme) -> None: ...
+
+
+def track_figure(fig: Restylable) -> Restylable:
+    """Keep a weak reference to ``fig`` (a figure on screen, already in the current theme):
+    :func:`set_projector` calls its ``restyle(old, new)``. Returns ``fig``.
+
+    Raises:
+        TypeError: if ``fig`` has no ``restyle`` method (a bare ``go.Figure`` is not on screen).
+    """
+    if not callable(getattr(fig, "restyle", None)):
+        raise TypeError(
+            "track_figure takes a figure on screen with a restyle(src, dst) method "
+            f"(an apps LiveFigure), got {type(fig).__name__}"
+        )
     _remember(_figures, fig)
     return fig
-
-
-def figure_widget(fig: go.Figure | None = None) -> go.FigureWidget:
-    """A tracked ``go.FigureWidget`` of ``fig`` (a figure already in the current theme, e.g.
-    from a figure module) or an empty one."""
-    return track_figure(go.FigureWidget(fig) if fig is not None else go.FigureWidget())
 
 
 def _stylesheet() -> widgets.HTML:
@@ -617,7 +624,7 @@ def set_projector(on: bool = True) -> None:
     old, _theme = _theme, new
     if old is not new:
         for fig in _alive(_figures):
-            _restyle_figure(fig, old, new)
+            fig.restyle(old, new)
         for widget in _alive(_widgets):
             (widget.add_class if on else widget.remove_class)(PROJECTOR_CLASS)
     for switch in _alive(_switches):

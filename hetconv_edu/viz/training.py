@@ -2,7 +2,7 @@
 
 * :func:`training_curves` — training loss per step (raw, faint, and smoothed) and test accuracy
   per epoch of every run on shared axes, one colour per run; :func:`update_training_curves`
-  refreshes such a figure (a ``go.FigureWidget`` too) in place, for live plots.
+  refreshes such a figure in place, for live plots (an app sends it to the page).
 * :func:`results_table` / :func:`results_table_html` — accuracy, parameters, MACs, seconds per
   epoch and images per second of every run.
 * :func:`confusion_matrix_figure` — a heatmap with class names, counts and per-true-class rates.
@@ -42,7 +42,7 @@ __all__ = [
     "update_training_curves",
 ]
 
-from hetconv_edu.viz.style import OKABE_ITO, PALETTE, apply_layout, css_px, figure_widget, themed
+from hetconv_edu.viz.style import OKABE_ITO, PALETTE, apply_layout, css_px, themed
 
 RIGHT_COLOR = OKABE_ITO["bluish_green"]
 WRONG_COLOR = OKABE_ITO["vermillion"]
@@ -160,7 +160,6 @@ def training_curves(
     runs: Sequence[RunCurves],
     *,
     smoothing: float = 0.9,
-    widget: bool = False,
     title: str | None = "Training side by side",
     height: int = 380,
 ) -> go.Figure:
@@ -169,7 +168,7 @@ def training_curves(
     Each run has three traces, all in its colour and one legend group (clicking the legend
     hides the run in both panels): the raw loss (faint, hover only), the smoothed loss, and the
     test accuracy. Runs with no data yet still get their (empty) traces, so a live figure made
-    before training lists every planned run. ``widget=True`` returns a ``go.FigureWidget``.
+    before training lists every planned run.
     """
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=_CURVE_TITLES, horizontal_spacing=0.1,
@@ -216,15 +215,15 @@ def training_curves(
     )  # fmt: skip
     update_training_curves(fig, runs, smoothing=smoothing)
     themed(fig)
-    return figure_widget(fig) if widget else fig
+    return fig
 
 
 def update_training_curves(
     fig: go.Figure, runs: Sequence[RunCurves], *, smoothing: float = 0.9
 ) -> go.Figure:
     """Put the runs' current data into a figure made by :func:`training_curves` for the same
-    runs, in place (wrap the call in ``fig.batch_update()`` on a FigureWidget to send one
-    message). Returns ``fig``."""
+    runs, in place (an app wraps the call in its live figure's ``batch_update()``, which sends
+    the figure once). Returns ``fig``."""
     if len(fig.data) != 3 * len(runs):
         raise ValueError(
             f"the figure has {len(fig.data)} traces, expected 3 per run for {len(runs)} runs; "
