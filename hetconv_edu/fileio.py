@@ -43,6 +43,10 @@ __all__ = [
 TEMP_SUFFIX = ".tmp"
 """Suffix of the temporary files (``.NAME.XXXXXXXX.tmp`` beside the target)."""
 
+_RANDOM_CHARS = 8
+"""Length of the random part of :mod:`tempfile`'s names: only names of exactly that shape are
+ever taken for temporaries."""
+
 STALE_AFTER_S = 10.0
 """A temporary younger than this is never removed, locked or not: it may be one that its writer
 has just created and not yet locked."""
@@ -141,9 +145,10 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
 def remove_stale_temporaries(path: str | Path) -> list[Path]:
     """Remove the temporary files and folders of ``path`` that killed writers left behind.
 
-    A temporary ``.NAME.XXXXXXXX.tmp`` beside ``path`` is removed when it is older than
-    :data:`STALE_AFTER_S` and no process holds its lock; one that a live process is writing is
-    kept. Errors (a read-only folder, ...) are ignored: the leftovers then stay.
+    A temporary ``.NAME.XXXXXXXX.tmp`` (eight random characters) beside ``path`` is removed
+    when it is older than :data:`STALE_AFTER_S` and no process holds its lock; one that a live
+    process is writing is kept, and so is any other name. Errors (a read-only folder, ...) are
+    ignored: the leftovers then stay.
 
     Returns:
         The temporaries removed.
@@ -151,7 +156,8 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
     path = Path(path)
     removed = []
     with contextlib.suppress(OSError):
-        candidates = list(path.parent.glob(f".{_glob_escape(path.name)}.*{TEMP_SUFFIX}"))
+        pattern = f".{_glob_escape(path.name)}.{'?' * _RANDOM_CHARS}{TEMP_SUFFIX}"
+        candidates = list(path.parent.glob(pattern))
         for candidate in candidates:
             if _is_stale(candidate):
                 if candidate.is_dir() and not candidate.is_symlink():

@@ -152,7 +152,14 @@ def test_a_temporary_that_a_live_process_writes_is_never_removed(tmp_path: Path)
 
 def test_other_files_are_never_taken_for_temporaries(tmp_path: Path) -> None:
     target = tmp_path / "data.bin"
-    others = [".data.bin.user-notes", "data.bin.tmp", ".other.abc.tmp", "data.bin"]
+    others = [
+        ".data.bin.user-notes",
+        ".data.bin.notes.tmp",  # not mkstemp's eight random characters
+        ".data.bin.my-own-copy.tmp",
+        "data.bin.tmp",
+        ".other.abcdefgh.tmp",
+        "data.bin",
+    ]
     for name in others:
         (tmp_path / name).write_text("mine")
         age(tmp_path / name, 10 * STALE_AFTER_S)
@@ -185,7 +192,7 @@ def test_atomic_folder_keeps_the_folder_another_process_made_first(tmp_path: Pat
 
 def test_a_killed_extractions_folder_is_removed_by_the_next_one(tmp_path: Path) -> None:
     target = tmp_path / "extracted"
-    left = tmp_path / ".extracted.k1ll3d.tmp"
+    left = tmp_path / ".extracted.k1ll3d00.tmp"
     left.mkdir()
     (left / "half").write_bytes(b"x")
     age(left, 2 * STALE_AFTER_S)
