@@ -829,3 +829,37 @@ def test_model_saved_in_one_arrangement_refused_in_the_other(model, tmp_path):
         same = build_model(model, "hetconv:4", seed=1, widths=widths, arrangement="grouped").eval()
         same.load_state_dict(state)
         torch.testing.assert_close(same(x), grouped(x), rtol=0, atol=0)
+
+
+def test_no_state_dict_loads_silently_into_a_layer_computing_something_else():
+    """Every pair of layers the package builds (all families, both arrangements, P or G of 1, 2
+    and 4, the masked and the weight-sharing layers): loading one's state dict into the other
+    either raises, warns, or gives exactly the same outputs."""
+    import warnings
+
+    torch.manual_seed(15)
+    x = torch.randn(2, 4, 5, 5)
+    layers = {
+        f"{kind}/{v}": build_kind(kind, 4, 4, v, 3, 1) for kind in LAYER_KINDS for v in (1, 2, 4)
+    }
+    silent = 0
+    for source_name, source in layers.items():
+        for target_name, target in layers.items():
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    target.load_state_dict(source.state_dict())
+                except RuntimeError:
+                    continue
+            if hasattr(target, "set_p") and hasattr(source, "set_p"):
+                if source.p not in target.choices:
+                    continue  # the active P is a mode of the layer, not a saved setting
+                target.set_p(source.p)
+            if caught:
+                continue
+            silent += 1
+            with torch.no_grad():
+                torch.testing.assert_close(
+                    target(x), source(x), rtol=1e-6, atol=1e-6, msg=f"{source_name} → {target_name}"
+                )
+    assert silent >= len(layers)  # at least every layer into itself
