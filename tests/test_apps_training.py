@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,21 @@ def test_ready_line_follows_the_settings(tmp_path: Path, tiny_data) -> None:
     app.full_run_toggle.value = True
     app.full_run_toggle.value = False  # back from a full run: the line says the settings again
     assert "3 epochs on 1,500 training images" in app.message_text
+
+
+def test_a_data_folder_that_cannot_be_written_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)  # the download's first write fails
+    empty = tmp_path / "read-only"
+    empty.mkdir()
+    app = make_app(tmp_path, data_root=empty)
+    app.download = True
+    assert app.train_blocking() == []
+    text = app.message_text
+    assert f"{empty} cannot be written (Read-only file system): make it writable" in text
+    assert "HETCONV_EDU_DATA" in text and "Traceback" not in app.message.value
+    assert not app.running and not app.train_button.disabled
