@@ -142,7 +142,11 @@ class ExplorerApp:
         self.controls = ChannelControls(in_channels, out_channels, kernel_size, p)
         n = self.controls.values.out_channels
         self.family = widgets.Dropdown(
-            options=_FAMILY_OPTIONS, value=family, description="family", style=_WIDE
+            options=_FAMILY_OPTIONS,
+            value=family,
+            description="family",
+            style=_WIDE,
+            layout=widgets.Layout(width=css_width(330)),
         )
         self.compare_on = widgets.Checkbox(
             value=compare is not None, description="compare with", indent=False, style=_WIDE
@@ -151,7 +155,7 @@ class ExplorerApp:
             options=_FAMILY_OPTIONS,
             value=compare if compare is not None else "standard",
             disabled=compare is None,
-            layout=widgets.Layout(width=css_width(270)),
+            layout=widgets.Layout(width=css_width(300)),
         )
         self.filter_index = widgets.IntSlider(
             value=min(max(0, filter_index), n - 1),

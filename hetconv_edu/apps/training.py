@@ -260,10 +260,12 @@ class TrainingApp:
         self.dataset_select = W.Dropdown(
             options=[("CIFAR-10", "cifar10"), ("Fashion-MNIST", "fashion-mnist")],
             value=dataset, description="Data set", style=style,
+            layout=W.Layout(width=css_width(330)),
         )  # fmt: skip
         self.network_select = W.Dropdown(
-            options=list(NETWORKS), value=s.network, description="Network", style=style
-        )
+            options=list(NETWORKS), value=s.network, description="Network", style=style,
+            layout=W.Layout(width=css_width(330)),
+        )  # fmt: skip
         self.families_input = W.TagsInput(
             value=list(s.families), allowed_tags=[], allow_duplicates=False,
             placeholder="add a family, e.g. hetconv:8", layout=W.Layout(width=css_width(520)),
@@ -273,7 +275,7 @@ class TrainingApp:
             "<span style='color:#555;font-size:"
             + css_px(13)
             + "'>Type and press Enter: "
-            + ", ".join(f"<code>{f}</code>" for f in FAMILY_CHOICES)
+            + ", ".join(f"<code style='font-size:inherit'>{f}</code>" for f in FAMILY_CHOICES)
             + ". The first family is the baseline of the MACs column.</span>"
         )
         self.epochs_input = W.BoundedIntText(

@@ -463,7 +463,7 @@ def layer_costs_vs_p(results: OptimalPResults, time_metric: str = "infer_ms") ->
     fig = make_subplots(
         rows=1,
         cols=2,
-        horizontal_spacing=0.12,
+        horizontal_spacing=0.16,
         subplot_titles=(
             f"measured: {METRICS[time_metric]}",
             "analytic: MACs (the same curve for every layer)",
@@ -588,7 +588,7 @@ def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
     fig = make_subplots(
         rows=1,
         cols=2,
-        horizontal_spacing=0.12,
+        horizontal_spacing=0.16,
         subplot_titles=("cost and saving so far", "saving of each doubling P → 2P"),
     )
     fig.add_trace(

@@ -374,9 +374,9 @@ def map_figure_data(state: ExplorerState) -> FigureData:
     for panel, (row, _col) in zip(panels, positions, strict=True):
         n_rows, n_cols = panel.stage.pattern.shape
         row_px[row] = max(row_px[row], min(max_row_px, panel_w_px * n_rows / n_cols))
-    gap_px = 100.0  # x-axis title of one row + heading of the next
+    gap_px = 130.0  # x-axis title of one row + heading of the next (projector fonts too)
     plot_h = sum(row_px) + gap_px * (grid_rows - 1)
-    top, bottom = 80, 95
+    top, bottom = 80, 115
     height = int(top + bottom + plot_h)
     row_top = [1.0 - (sum(row_px[:r]) + gap_px * r) / plot_h for r in range(grid_rows)]
     traces: list[dict[str, Any]] = []
@@ -386,7 +386,7 @@ def map_figure_data(state: ExplorerState) -> FigureData:
         legend={
             "orientation": "h",
             "x": 0.0,
-            "y": -62 / plot_h,
+            "y": -84 / plot_h,  # under the x-axis title, also in the projector style
             "xanchor": "left",
             "yanchor": "top",
             "font": {"size": FONT_SIZE - 1},
@@ -471,7 +471,9 @@ def map_figure_data(state: ExplorerState) -> FigureData:
             "constraintoward": "top",  # a wide, flat map stays under its heading
             "scaleanchor": xa,
             "scaleratio": 1,
-            "title": {"text": "filter n", "standoff": 4},
+            # one "filter n" per row of panels: a title between two panels would sit on the
+            # left one's cells in the projector style
+            "title": {"text": "filter n" if col == 0 else "", "standoff": 4},
             "dtick": _dtick(n_rows),
         }
         annotations.append(

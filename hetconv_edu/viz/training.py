@@ -161,7 +161,7 @@ def training_curves(
     *,
     smoothing: float = 0.9,
     title: str | None = "Training side by side",
-    height: int = 380,
+    height: int = 420,
 ) -> go.Figure:
     """Training loss per step (left) and test accuracy per epoch (right) of every run.
 
@@ -171,7 +171,7 @@ def training_curves(
     before training lists every planned run.
     """
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=_CURVE_TITLES, horizontal_spacing=0.1,
+        rows=1, cols=2, subplot_titles=_CURVE_TITLES, horizontal_spacing=0.17,
     )  # fmt: skip
     for i, run in enumerate(runs):
         color = run.color or run_color(i)
@@ -204,13 +204,16 @@ def training_curves(
             row=1, col=2,
         )  # fmt: skip
     apply_layout(fig)
-    fig.update_xaxes(title_text="training step (batch)", row=1, col=1, rangemode="tozero")
+    # x from the first point (not 0): a 0 of each axis would meet in the corner
+    fig.update_xaxes(title_text="training step (batch)", row=1, col=1)
     fig.update_yaxes(title_text="cross-entropy loss", row=1, col=1, rangemode="tozero")
-    fig.update_xaxes(title_text="epoch", row=1, col=2, rangemode="tozero")
+    fig.update_xaxes(title_text="epoch", row=1, col=2)
     fig.update_yaxes(title_text="test accuracy (%)", row=1, col=2, range=[0, 100])
     fig.update_layout(
-        title=title, height=height, margin={"l": 60, "r": 20, "t": 80 if title else 50, "b": 50},
-        legend={"orientation": "h", "y": -0.22, "x": 0.5, "xanchor": "center"},
+        title=title, height=height, margin={"l": 60, "r": 20, "t": 80 if title else 50, "b": 95},
+        # the legend at the figure's bottom edge, under the axis titles in either style
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
+                "x": 0.5, "xanchor": "center"},
         hovermode="closest",
     )  # fmt: skip
     update_training_curves(fig, runs, smoothing=smoothing)

@@ -1,0 +1,296 @@
+"""Every section of every notebook on a 1280×720 projector, in the default and the projector
+style: nothing clipped, no overlapping text in a figure, one screen per section.
+
+One JupyterLab server and one Chromium page at 1280×720 (the left sidebar closed, as on a
+projector). For each notebook: Run All Cells, then for each style (the default, then after a
+press of **Projector style**), every *section* — the widget output of a code cell — is checked
+with :data:`_CHECK_JS`, which reads what the browser laid out:
+
+* **clipped controls**: an input, select, label, button or slider readout whose text is wider
+  than its box (``scrollWidth > clientWidth``, or the measured width of an input's value /
+  a select's choice against its inner width);
+* **overlapping text in figures**: the bounding boxes of a plotly figure's titles, axis
+  titles, tick labels, legend entries, annotations and colour-bar labels, from the rendered
+  SVG, pairwise (more than :data:`OVERLAP_PX` in both directions), and any of them sticking out
+  of the figure (cut off);
+* **too many legend entries** (more than :data:`MAX_LEGEND_ENTRIES`);
+* **a scroll box inside the section** (it traps the mouse wheel);
+* **small text**: visible text smaller than :data:`MIN_FONT_PX` of the style;
+* **width**: no section is wider than the notebook.
+
+Each section's height is measured too and written, per notebook and style, to
+``test-artifacts/layout-heights-<notebook>.json`` (with the screen's height) for the report.
+
+Every section is saved as ``test-artifacts/layout-<notebook>-<cell>-<style>.png``.
+Fails (never skips) when Chromium is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from browser_harness import _KERNEL_READY_JS, ARTIFACTS, jupyter_lab
+
+from tests.datasets import write_fake_cifar10
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
+
+SCREEN = (1280, 720)
+"""The projector: the page's viewport."""
+NOTEBOOKS = (
+    "01_kernel_explorer.ipynb",
+    "02_flops_lab.ipynb",
+    "03_train_cifar10.ipynb",
+    "04_best_p.ipynb",
+)
+OVERLAP_PX = 1.5
+"""Two text boxes overlap when they share more than this many px in x and in y."""
+MAX_LEGEND_ENTRIES = 9
+MIN_FONT_PX = {"default": 12.0, "projector": 15.0}
+"""Smallest readable text per style (HTML and SVG text, px)."""
+
+_CELLS = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell"
+
+_SECTIONS_JS = """
+() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  const cells = [...panel.querySelectorAll('.jp-Notebook .jp-Cell')];
+  const out = [];
+  cells.forEach((cell, i) => {
+    if (!cell.classList.contains('jp-CodeCell')) return;
+    // a section: an output holding one of the package's widgets (not the setup report)
+    const views = [...cell.querySelectorAll('.jp-OutputArea-output .jupyter-widgets')];
+    const ours = '[class*="hetconv-"]';
+    if (views.some((w) => w.matches(ours) || w.querySelector(ours))) out.push(i);
+  });
+  return out;
+}
+"""
+
+_CHECK_JS = r"""
+([index, minFont, overlapPx, maxLegend]) => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  const cell = panel.querySelectorAll('.jp-Notebook .jp-Cell')[index];
+  const area = cell.querySelector('.jp-OutputArea');
+  const roots = [...area.querySelectorAll('.jp-OutputArea-output > *')];
+  const problems = [];
+  const say = (kind, text, detail) => problems.push(
+      {kind, text: String(text || '').replace(/\s+/g, ' ').trim().slice(0, 60), detail});
+  const shown = (el) => {
+    const r = el.getBoundingClientRect();
+    if (r.width < 1 || r.height < 1) return false;
+    for (let e = el; e && e !== area; e = e.parentElement) {
+      const cs = getComputedStyle(e);
+      if (cs.display === 'none' || cs.visibility === 'hidden' || cs.opacity === '0') return false;
+    }
+    return true;
+  };
+  const canvas = document.createElement('canvas').getContext('2d');
+  const textWidth = (el, text) => {
+    const cs = getComputedStyle(el);
+    canvas.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    return canvas.measureText(text).width;
+  };
+  const inner = (el) => {
+    const cs = getComputedStyle(el);
+    return el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+  };
+  let height = 0, right = 0, left = Infinity;
+  for (const root of roots) {
+    const r = root.getBoundingClientRect();
+    height += r.height; right = Math.max(right, r.right); left = Math.min(left, r.left);
+    // 1. clipped controls
+    const controls = root.querySelectorAll(
+      'input, select, label, button, .widget-readout, .widget-label, .widget-label-basic');
+    for (const el of controls) {
+      if (!shown(el) || el.closest('.js-plotly-plot')) continue;
+      const tag = el.tagName;
+      if (tag === 'INPUT' && ['text', 'number', ''].includes(el.type)) {
+        const need = textWidth(el, el.value || el.placeholder || '');
+        if (need > inner(el) + 1) say('clipped input', el.value || el.placeholder,
+                                      `${need.toFixed(0)} px of text in ${inner(el)} px`);
+      } else if (tag === 'SELECT') {
+        const opt = el.options[el.selectedIndex];
+        const need = opt ? textWidth(el, opt.text) : 0;
+        if (need > inner(el) - 14) say('clipped select', opt && opt.text,
+                                       `${need.toFixed(0)} px of text in ${inner(el)} px`);
+      } else if (el.scrollWidth > el.clientWidth + 1) {
+        say(`clipped ${tag.toLowerCase()}`, el.textContent,
+            `${el.scrollWidth} px of text in ${el.clientWidth} px`);
+      }
+    }
+    // 2. scroll boxes inside the section
+    for (const el of root.querySelectorAll('*')) {
+      if (el.closest('.js-plotly-plot') || !shown(el)) continue;
+      const cs = getComputedStyle(el);
+      if (/(auto|scroll)/.test(cs.overflowY) && el.scrollHeight > el.clientHeight + 2) {
+        say('scroll box', el.className, `${el.scrollHeight} px in ${el.clientHeight} px`);
+      }
+    }
+    // 3. small HTML text
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const el = node.parentElement;
+      if (!node.textContent.trim() || !el || seen.has(el) || el.closest('svg, sub, sup')) {
+        continue;
+      }
+      seen.add(el);
+      if (!shown(el) || el.closest('style')) continue;
+      const size = parseFloat(getComputedStyle(el).fontSize);
+      if (size < minFont - 0.01) say('small text', node.textContent, `${size} px`);
+    }
+    // 4. figures
+    for (const gd of root.querySelectorAll('.js-plotly-plot')) {
+      if (!shown(gd)) continue;
+      const box = gd.getBoundingClientRect();
+      const title = (gd.layout && gd.layout.title && gd.layout.title.text) || 'figure';
+      const texts = [];
+      const add = (sel, kind) => gd.querySelectorAll(sel).forEach((t) => {
+        if (!t.textContent.trim() || !shown(t)) return;
+        texts.push({t, kind, r: t.getBoundingClientRect()});
+      });
+      add('.infolayer .g-gtitle text', 'title');
+      add('.infolayer [class$="title"] text:not(.legendtitletext), '
+          + '.infolayer text[class$="title"]:not(.gtitle)', 'axis title');
+      add('.xaxislayer-above text, .yaxislayer-above text', 'tick label');
+      add('.legend text.legendtext, .legend text.legendtitletext', 'legend');
+      add('.annotation text', 'annotation');
+      add('.colorbar text', 'colour bar');
+      const uniq = [...new Map(texts.map((x) => [x.t, x])).values()];
+      for (const x of uniq) {
+        const size = parseFloat(getComputedStyle(x.t).fontSize);
+        if (size < minFont - 0.01) say('small figure text', x.t.textContent,
+                                        `${size} px in "${title}"`);
+        const r = x.r;
+        if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1
+            || r.bottom > box.bottom + 1) {
+          say('text cut off', x.t.textContent, `${x.kind} outside "${title}"`);
+        }
+      }
+      for (let i = 0; i < uniq.length; i++) {
+        for (let j = i + 1; j < uniq.length; j++) {
+          const a = uniq[i].r, b = uniq[j].r;
+          const dx = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+          const dy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+          if (dx > overlapPx && dy > overlapPx) {
+            say('overlapping text', `${uniq[i].t.textContent} / ${uniq[j].t.textContent}`,
+                `${uniq[i].kind} on ${uniq[j].kind} in "${title}"`);
+          }
+        }
+      }
+      // axis titles and tick labels sit outside every plotting area
+      const areas = [...gd.querySelectorAll('.draglayer .nsewdrag')].map(
+          (d) => d.getBoundingClientRect()).filter((r) => r.width > 1 && r.height > 1);
+      for (const x of uniq) {
+        if (x.kind !== 'axis title' && x.kind !== 'tick label') continue;
+        for (const a of areas) {
+          const dx = Math.min(a.right, x.r.right) - Math.max(a.left, x.r.left);
+          const dy = Math.min(a.bottom, x.r.bottom) - Math.max(a.top, x.r.top);
+          if (dx > overlapPx && dy > overlapPx) {
+            say('text over a plot', x.t.textContent, `${x.kind} in "${title}"`);
+            break;
+          }
+        }
+      }
+      const entries = gd.querySelectorAll('.legend .traces').length;
+      if (entries > maxLegend) say('long legend', title, `${entries} entries`);
+    }
+  }
+  const avail = area.getBoundingClientRect().right;
+  if (right > avail + 1) say('wider than the notebook', '', `${Math.round(right)} > ${avail}`);
+  return {problems, height: Math.round(height)};
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("layout")
+    write_fake_cifar10(tmp / "data", n_train=400, n_test=100, seed=0)
+    env = {
+        "HETCONV_EDU_CI": "1",
+        "HETCONV_EDU_DATA": str(tmp / "data"),
+        "HETCONV_EDU_RUNS": str(tmp / "runs"),
+    }
+    with jupyter_lab(env=env, label="layout", viewport=SCREEN) as lab:
+        yield lab
+
+
+def _open_alone(lab, notebook: str) -> None:
+    """Open ``notebook`` as the only tab of a fresh JupyterLab workspace (a second notebook
+    opened beside a running one does not start on Run All Cells), its kernel idle."""
+    stem = notebook.removesuffix(".ipynb")
+    lab.page.goto(
+        lab.server.url(f"lab/workspaces/layout-{stem}/tree/{quote(notebook)}?reset"),
+        wait_until="domcontentloaded",
+    )
+    lab.page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached", timeout=90_000)
+    lab.dismiss_dialogs()
+    lab.page.wait_for_function(_KERNEL_READY_JS, timeout=90_000)
+    lab.page.wait_for_timeout(500)
+
+
+def _close_left_sidebar(lab) -> None:
+    if lab.page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").count():
+        lab.page.keyboard.press("Control+b")
+        lab.page.wait_for_timeout(300)
+
+
+def _set_projector(lab, on: bool) -> None:
+    switch = lab.page.locator("button.hetconv-projector-switch").first
+    if ("mod-active" in (switch.get_attribute("class") or "")) != on:
+        switch.click()
+    lab.page.wait_for_function(
+        """(on) => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) '
+                 + '.hetconv-projector-switch')].every(
+                   (b) => b.classList.contains('mod-active') === on)""",
+        arg=on,
+    )
+    lab.page.wait_for_timeout(1500)  # figures and widgets restyled
+
+
+def _check_sections(lab, name: str, style: str, heights: dict[str, int]) -> list[str]:
+    stem = name.removesuffix(".ipynb")
+    report = []
+    sections = lab.page.evaluate(_SECTIONS_JS)
+    assert len(sections) >= 4, f"{name}: only {len(sections)} sections found to check"
+    for index in sections:
+        output = lab.page.locator(_CELLS).nth(index).locator(".jp-OutputArea").first
+        output.evaluate("(el) => el.scrollIntoView({block: 'start'})")
+        lab.page.wait_for_timeout(200)
+        result = lab.page.evaluate(
+            _CHECK_JS, [index, MIN_FONT_PX[style], OVERLAP_PX, MAX_LEGEND_ENTRIES]
+        )
+        heights[f"{style} cell {index}"] = result["height"]
+        lab.screenshot(f"layout-{stem}-{index:02d}-{style}")  # what the class sees
+        if result["height"] > SCREEN[1] // 2:
+            whole = f"{_CELLS} >> nth={index} >> .jp-OutputArea"
+            lab.screenshot(f"layout-{stem}-{index:02d}-{style}-whole", selector=whole)
+        where = f"{stem} cell {index} ({style})"
+        report += [f"{where}: {p['kind']}: {p['text']!r} {p['detail']}" for p in result["problems"]]
+    return report
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_section_fits_a_projector_screen(lab, notebook: str) -> None:
+    _open_alone(lab, notebook)
+    _close_left_sidebar(lab)
+    lab.run_all_cells(timeout=480)
+    problems: list[str] = []
+    heights: dict[str, int] = {"screen": SCREEN[1]}
+    for style, on in (("default", False), ("projector", True)):
+        _set_projector(lab, on)
+        problems += _check_sections(lab, notebook, style, heights)
+    _set_projector(lab, False)
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"layout-heights-{notebook.removesuffix('.ipynb')}.json"
+    path.write_text(json.dumps(heights, indent=1))
+    assert not problems, f"{len(problems)} layout problems:\n" + "\n".join(problems)
