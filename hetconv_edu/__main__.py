@@ -25,9 +25,14 @@ Commands:
 ``train`` and ``compare`` run under ``torchrun --nproc_per_node=K -m hetconv_edu train ...``
 (DistributedDataParallel; only rank 0 prints and writes files).
 
-Bad arguments end with a one-line error and exit status 2; missing or damaged data and a folder
-that cannot be written (read-only, disk full) with a one-line error and exit status 1 (no
-traceback); warnings are printed on one line.
+Bad arguments end with a one-line error and exit status 2; missing or damaged data, a folder
+that cannot be written (read-only, disk full) and a run that cannot go on (diverged, damaged
+checkpoint, run folder in use) with a one-line error and exit status 1 (no traceback); warnings
+(e.g. more threads than cores) are printed on one line.
+
+Run folders are never overwritten: ``train`` refuses a folder that holds a run unless told
+``--resume`` (continue it, with its saved settings: options that differ are refused) or
+``--overwrite`` (replace it); ``--name`` picks another folder.
 New commands: write ``_add_NAME(subparsers)`` that registers a parser with
 ``set_defaults(handler=...)`` and add it to :data:`COMMANDS`.
 """
@@ -47,7 +52,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 
 class CommandError(Exception):
-    """A problem to report on one line, exit status 2."""
+    """A usage problem to report on one line, exit status 2."""
 
 
 def _positive_int(text: str) -> int:
@@ -62,7 +67,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
 
     d = TrainConfig()
     g = parser.add_argument_group("model")
-    g.add_argument("--model", default=d.model, help=f"network (default {d.model})")
+    g.add_argument("--model", default=None, help=f"network (default {d.model})")
     g.add_argument(
         "--widths",
         type=_positive_int,
@@ -72,12 +77,14 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--arrangement",
-        default=d.arrangement,
+        default=None,
         choices=("grouped", "shifted"),
         help="HetConv channel arrangement (default grouped: fastest)",
     )
     g = parser.add_argument_group("data")
-    g.add_argument("--dataset", default=d.dataset, choices=("cifar10", "fashion-mnist"))
+    g.add_argument(
+        "--dataset", default=None, choices=("cifar10", "fashion-mnist"), help="default cifar10"
+    )
     g.add_argument(
         "--data-root",
         default=None,
@@ -91,16 +98,16 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--test-subset", type=_positive_int, default=None, help="test images to use")
     g.add_argument("--no-augment", action="store_true", help="no random crop and flip")
     g = parser.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=_positive_int, default=d.epochs)
-    g.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
-    g.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
-    g.add_argument("--momentum", type=float, default=d.momentum)
-    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument("--epochs", type=_positive_int, help=f"default {d.epochs}")
+    g.add_argument("--batch-size", type=_positive_int, help=f"default {d.batch_size}")
+    g.add_argument("--lr", type=float, help=f"peak learning rate (default {d.lr})")
+    g.add_argument("--momentum", type=float, help=f"default {d.momentum}")
+    g.add_argument("--weight-decay", type=float, help=f"default {d.weight_decay}")
     g.add_argument("--no-nesterov", action="store_true")
-    g.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
-    g.add_argument("--schedule", default=d.schedule, choices=SCHEDULES)
-    g.add_argument("--warmup", type=float, default=d.warmup, help="warm-up fraction of steps")
-    g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--label-smoothing", type=float, help=f"default {d.label_smoothing}")
+    g.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
+    g.add_argument("--warmup", type=float, help=f"warm-up fraction of steps (default {d.warmup})")
+    g.add_argument("--seed", type=int, help=f"default {d.seed}")
     g = parser.add_argument_group("machine and files")
     g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
     g.add_argument("--threads", type=_positive_int, default=None, help="CPU threads")
@@ -111,33 +118,72 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         help="NHWC memory format (default auto: on for CPU and CUDA)",
     )
     g.add_argument("--run-dir", default=d.run_dir, help="folder of the runs (default runs)")
+    g.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in the run folder (without it a run is never replaced)",
+    )
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+_TRAINING_OPTIONS = {
+    "model": "model",
+    "widths": "model_kwargs",
+    "arrangement": "arrangement",
+    "dataset": "dataset",
+    "subset": "subset",
+    "test_subset": "test_subset",
+    "no_augment": "augment",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "momentum": "momentum",
+    "weight_decay": "weight_decay",
+    "no_nesterov": "nesterov",
+    "label_smoothing": "label_smoothing",
+    "schedule": "schedule",
+    "warmup": "warmup",
+    "seed": "seed",
+}
+"""Options that change what a run trains (argparse name → TrainConfig field): left unset
+(None/False) they take TrainConfig's defaults; given with ``--resume`` they must agree with the
+run's saved settings."""
+
+
+def _given(args: argparse.Namespace, option: str) -> bool:
+    return getattr(args, option) not in (None, False)
 
 
 def _config(args: argparse.Namespace, conv: str | list[str], name: str | None):
     from hetconv_edu.train import TrainConfig
 
+    d = TrainConfig()
+
+    def value(option: str, default: object) -> object:
+        given = getattr(args, option)
+        return default if given is None else given
+
     return TrainConfig(
-        model=args.model,
+        model=value("model", d.model),
         conv=conv,
         model_kwargs={"widths": list(args.widths)} if args.widths else {},
-        arrangement=args.arrangement,
-        dataset=args.dataset,
+        arrangement=value("arrangement", d.arrangement),
+        dataset=value("dataset", d.dataset),
         data_root=args.data_root,
         download=not args.no_download,
         subset=args.subset,
         test_subset=args.test_subset,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        momentum=args.momentum,
-        weight_decay=args.weight_decay,
+        epochs=value("epochs", d.epochs),
+        batch_size=value("batch_size", d.batch_size),
+        lr=value("lr", d.lr),
+        momentum=value("momentum", d.momentum),
+        weight_decay=value("weight_decay", d.weight_decay),
         nesterov=not args.no_nesterov,
-        label_smoothing=args.label_smoothing,
-        schedule=args.schedule,
-        warmup=args.warmup,
+        label_smoothing=value("label_smoothing", d.label_smoothing),
+        schedule=value("schedule", d.schedule),
+        warmup=value("warmup", d.warmup),
         augment=not args.no_augment,
-        seed=args.seed,
+        seed=value("seed", d.seed),
         device=args.device,
         channels_last={None: None, "auto": None, "on": True, "off": False}[args.channels_last],
         threads=args.threads,
@@ -150,12 +196,38 @@ def _is_main_rank() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def _train(args: argparse.Namespace) -> int:
-    from hetconv_edu.train import RunResult, Trainer, format_table
+def _check_resume_options(args: argparse.Namespace, config, saved: dict) -> None:
+    """Refuse training options given with ``--resume`` that differ from the run's settings
+    (naming both values): a resumed run keeps its settings."""
+    mine = config.to_dict()
+    options = dict(_TRAINING_OPTIONS)
+    if args.conv is not None:
+        options["conv"] = "conv"
+    differ = [
+        f"--{option.replace('_', '-')} {mine[key]!r} (the run has {saved.get(key)!r})"
+        for option, key in options.items()
+        if _given(args, option) and mine[key] != saved.get(key)
+    ]
+    if differ:
+        raise CommandError(
+            f"cannot resume {config.run_dir}/{config.run_name} with other settings: "
+            f"{', '.join(differ)}. A resumed run continues with its saved settings: leave "
+            "these options out to continue it, or train a new run with them (--name NEW, or "
+            "--overwrite to replace this one)"
+        )
 
-    conv = args.conv[0] if len(args.conv) == 1 else list(args.conv)
+
+def _train(args: argparse.Namespace) -> int:
+    from hetconv_edu.train import CHECKPOINT, RunResult, Trainer, format_table, read_checkpoint
+
+    convs = args.conv or ["hetconv:4"]
+    conv = convs[0] if len(convs) == 1 else list(convs)
     config = _config(args, conv, args.name)
+    if args.resume and args.overwrite:
+        raise CommandError("--resume continues a run and --overwrite replaces it: choose one")
     if args.resume:
+        path = Path(config.run_dir) / config.run_name / CHECKPOINT
+        _check_resume_options(args, config, read_checkpoint(path)["config"])
         # The run's own config comes from its checkpoint; only machine settings may change.
         overrides = {"download": config.download, "device": config.device}
         overrides.update(
@@ -165,10 +237,10 @@ def _train(args: argparse.Namespace) -> int:
                 if getattr(config, k) is not None
             }
         )
-        trainer = Trainer.resume(Path(config.run_dir) / config.run_name, **overrides)
+        trainer = Trainer.resume(path, **overrides)
         config = trainer.config
     else:
-        trainer = Trainer(config)
+        trainer = Trainer(config, overwrite=args.overwrite)
     try:
         if _is_main_rank():
             state = f"resuming at epoch {trainer.epoch + 1}" if args.resume else "training"
@@ -202,7 +274,7 @@ def _compare(args: argparse.Namespace) -> int:
     from hetconv_edu.train import compare, format_table
 
     configs = [_config(args, conv, None) for conv in args.conv]
-    results = compare(configs, progress=not args.no_progress)
+    results = compare(configs, progress=not args.no_progress, overwrite=args.overwrite)
     if _is_main_rank():
         print(format_table(results))
     return 130 if any(r.stopped for r in results) else 0
@@ -217,16 +289,17 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--conv",
         nargs="+",
-        default=["hetconv:4"],
+        default=None,
         help="family of every switchable conv (standard, hetconv:P, naive_hetconv:P, "
-        "groupwise:G, depthwise_pointwise, groupwise_pointwise:G), or one per layer",
+        "groupwise:G, depthwise_pointwise, groupwise_pointwise:G), or one per layer "
+        "(default hetconv:4)",
     )
     parser.add_argument("--name", default=None, help="run name (default from model and conv)")
     parser.add_argument(
         "--resume",
         action="store_true",
         help="continue the run in run-dir/name/ (default name from --model and --conv) from its "
-        "checkpoint, with the settings saved there",
+        "checkpoint, with the settings saved there (other training options are refused)",
     )
     _add_training_options(parser)
     parser.set_defaults(handler=_train)
@@ -330,11 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 a failure: missing or damaged data,
-    a folder that cannot be written, the doctor found an error; 2 bad input, 130 stopped by
-    Ctrl-C with a checkpoint saved). Errors and warnings are printed as one line each."""
+    a folder that cannot be written, a diverged training, a damaged checkpoint, a run folder in
+    use, the doctor found an error; 2 bad input, 130 stopped by Ctrl-C with a checkpoint saved).
+    Errors and warnings are printed as one line each."""
     parser = build_parser()
     args = parser.parse_args(argv)
     from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError
+    from hetconv_edu.train import TrainingError
 
     where = f"{parser.prog} {args.command}"
 
@@ -345,9 +420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = one_line
         try:
             return int(args.handler(args))
-        except (DatasetNotFoundError, DataIntegrityError) as error:
+        except (DatasetNotFoundError, DataIntegrityError, TrainingError) as error:
             return _say(where, error, 1)
-        except (FileNotFoundError, ValueError) as error:
+        except (CommandError, FileNotFoundError, ValueError) as error:
             return _say(where, error, 2)
         except OSError as error:  # a read-only folder, a full disk
             return _say(where, error, 1)

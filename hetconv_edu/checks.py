@@ -62,18 +62,20 @@ def check_number(
     minimum: float | None = None,
     maximum: float | None = None,
     exclusive_minimum: bool = False,
+    exclusive_maximum: bool = False,
 ) -> float:
-    """``value`` as a finite ``float`` in ``[minimum, maximum]`` (``(minimum, maximum]`` with
-    ``exclusive_minimum``), or ``ValueError`` naming it and the allowed range."""
+    """``value`` as a finite ``float`` in ``[minimum, maximum]`` (``(minimum, ...`` with
+    ``exclusive_minimum``, ``..., maximum)`` with ``exclusive_maximum``), or ``ValueError``
+    naming it and the allowed range."""
     value = plain(value)
     low = "" if minimum is None else f"{minimum} {'<' if exclusive_minimum else '<='} "
-    high = "" if maximum is None else f" <= {maximum}"
+    high = "" if maximum is None else f" {'<' if exclusive_maximum else '<='} {maximum}"
     allowed = f"a finite number{' ' if low or high else ''}{low}{name if low or high else ''}{high}"
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
     if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    if maximum is not None and value > maximum:
+    if maximum is not None and (value >= maximum if exclusive_maximum else value > maximum):
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
     return float(value)
 

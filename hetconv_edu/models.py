@@ -215,6 +215,8 @@ def vgg16(conv: ConvChoice = "standard", **kw: object) -> VGG:
 def small_vgg(conv: ConvChoice = "standard", widths: Sequence[int] = (64, 128, 256), **kw) -> VGG:
     """A small VGG-style net for class: conv(w0), pool, 2×conv(w1), pool, 2×conv(w2), pool,
     global average pool, linear. Default widths 64-128-256 (≈1.1M parameters, standard)."""
+    if isinstance(widths, str) or len(widths) != 3:
+        raise ValueError(f"small_vgg needs three widths (w0, w1, w2), got {widths!r}")
     w0, w1, w2 = widths
     return VGG((w0, "M", w1, w1, "M", w2, w2, "M"), conv, **kw)
 

@@ -52,6 +52,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
+import hashlib
 import io
 import json
 import math
@@ -59,34 +61,59 @@ import os
 import signal
 import threading
 import time
+import warnings
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hetconv_edu.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_positive_int,
+    plain,
+)
 from hetconv_edu.data import Batches, ImageDataset, load_dataset, normalize
+from hetconv_edu.fileio import atomic_write, atomic_writer
 from hetconv_edu.flops import network_cost
 from hetconv_edu.layers import parse_conv_spec
 from hetconv_edu.models import MODELS, build_model
 
+try:
+    import fcntl
+except ImportError:  # Windows: run folders are not locked
+    fcntl = None
+
 __all__ = [
+    "LOCK_FILE",
+    "RUN_FILES",
     "SCHEDULES",
+    "CheckpointError",
+    "DivergedError",
     "EpochRecord",
     "History",
+    "RunExistsError",
+    "RunFolderError",
     "RunResult",
     "TrainConfig",
     "Trainer",
+    "TrainingError",
     "compare",
     "format_table",
     "lr_factor",
     "physical_cores",
     "pick_device",
+    "read_checkpoint",
     "set_cpu_threads",
+    "threads_warning",
+    "unused_run_name",
 ]
 
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -166,70 +193,78 @@ class TrainConfig:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {sorted(MODELS)}")
-        if isinstance(self.conv, tuple):
-            self.conv = list(self.conv)
-        convs = self.conv if isinstance(self.conv, list) else [self.conv]
-        if not convs:
-            raise ValueError("conv must be a family like 'hetconv:4' or a non-empty list")
-        self.conv = (
-            [str(parse_conv_spec(c)) for c in convs]
-            if isinstance(self.conv, list)
-            else str(parse_conv_spec(self.conv))
+        # Every value becomes a plain Python type (numpy scalars, 0-d tensors, tuples, paths),
+        # so that the config is JSON and ``torch.load(weights_only=True)`` can read it back.
+        self.model = check_choice("model", _text(self.model), sorted(MODELS))
+        conv = _plain_tree(self.conv)
+        if isinstance(conv, list):
+            if not conv:
+                raise ValueError("conv must be a family like 'hetconv:4' or a non-empty list")
+            self.conv = [str(parse_conv_spec(_text(c))) for c in conv]
+        else:
+            self.conv = str(parse_conv_spec(_text(conv)))
+        if not isinstance(self.model_kwargs, dict) or not all(
+            isinstance(k, str) for k in self.model_kwargs
+        ):
+            raise ValueError(
+                f"model_kwargs must be a dict with text keys, e.g. {{'widths': [32, 64, 128]}}, "
+                f"got {self.model_kwargs!r}"
+            )
+        self.model_kwargs = _plain_tree(self.model_kwargs)
+        self.arrangement = check_choice(
+            "arrangement", _text(self.arrangement), ("grouped", "shifted")
         )
-        if not isinstance(self.model_kwargs, dict):
-            raise ValueError(f"model_kwargs must be a dict, got {self.model_kwargs!r}")
-        self.model_kwargs = {
-            k: list(v) if isinstance(v, tuple) else v for k, v in self.model_kwargs.items()
-        }
-        if self.arrangement not in ("grouped", "shifted"):
-            raise ValueError(
-                f"arrangement must be 'grouped' or 'shifted', got {self.arrangement!r}"
-            )
-        if self.dataset not in ("cifar10", "fashion-mnist"):
-            raise ValueError(
-                f"unknown dataset {self.dataset!r}; choose 'cifar10' or 'fashion-mnist'"
-            )
-        if self.data_root is not None:
-            self.data_root = str(self.data_root)
+        self.dataset = check_choice("dataset", _text(self.dataset), ("cifar10", "fashion-mnist"))
+        self.data_root = None if self.data_root is None else _folder("data_root", self.data_root)
+        self.download = check_bool("download", self.download)
         for key in ("subset", "test_subset", "threads"):
             value = getattr(self, key)
-            if value is not None and not _is_int(value, 1):
-                raise ValueError(f"{key} must be a positive integer or None, got {value!r}")
-        for key in ("epochs", "batch_size"):
-            if not _is_int(getattr(self, key), 1):
-                raise ValueError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
-        if not _is_int(self.seed, 0):
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
-        if not _is_number(self.lr) or not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not _is_number(self.momentum) or not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not _is_number(self.weight_decay) or self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+            if value is not None:
+                setattr(self, key, check_positive_int(key, value))
+        self.epochs = check_positive_int("epochs", self.epochs)
+        self.batch_size = check_positive_int("batch_size", self.batch_size)
+        self.seed = check_int("seed", self.seed, 0)
+        self.lr = check_number("lr", self.lr, minimum=0, exclusive_minimum=True)
+        self.momentum = check_number("momentum", self.momentum, minimum=0, maximum=1,
+                                     exclusive_maximum=True)  # fmt: skip
+        self.weight_decay = check_number("weight_decay", self.weight_decay, minimum=0)
+        self.nesterov = check_bool("nesterov", self.nesterov)
         if self.nesterov and self.momentum == 0:
-            raise ValueError("nesterov needs momentum > 0")
-        if not _is_number(self.label_smoothing) or not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if not _is_number(self.warmup) or not 0 <= self.warmup < 1:
-            raise ValueError(f"warmup must be a fraction in [0, 1), got {self.warmup!r}")
+            raise ValueError("nesterov needs momentum > 0 (or nesterov=False)")
+        self.label_smoothing = check_number(
+            "label_smoothing", self.label_smoothing, minimum=0, maximum=1, exclusive_maximum=True
+        )
+        self.schedule = check_choice("schedule", _text(self.schedule), SCHEDULES)
+        self.warmup = check_number("warmup", self.warmup, minimum=0, maximum=1,
+                                   exclusive_maximum=True)  # fmt: skip
+        self.augment = check_bool("augment", self.augment)
         if not isinstance(self.device, str) or not self.device:
             raise ValueError(f"device must be text like 'auto', 'cpu', 'cuda', got {self.device!r}")
-        if self.channels_last not in (None, True, False):
+        self.device = str(self.device)
+        if self.channels_last is not None:
+            self.channels_last = check_bool("channels_last (or None)", self.channels_last)
+        self.run_dir = _folder("run_dir", self.run_dir)
+        if self.name is not None:
+            name = _text(self.name)
+            if not isinstance(name, str) or not name or "/" in name or name[0] == ".":
+                raise ValueError(
+                    f"name must be a folder name (no '/', not starting with '.'), got {name!r}"
+                )
+            self.name = name
+        self._check_model_fits()
+
+    def _check_model_fits(self) -> None:
+        """Build the network on the ``meta`` device (no memory, no arithmetic): model_kwargs or
+        a per-layer conv list that do not fit the model are refused now, not mid-training."""
+        try:
+            with torch.device("meta"):
+                build_model(self.model, self.conv, seed=None, arrangement=self.arrangement,
+                            **self.model_kwargs)  # fmt: skip
+        except (TypeError, ValueError) as err:
             raise ValueError(
-                f"channels_last must be True, False or None, got {self.channels_last!r}"
-            )
-        self.run_dir = str(self.run_dir)
-        if self.name is not None and (
-            not isinstance(self.name, str)
-            or not self.name
-            or "/" in self.name
-            or self.name[0] == "."
-        ):
-            raise ValueError(f"name must be a file name (no '/'), got {self.name!r}")
+                f"model {self.model!r} cannot be built with conv={self.conv!r} and "
+                f"model_kwargs={self.model_kwargs!r}: {err}"
+            ) from None
 
     @property
     def run_name(self) -> str:
@@ -272,12 +307,29 @@ class TrainConfig:
         return cls(**values)
 
 
-def _is_int(value: object, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+def _text(value: object) -> object:
+    """``str`` subclasses (``numpy.str_``) as plain ``str``; anything else unchanged."""
+    return str(value) if isinstance(value, str) else plain(value)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _folder(name: str, value: object) -> str:
+    """A folder given as text or a path, as plain ``str``; ``ValueError`` otherwise."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a folder (text or a path), got {value!r}")
+    return str(value)
+
+
+def _plain_tree(value: Any) -> Any:
+    """``value`` with numpy scalars, 0-d tensors and ``str`` subclasses made plain Python values
+    and tuples made lists, inside lists and dicts too."""
+    value = _text(value)
+    if isinstance(value, list | tuple):
+        return [_plain_tree(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain_tree(v) for k, v in value.items()}
+    return value
 
 
 def _crc(value: object) -> str:
@@ -338,6 +390,23 @@ def physical_cores() -> int:
         # No topology: assume 2 hardware threads per core on machines with many logical CPUs.
         return max(1, len(allowed) // 2) if len(allowed) > 4 else len(allowed)
     return max(1, len(cores))
+
+
+def threads_warning(threads: int | None, processes: int = 1) -> str | None:
+    """A warning (text) when ``threads`` per process times ``processes`` exceed the physical
+    cores: threads then wait for each other and training runs many times slower. None when
+    the count fits or ``threads`` is None (one per core is chosen then)."""
+    if threads is None:
+        return None
+    cores = physical_cores()
+    if threads * processes <= cores:
+        return None
+    times = f" × {processes} processes" if processes > 1 else ""
+    return (
+        f"{threads} threads{times} on {cores} physical CPU cores: the threads wait for each "
+        f"other and training can be many times slower; use --threads "
+        f"{max(1, cores // processes)} or leave --threads out (one per core)"
+    )
 
 
 def set_cpu_threads(threads: int | None = None, processes: int = 1) -> int:
@@ -434,29 +503,177 @@ class History:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, text)
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, flushed to disk, then renamed over
-    ``path``: a save that fails or is interrupted leaves the previous file intact."""
+    """``torch.save`` through :func:`hetconv_edu.fileio.atomic_writer` (unique temporary file
+    beside ``path``, fsync, rename): a save that fails or is interrupted leaves the previous
+    file intact."""
+    with atomic_writer(path, "wb") as handle:
+        torch.save(obj, handle)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors and checkpoint files
+# --------------------------------------------------------------------------------------------
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot go on (the command line exits with status 1): the loss diverged, a
+    checkpoint cannot be read, or the run folder cannot be written or is in use."""
+
+
+class DivergedError(TrainingError):
+    """The training loss became NaN or infinite; the weights are left as before that step."""
+
+
+class CheckpointError(TrainingError):
+    """A checkpoint that cannot be resumed: damaged, not a checkpoint, or non-finite weights."""
+
+
+class RunFolderError(TrainingError):
+    """The run folder cannot be written (read-only, disk full) or another run is writing it."""
+
+
+class RunExistsError(ValueError):
+    """A new run was asked to write into a folder that holds an earlier run (usage error)."""
+
+
+LOCK_FILE = ".lock"
+"""The lock file of a run folder: a training holds ``fcntl.flock`` on it while it may write
+there (released at the end of :meth:`Trainer.step`/:meth:`Trainer.run`, by :meth:`Trainer.close`
+and by the operating system when the process ends or crashes)."""
+
+RUN_FILES = (CHECKPOINT, "history.json", "history.csv", "steps.csv")
+"""The files a run writes in its folder (``--overwrite`` replaces exactly these)."""
+
+_CHECKSUM_MAGIC = b"\nHETCONV-EDU-SHA256 "
+_CHECKSUM_LENGTH = len(_CHECKSUM_MAGIC) + 64 + 1
+_CHECKPOINT_FORMAT = 2
+_CHECKPOINT_KEYS = (
+    "format", "model", "optimizer", "scheduler", "scaler", "epoch", "step", "batch_in_epoch",
+    "partial", "rng", "history", "config",
+)  # fmt: skip
+
+
+class _HashingWriter:
+    """A write-only file object that feeds what it writes to a SHA-256 digest."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle, self.digest = handle, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.handle.write(data)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+def save_checkpoint_file(state: dict[str, Any], path: str | Path) -> Path:
+    """Write a checkpoint: ``torch.save`` of ``state`` followed by a SHA-256 trailer of those
+    bytes (``torch.load`` ignores it; :func:`read_checkpoint` checks it, so a flipped byte is
+    refused instead of loading other weights), atomically. Raises ``OSError``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with atomic_writer(path, "wb") as handle:
+        writer = _HashingWriter(handle)
+        torch.save(state, writer)
+        handle.write(_CHECKSUM_MAGIC + writer.digest.hexdigest().encode() + b"\n")
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The state saved by :meth:`Trainer.save_checkpoint` in ``path``, checked: every byte
+    (SHA-256 trailer), its structure, and finite weights.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointError: the file is damaged, truncated, not a checkpoint of this package, or
+            holds NaN/infinite weights (one message saying what to do).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; train without --resume first")
     try:
-        with tmp.open("wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        data = path.read_bytes()
+    except OSError as err:
+        raise CheckpointError(f"cannot read the checkpoint {path}: {_reason(err)}") from None
+    damaged = (
+        f"the checkpoint {path} is damaged or is not a checkpoint of hetconv_edu "
+        "(was it truncated or changed after it was written?)"
+    )
+    advice = "; it cannot be resumed: start the run again with --overwrite (or another --name)"
+    payload, trailer = data[:-_CHECKSUM_LENGTH], data[-_CHECKSUM_LENGTH:]
+    has_checksum = trailer.startswith(_CHECKSUM_MAGIC) and trailer.endswith(b"\n")
+    if (
+        has_checksum
+        and hashlib.sha256(payload).hexdigest().encode() != trailer[len(_CHECKSUM_MAGIC) : -1]
+    ):
+        raise CheckpointError(f"{damaged}: its checksum does not match{advice}")
+    try:
+        state = torch.load(
+            io.BytesIO(payload if has_checksum else data), map_location="cpu", weights_only=True
+        )
+    except Exception as err:  # torch reports damage as many different exception types
+        raise CheckpointError(f"{damaged} ({type(err).__name__}){advice}") from None
+    if not isinstance(state, dict) or any(key not in state for key in _CHECKPOINT_KEYS):
+        raise CheckpointError(f"{damaged}: entries are missing{advice}")
+    if state["format"] != 1 and not (state["format"] == _CHECKPOINT_FORMAT and has_checksum):
+        raise CheckpointError(f"{damaged}: its checksum is missing{advice}")
+    model = state["model"]
+    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
+        raise CheckpointError(f"{damaged}: the model weights are missing{advice}")
+    bad = [k for k, v in model.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(
+            f"the checkpoint {path} holds NaN or infinite weights ({', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''}): the training had diverged when it was saved, "
+            "so resuming cannot help. Start the run again with a lower learning rate (--lr) "
+            "and --overwrite"
+        )
+    return state
+
+
+def unused_run_name(run_dir: str | Path, name: str) -> str:
+    """``name``, or ``name-2``, ``name-3``, ... : the first whose folder in ``run_dir`` holds
+    no run (none of :data:`RUN_FILES`). What the Training app names its runs, so that it never
+    replaces a run (its own earlier ones, or one of the command line)."""
+    candidate, number = name, 1
+    while any((Path(run_dir) / candidate / f).exists() for f in RUN_FILES):
+        number += 1
+        candidate = f"{name}-{number}"
+    return candidate
+
+
+def _refuse_existing_run(run_path: Path) -> None:
+    """:class:`RunExistsError` naming the folder and the ways forward if it holds a run."""
+    present = [name for name in RUN_FILES if (run_path / name).exists()]
+    if present:
+        raise RunExistsError(
+            f"{run_path}/ already holds a run ({', '.join(present)}); a new run never replaces "
+            "one. Continue it with --resume (Trainer(config, resume=True)), give the new run "
+            "another --name or --run-dir, or replace it with --overwrite "
+            "(Trainer(config, overwrite=True))"
+        )
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or str(err) or type(err).__name__
+
+
+def _write_problem(path: Path, err: OSError) -> str:
+    """One message for a failed write of ``path``: what happened and what to do."""
+    if err.errno == errno.ENOSPC:
+        todo = (
+            "the disk is full: free some space (or use --run-dir on another disk), then "
+            "continue with --resume; the previous checkpoint is intact"
+        )
+    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        todo = "the folder is read-only for you: choose a writable folder with --run-dir"
+    else:
+        todo = "check the folder (--run-dir) and try again; the previous files are intact"
+    return f"cannot write {path}: {_reason(err)}; {todo}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -529,7 +746,16 @@ class Trainer:
         dataset: the data (default: loaded from the config's dataset, data_root, subset,
             test_subset and seed). Its shape sets the model's input channels and classes.
         resume: continue from ``run_path/checkpoint.pt`` (raises ``FileNotFoundError`` if there
-            is none, ``ValueError`` if it was made with a config that trains differently).
+            is none, ``ValueError`` if it was made with a config that trains differently,
+            :class:`CheckpointError` if it is damaged or holds non-finite weights).
+        overwrite: a new run may replace the run already in ``run_path`` (its checkpoint and
+            history files are deleted now). Without it a new run never replaces one: it raises
+            :class:`RunExistsError` naming the folder and the ways forward.
+
+    Run folders: while a trainer may write its folder it holds a lock on ``run_path/.lock``
+    (:data:`LOCK_FILE`); a second trainer of the same folder (another process, notebook or
+    app) raises :class:`RunFolderError` instead of mixing its files in. A folder that cannot be
+    written is reported at construction, not at the first checkpoint.
 
     Attributes:
         config, model (the bare ``nn.Module``, never the DDP wrapper), history, run_path,
@@ -538,11 +764,19 @@ class Trainer:
     """
 
     def __init__(
-        self, config: TrainConfig, dataset: ImageDataset | None = None, *, resume: bool = False
+        self,
+        config: TrainConfig,
+        dataset: ImageDataset | None = None,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
     ) -> None:
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        resume = check_bool("resume", resume)
+        overwrite = check_bool("overwrite", overwrite)
         self.config = config
+        self._lock: IO | None = None
         self.rank, self.world_size, local_rank, local_world = _dist_env()
         self.is_main = self.rank == 0
         device = pick_device(config.device)
@@ -552,6 +786,9 @@ class Trainer:
             torch.cuda.set_device(device)
         self.device = device
         if device.type == "cpu":
+            warning = threads_warning(config.threads, local_world if self.world_size > 1 else 1)
+            if warning and self.is_main:
+                warnings.warn(warning, RuntimeWarning, stacklevel=2)
             set_cpu_threads(config.threads, local_world if self.world_size > 1 else 1)
         elif config.threads is not None:
             set_cpu_threads(config.threads)
@@ -643,8 +880,15 @@ class Trainer:
         self.stopped = False
         self._batch_callbacks: list[BatchCallback] = []
         self._epoch_callbacks: list[EpochCallback] = []
-        if resume:
-            self._load(self.run_path / CHECKPOINT)
+        self._acquire_lock()
+        try:
+            if resume:
+                self._load(self.run_path / CHECKPOINT)
+            elif self.is_main:
+                self._claim_folder(overwrite)
+        except BaseException:
+            self._release_lock()
+            raise
 
     # ---- construction helpers ------------------------------------------------------------
 
@@ -670,9 +914,9 @@ class Trainer:
         ``channels_last`` and ``threads``."""
         path = Path(run_path)
         path = path if path.suffix == ".pt" else path / CHECKPOINT
-        if not path.is_file():
-            raise FileNotFoundError(f"no checkpoint at {path}")
-        values = torch.load(path, map_location="cpu", weights_only=True)["config"]
+        values = read_checkpoint(path)["config"]
+        if not isinstance(values, dict):
+            raise CheckpointError(f"the checkpoint {path} holds no readable config")
         bad = sorted(
             set(overrides) - {"data_root", "download", "device", "channels_last", "threads"}
         )
@@ -762,35 +1006,46 @@ class Trainer:
         checkpoint). A ``KeyboardInterrupt`` in the middle of a batch discards that batch (the
         state stays as after the previous one) and propagates.
         """
-        if not _is_int(max_batches, 1):
-            raise ValueError(f"max_batches must be a positive integer, got {max_batches!r}")
+        max_batches = check_positive_int("max_batches", max_batches)
+        self._acquire_lock()
+        try:
+            more = self._steps(max_batches)
+        except BaseException:
+            self._release_lock()
+            raise
+        if not more:
+            self._release_lock()
+        return more
+
+    def _steps(self, max_batches: int) -> bool:
         self.stopped = False
         done = 0
         while not self.finished and done < max_batches:
+            if self._batch_in_epoch == self.steps_per_epoch:
+                # An epoch trained but not ended (an interrupt in its evaluation or files).
+                self._end_epoch()
+                continue
             if self._stop_agreed():
-                self._stop.clear()
-                self.stopped = True
-                self.save_checkpoint()
-                self._write_files()
-                return False
-            try:
-                self._train_batch()
-            except KeyboardInterrupt:
-                self._discard_batch()
-                raise
+                return self._stop_here()
+            self._train_batch()
             done += 1
             if self._batch_in_epoch == self.steps_per_epoch:
                 self._end_epoch()
+        if not self.finished and self._batch_in_epoch == self.steps_per_epoch:
+            self._end_epoch()
         if self.finished:
             self._stop.clear()
             return False
         if self._stop_agreed():
-            self._stop.clear()
-            self.stopped = True
-            self.save_checkpoint()
-            self._write_files()
-            return False
+            return self._stop_here()
         return True
+
+    def _stop_here(self) -> bool:
+        self._stop.clear()
+        self.stopped = True
+        self.save_checkpoint()
+        self._write_files()
+        return False
 
     def _stop_agreed(self) -> bool:
         stop = self._stop.is_set()
@@ -799,18 +1054,6 @@ class Trainer:
             _dist().all_reduce(flag, op=_dist().ReduceOp.MAX)
             stop = bool(flag.item())
         return stop
-
-    def _discard_batch(self) -> None:
-        """Undo an unfinished batch: batch-norm statistics back, gradients dropped, the data
-        iterator rebuilt and fast-forwarded so the same batch comes again. (An interrupt inside
-        the optimizer's update itself, a tiny window, cannot be undone.)"""
-        if self._saved_buffers is not None:
-            with torch.no_grad():
-                for buffer, saved in zip(self.model.buffers(), self._saved_buffers, strict=True):
-                    buffer.copy_(saved)
-        self._saved_buffers = None
-        self._iter = None
-        self.optimizer.zero_grad(set_to_none=True)
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._iter is None:
@@ -826,33 +1069,89 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self._amp_dtype)
 
     def _train_batch(self) -> None:
+        """One step, all or nothing: an exception or interrupt anywhere in it (data, forward,
+        backward, the update, the schedule, the bookkeeping) puts back the weights, batch-norm
+        statistics, optimizer and scheduler state, counters and RNG as before the step, and
+        the next step reads the same batch again. A non-finite loss raises
+        :class:`DivergedError` the same way (the weights never take a NaN update)."""
         start = time.perf_counter()
-        images, labels = self._next_batch()
-        images = images.contiguous(memory_format=self._memory_format)
-        self._train_model.train()
-        # Batch-norm statistics are tiny: kept so that an interrupted batch can be undone.
-        self._saved_buffers = [b.detach().clone() for b in self.model.buffers()]
-        with self._autocast():
-            loss, logits = self._forward_loss(images, labels)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        lr = self.lr
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.scheduler.step()
-        loss_value = float(loss.detach())
-        correct = int((logits.detach().argmax(1) == labels).sum())
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        # Commit: counters and sums move together.
-        self.global_step += 1
-        self._batch_in_epoch += 1
-        self._partial.add(
-            loss_value * len(labels), correct, len(labels), time.perf_counter() - start
-        )
-        self.history.steps.append((self.global_step, loss_value, lr))
+        before = self._snapshot()
+        try:
+            images, labels = self._next_batch()
+            images = images.contiguous(memory_format=self._memory_format)
+            self._train_model.train()
+            with self._autocast():
+                loss, logits = self._forward_loss(images, labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            lr = self.lr
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            loss_value = float(loss.detach())
+            if not (math.isfinite(loss_value) and _all_finite(self._step_tensors())):
+                raise DivergedError(self._divergence_message(loss_value, lr))
+            correct = int((logits.detach().argmax(1) == labels).sum())
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self.global_step += 1
+            self._batch_in_epoch += 1
+            self._partial.add(
+                loss_value * len(labels), correct, len(labels), time.perf_counter() - start
+            )
+            self.history.steps.append((self.global_step, loss_value, lr))
+        except BaseException:
+            self._restore(before)
+            raise
         for fn in self._batch_callbacks:
             fn(self, self.global_step, loss_value)
+
+    def _divergence_message(self, loss: float, lr: float) -> str:
+        what = f"the loss became {loss}" if not math.isfinite(loss) else "weights became NaN"
+        return (
+            f"training diverged: {what} at step {self.global_step + 1} of "
+            f"{self.total_steps} (epoch {self.epoch + 1}), learning rate {lr:.4g} (peak "
+            f"--lr {self.config.lr:g}). The weights are kept as before that step; nothing NaN "
+            f"was saved in {self.run_path}/. Train again with a smaller learning rate, e.g. "
+            f"--lr {self.config.lr / 10:g} (and --overwrite), or a longer warm-up (--warmup)."
+        )
+
+    def _snapshot(self) -> dict[str, Any]:
+        """What one step changes, copied (weights, buffers, optimizer and scheduler state,
+        counters, history length, the CPU RNG): :meth:`_restore` puts it back bit for bit."""
+        with torch.no_grad():
+            tensors = [t.detach().clone() for t in self._step_tensors()]
+        return {
+            "tensors": tensors,
+            "optimizer": {p: _cloned(state) for p, state in self.optimizer.state.items()},
+            "lrs": [g["lr"] for g in self.optimizer.param_groups],
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "counters": (self.global_step, self._batch_in_epoch, asdict(self._partial)),
+            "steps": len(self.history.steps),
+            "rng": torch.get_rng_state(),
+        }
+
+    def _step_tensors(self) -> list[torch.Tensor]:
+        return [*self.model.parameters(), *self.model.buffers()]
+
+    def _restore(self, before: dict[str, Any]) -> None:
+        with torch.no_grad():
+            for live, saved in zip(self._step_tensors(), before["tensors"], strict=True):
+                live.copy_(saved)
+        self.optimizer.state.clear()
+        self.optimizer.state.update(before["optimizer"])
+        for group, lr in zip(self.optimizer.param_groups, before["lrs"], strict=True):
+            group["lr"] = lr
+        self.scheduler.load_state_dict(before["scheduler"])
+        if before["scaler"] is not None:
+            self.scaler.load_state_dict(before["scaler"])
+        self.global_step, self._batch_in_epoch, partial = before["counters"]
+        self._partial = _EpochSums(**partial)
+        del self.history.steps[before["steps"] :]
+        torch.set_rng_state(before["rng"])
+        self.optimizer.zero_grad(set_to_none=True)
+        self._iter = None  # rebuilt and fast-forwarded: the same batch comes again
 
     def _forward_loss(
         self, images: torch.Tensor, labels: torch.Tensor
@@ -863,6 +1162,9 @@ class Trainer:
         return loss, logits
 
     def _end_epoch(self) -> None:
+        """Evaluate, record, save. An interrupt before the record is committed leaves the
+        epoch trained but not ended (``batch_in_epoch == steps_per_epoch``): the next
+        :meth:`step` ends it; an interrupt while saving leaves the previous files intact."""
         sums = self._partial
         totals = torch.tensor([sums.loss, sums.correct, sums.count], dtype=torch.float64)
         if self.world_size > 1:
@@ -881,11 +1183,18 @@ class Trainer:
             seconds=sums.seconds,
             images_per_s=count / sums.seconds if sums.seconds > 0 else 0.0,
         )
-        self.history.epochs.append(record)
-        self.epoch += 1
-        self._batch_in_epoch = 0
-        self._partial = _EpochSums()
-        self._iter = None
+        try:
+            self.history.epochs.append(record)
+            self.epoch += 1
+            self._batch_in_epoch = 0
+            self._partial = _EpochSums()
+            self._iter = None
+        except BaseException:  # a Ctrl-C between two of these lines: undo the commit
+            del self.history.epochs[record.epoch - 1 :]
+            self.epoch = record.epoch - 1
+            self._batch_in_epoch = self.steps_per_epoch
+            self._partial = sums
+            raise
         self.save_checkpoint()
         self._write_files()
         for fn in self._epoch_callbacks:
@@ -937,8 +1246,12 @@ class Trainer:
         except KeyboardInterrupt:
             self._stop.clear()
             self.stopped = True
-            self.save_checkpoint()
-            self._write_files()
+            self._acquire_lock()
+            try:
+                self.save_checkpoint()
+                self._write_files()
+            finally:
+                self._release_lock()
         finally:
             if bar is not None:
                 bar.close()
@@ -1076,7 +1389,7 @@ class Trainer:
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {
-            "format": 1,
+            "format": _CHECKPOINT_FORMAT,
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizer": _to_cpu(self.optimizer.state_dict()),
             "scheduler": self.scheduler.state_dict(),
@@ -1096,21 +1409,44 @@ class Trainer:
         path = Path(path) if path is not None else self.run_path / CHECKPOINT
         self._sync_buffers()
         if self.is_main:
-            save_atomic(self.state_dict(), path)
+            if not _all_finite(list(self.model.state_dict().values())):
+                bad = [k for k, v in self.model.state_dict().items() if not _all_finite([v])]
+                raise DivergedError(
+                    f"the weights hold NaN or infinite values ({', '.join(bad[:3])}); not "
+                    f"saving them over the checkpoint in {path.parent}/. Train again with a "
+                    f"smaller learning rate, e.g. --lr {self.config.lr / 10:g}."
+                )
+            try:
+                save_checkpoint_file(self.state_dict(), path)
+            except OSError as err:
+                raise RunFolderError(_write_problem(path, err)) from None
         return path
 
     def _load(self, path: Path) -> None:
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"no checkpoint to resume at {path}; train without --resume first"
-            )
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        saved = TrainConfig.from_dict(state["config"]).to_dict()
+        state = read_checkpoint(path)
+        try:
+            saved = TrainConfig.from_dict(state["config"]).to_dict()
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(
+                f"the checkpoint {path} holds an unusable config: {err}"
+            ) from None
         mine = self.config.to_dict()
         differ = [k for k in mine if k not in _RESUME_FREE and saved.get(k) != mine[k]]
         if differ:
             details = ", ".join(f"{k}: {saved.get(k)!r} → {mine[k]!r}" for k in differ)
-            raise ValueError(f"cannot resume {path}: the config differs ({details})")
+            raise ValueError(
+                f"cannot resume {path}: the config differs ({details}); a resumed run keeps "
+                "its settings: start a new run (another name, or overwrite) to change them"
+            )
+        try:
+            self._apply(state)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
+            raise CheckpointError(
+                f"the checkpoint {path} does not fit this run ({type(err).__name__}: "
+                f"{' '.join(str(err).split())[:200]}); start the run again with --overwrite"
+            ) from None
+
+    def _apply(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -1127,24 +1463,78 @@ class Trainer:
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self._iter = None
+        if not 0 <= self._batch_in_epoch <= self.steps_per_epoch:
+            raise ValueError(f"batch {self._batch_in_epoch} of {self.steps_per_epoch} per epoch")
 
     def _write_files(self) -> None:
         if not self.is_main:
             return
-        self.run_path.mkdir(parents=True, exist_ok=True)
-        self.history.to_json(
-            self.run_path / "history.json",
-            config=self.config.to_dict(),
-            label=self.config.label,
-            macs=self.macs,
-            params=self.params,
-            world_size=self.world_size,
-        )
-        self.history.to_csv(self.run_path / "history.csv")
-        self.history.to_csv(self.run_path / "steps.csv", what="steps")
+        path = self.run_path / "history.json"
+        try:
+            self.history.to_json(
+                path,
+                config=self.config.to_dict(),
+                label=self.config.label,
+                macs=self.macs,
+                params=self.params,
+                world_size=self.world_size,
+            )
+            path = self.run_path / "history.csv"
+            self.history.to_csv(path)
+            path = self.run_path / "steps.csv"
+            self.history.to_csv(path, what="steps")
+        except OSError as err:
+            raise RunFolderError(_write_problem(path, err)) from None
+
+    # ---- the run folder ------------------------------------------------------------------
+
+    def _acquire_lock(self) -> None:
+        """Hold the run folder's lock (rank 0), creating the folder; refuse a folder that
+        cannot be written or that another trainer holds."""
+        if not self.is_main or self._lock is not None:
+            return
+        try:
+            self.run_path.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.run_path, os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            handle = open(self.run_path / LOCK_FILE, "a+b")  # noqa: SIM115 - held until release
+        except OSError as err:
+            raise RunFolderError(_write_problem(self.run_path, err)) from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                raise RunFolderError(
+                    f"{self.run_path}/ is being written by another training right now (another "
+                    "process, notebook or app); wait until it ends, or give this run another "
+                    "name (--name)"
+                ) from None
+        self._lock = handle
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            if fcntl is not None:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+    def _claim_folder(self, overwrite: bool) -> None:
+        """A new run: refuse a folder holding an earlier run, or (``overwrite``) delete that
+        run's files."""
+        if not overwrite:
+            _refuse_existing_run(self.run_path)
+        present = [name for name in RUN_FILES if (self.run_path / name).exists()]
+        try:
+            for name in present:
+                (self.run_path / name).unlink()
+        except OSError as err:
+            raise RunFolderError(_write_problem(self.run_path / name, err)) from None
 
     def close(self) -> None:
-        """Leave the process group if this trainer created it."""
+        """Release the run folder's lock and leave the process group if this trainer created
+        it. (A finished or stopped :meth:`run`/:meth:`step` releases the lock too.)"""
+        self._release_lock()
         if self._owns_group:
             _dist().destroy_process_group()
             self._owns_group = False
@@ -1174,6 +1564,16 @@ class _CpuView(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         device = next(self.inner.parameters()).device
         return self.inner(x.to(device))
+
+
+def _all_finite(tensors: Sequence[torch.Tensor]) -> bool:
+    """No NaN or infinity in any of ``tensors`` (one check, one device sync)."""
+    floats = [t for t in tensors if t.is_floating_point()]
+    return not floats or bool(torch.stack([torch.isfinite(t).all() for t in floats]).all())
+
+
+def _cloned(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
 
 
 def _to_cpu(value: Any) -> Any:
@@ -1214,16 +1614,21 @@ def compare(
     *,
     progress: bool = True,
     on_run: Callable[[Trainer], object] | None = None,
+    overwrite: bool = False,
 ) -> list[RunResult]:
     """Train every config in turn and return one :class:`RunResult` per config.
 
     Give them the same seed (and data settings) to compare like with like: same subset, same
     data order, same initial weights where shapes agree. The data set is loaded once when all
     configs read the same one. ``on_run(trainer)`` is called before each run starts (to add
-    callbacks).
+    callbacks). ``overwrite``: as :class:`Trainer`; without it a config whose run folder holds
+    a run raises :class:`RunExistsError` before anything is trained.
     """
     if not configs:
         raise ValueError("compare needs at least one TrainConfig")
+    if not overwrite:
+        for config in configs:
+            _refuse_existing_run(Path(config.run_dir) / config.run_name)
     keys = {(c.dataset, c.data_root, c.subset, c.test_subset, c.seed) for c in configs}
     if dataset is None and len(keys) == 1:
         c = configs[0]
@@ -1237,7 +1642,7 @@ def compare(
         )
     results = []
     for config in configs:
-        trainer = Trainer(config, dataset)
+        trainer = Trainer(config, dataset, overwrite=overwrite)
         if on_run is not None:
             on_run(trainer)
         try:

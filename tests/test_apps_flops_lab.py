@@ -232,3 +232,36 @@ def test_sections_keep_their_own_controls_and_lesson_defaults_restore_them(app):
     assert (app.unit.value, app.network.value, app.net_p.value) == ("MACs", "vgg16", 4)
     assert len(app.reset_buttons) == 5
     assert all(b.description == "lesson defaults" for b in app.reset_buttons)
+
+
+def test_measure_at_the_largest_sizes_is_refused_with_an_estimate(monkeypatch):
+    import hetconv_edu.apps.flops_lab as lab
+
+    app = FlopsLabApp(measure_flop_counter=False)
+    d_o, channels = app.latency_d_o.max, app.latency_channels.in_channels.max
+    app.latency_channels.set(in_channels=channels, out_channels=channels, kernel_size=3, p=4)
+    app.latency_d_o.value = d_o
+    app.batch.value, app.rounds.value = max(app.batch.options), app.rounds.max
+    estimate = lab.estimate_measure_seconds(
+        d_o, channels, channels, 3, 4, batch=app.batch.value, rounds=app.rounds.value
+    )
+    assert estimate > app.time_limit_s
+
+    def never(*args, **kw):
+        raise AssertionError("the measurement should have been refused")
+
+    monkeypatch.setattr(lab, "measure_speedups", never)
+    assert app.measure() == [] and app.measurements == []
+    status = re.sub(r"<[^>]+>", "", app.measure_status.value)
+    assert "Not measured" in status and "would take about" in status
+    assert not app.measure_button.disabled
+
+
+def test_measure_estimate_comes_from_a_measurement(monkeypatch):
+    import hetconv_edu.apps.flops_lab as lab
+
+    clock = iter(range(10**6))
+    monkeypatch.setattr(lab.time, "perf_counter", lambda: next(clock) * 0.01)
+    # Each timed pass reads the clock twice: 0.01 s per layer and image, four layers.
+    estimate = lab.estimate_measure_seconds(4, 16, 16, 3, 4, batch=8, rounds=5, warmup=2)
+    assert estimate == pytest.approx(4 * 0.01 * 8 * (5 + 2))

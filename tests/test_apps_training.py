@@ -310,3 +310,71 @@ def test_a_data_folder_that_cannot_be_written_is_explained(
     assert f"{empty} cannot be written (Read-only file system): make it writable" in text
     assert "HETCONV_EDU_DATA" in text and "Traceback" not in app.message.value
     assert not app.running and not app.train_button.disabled
+
+
+def test_more_images_than_the_data_has_is_an_error_on_the_page(
+    tmp_path: Path, data_root: Path
+) -> None:
+    app = make_app(tmp_path, data_root=data_root)  # 400 training images on disk
+    app.subset_input.value = 60_000  # typed: CIFAR-10 has 50,000
+    assert app.subset_input.value == 50_000 == app.subset_input.max
+    app.dataset_select.value = "fashion-mnist"
+    assert app.subset_input.max == 60_000
+    app.dataset_select.value = "cifar10"
+    app.subset_input.value = 5_000  # more than the 400 of this data folder
+    assert app.train_blocking() == []
+    text = app.message_text
+    assert text.startswith("The data could not be loaded") and "400" in text
+    assert not app.running and not app.train_button.disabled and app.stop_button.disabled
+    given = make_app(tmp_path, data=load_dataset("cifar10", data_root, subset=150, seed=0))
+    given.subset_input.value = 151
+    with pytest.raises(ValueError, match="the data set has 150 training images"):
+        given.plan()
+    assert given.train_blocking() == [] and "choose at most 150" in given.message_text
+
+
+def test_errors_in_the_background_task_reach_the_page(
+    tmp_path: Path, tiny_data, monkeypatch
+) -> None:
+    import hetconv_edu.apps.training as training_module
+
+    def broken(*args, **kw):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(training_module, "Trainer", broken)
+    app = make_app(tmp_path, data=tiny_data)
+
+    async def click_and_wait() -> None:
+        assert app.start() is not None  # a task on the running loop, as in a notebook
+        await app.task
+
+    asyncio.run(click_and_wait())
+    assert app.task.exception() is None
+    assert "Training failed: RuntimeError: out of memory" in app.message_text
+    assert not app.running and not app.train_button.disabled and app.stop_button.disabled
+
+
+def test_the_app_never_replaces_a_command_line_run(tmp_path: Path, tiny_data) -> None:
+    from hetconv_edu.train import Trainer
+
+    app = make_app(
+        tmp_path, data=tiny_data, settings=dataclasses.replace(TINY, families=("standard",))
+    )
+    cli_config = dataclasses.replace(app.plan()[0], name=None)  # what `train` would write
+    Trainer(cli_config, tiny_data).run(progress=False)
+    cli_run = Path(app.run_dir) / cli_config.run_name
+    kept = (cli_run / "checkpoint.pt").read_bytes()
+    [first] = app.train_blocking()
+    assert first.trainer.run_path == Path(f"{cli_run}-2")
+    [second] = app.train_blocking()  # Train again: a third folder
+    assert second.trainer.run_path == Path(f"{cli_run}-3")
+    assert (cli_run / "checkpoint.pt").read_bytes() == kept
+
+
+def test_more_threads_than_cores_is_a_warning_in_the_app(tmp_path: Path, tiny_data) -> None:
+    from hetconv_edu.train import physical_cores
+
+    cores = physical_cores()
+    app = TrainingApp(data=tiny_data, settings=TINY, run_dir=str(tmp_path), threads=cores * 32)
+    assert f"Warning: {cores * 32} threads on {cores} physical CPU cores" in app.message_text
+    assert "Warning" not in make_app(tmp_path, data=tiny_data).message_text

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from hetconv_edu import data
+from hetconv_edu import train as train_module
 from hetconv_edu.__main__ import main
+from hetconv_edu.train import physical_cores, read_checkpoint
 from tests.datasets import write_fake_cifar10
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,15 +73,25 @@ def test_per_layer_conv_list(data_root, tmp_path, capsys):
     [
         (["train", "--epochs", "0"], "positive integer"),
         (["train", "--conv", "hetconv:x"], "positive integer after ':'"),
-        (["train", "--model", "nope"], "unknown model"),
+        (["train", "--model", "nope"], "model must be one of"),
         (["train", "--conv", "hetconv:3"], "p=3 is not allowed"),
         (["train", "--lr", "-1"], "lr must be"),
         (["frobnicate"], "invalid choice"),
         (["train", "--resume", "--name", "never-trained"], "no checkpoint"),
+        (["train", "--resume", "--overwrite"], "choose one"),
     ],
 )
 def test_bad_input_gives_one_line_error(data_root, tmp_path, args, message):
     result = run_cli(*args, *common(data_root, tmp_path), "--no-progress")
+    assert_one_line_usage_error(result, message)
+
+
+def test_two_widths_for_small_vgg_is_a_usage_error(data_root, tmp_path):
+    result = run_cli("train", *common(data_root, tmp_path), "--widths", "32", "64")
+    assert_one_line_usage_error(result, "small_vgg needs three widths (w0, w1, w2), got [32, 64]")
+
+
+def assert_one_line_usage_error(result: subprocess.CompletedProcess[str], message: str) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -163,3 +175,112 @@ def test_a_data_folder_that_cannot_be_written_is_one_line(
 def test_no_command_is_an_error():
     result = run_cli()
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def one_error_line(err: str) -> str:
+    """The only line of stderr that says "error" (asserting there is exactly one)."""
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if "error" in line]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_same_command_again_never_replaces_the_run(data_root, tmp_path, capsys):
+    argv = ["train", "--epochs", "2", *common(data_root, tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    [checkpoint] = tmp_path.glob("*/checkpoint.pt")
+    capsys.readouterr()
+    assert main(argv) == 2
+    line = one_error_line(capsys.readouterr().err)
+    for part in (str(checkpoint.parent), "--resume", "--name", "--overwrite"):
+        assert part in line
+    assert read_checkpoint(checkpoint)["step"] == 8  # the finished run is untouched
+    assert main(["train", "--epochs", "1", "--overwrite", *argv[3:]]) == 0
+    assert read_checkpoint(checkpoint)["step"] == 4
+
+
+def test_resume_refuses_other_epochs_and_lr_naming_both_values(data_root, tmp_path, capsys):
+    argv = ["train", "--epochs", "1", *common(data_root, tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    [checkpoint] = tmp_path.glob("*/checkpoint.pt")
+    good = checkpoint.read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--resume", "--epochs", "4", "--lr", "0.5", *argv[3:]]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--epochs 4 (the run has 1)" in line and "--lr 0.5 (the run has 0.2)" in line
+    assert checkpoint.read_bytes() == good
+    # The same values, or machine settings, may be given.
+    assert main(["train", "--resume", "--epochs", "1", "--lr", "0.2", *argv[3:]]) == 0
+
+
+def test_divergence_exits_1_with_one_message(data_root, tmp_path, capsys):
+    argv = ["train", "--epochs", "2", "--lr", "10000", "--schedule", "constant"]
+    assert main([*argv, *common(data_root, tmp_path), "--no-progress"]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "training diverged" in line and "at step " in line
+    assert "learning rate 1e+04" in line and "--lr 1000" in line
+
+
+def test_corrupt_checkpoint_on_resume_exits_1(data_root, tmp_path, capsys):
+    argv = ["train", "--epochs", "1", *common(data_root, tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    [checkpoint] = tmp_path.glob("*/checkpoint.pt")
+    data = checkpoint.read_bytes()
+    for damaged in (data[: len(data) // 2], data[:100] + bytes([data[100] ^ 1]) + data[101:]):
+        checkpoint.write_bytes(damaged)
+        capsys.readouterr()
+        assert main(["train", "--resume", *argv[1:]]) == 1
+        assert "is damaged" in one_error_line(capsys.readouterr().err)
+
+
+def test_full_disk_and_read_only_folder_exit_1(data_root, tmp_path, capsys, monkeypatch):
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(train_module._HashingWriter, "write", full)
+    argv = ["train", "--epochs", "1", *common(data_root, tmp_path / "a"), "--no-progress"]
+    assert main(argv) == 1
+    assert "the disk is full" in one_error_line(capsys.readouterr().err)
+    monkeypatch.undo()
+    # Tests may run as root (who writes anywhere): the folder says it is not writable.
+    real_access = train_module.os.access
+    monkeypatch.setattr(
+        train_module.os, "access", lambda p, m: "/b/" not in f"{p}/" and real_access(p, m)
+    )
+    argv = ["train", "--epochs", "1", *common(data_root, tmp_path / "b"), "--no-progress"]
+    assert main(argv) == 1
+    assert "read-only" in one_error_line(capsys.readouterr().err)
+
+
+def test_more_threads_than_cores_warns_in_one_line(data_root, tmp_path, capsys):
+    threads = physical_cores() + 1
+    argv = ["train", "--epochs", "1", *common(data_root, tmp_path), "--no-progress"]
+    assert main([*argv, "--threads", str(threads)]) == 0
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if "warning" in line]
+    assert f"{threads} threads on {physical_cores()} physical CPU cores" in line
+    assert line.startswith("python -m hetconv_edu train: warning:")
+
+
+def test_two_runs_started_at_once_with_one_name(data_root, tmp_path):
+    argv = ["train", "--epochs", "2", "--name", "same", *common(data_root, tmp_path)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "hetconv_edu", *argv, "--no-progress"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    codes = sorted(code for code, _ in results)
+    assert codes[0] == 0 and codes[1] in (1, 2), results  # in use (1), or finished first (2)
+    refused = next(err for code, err in results if code != 0)
+    assert "--name" in one_error_line(refused)
+    state = read_checkpoint(tmp_path / "same" / "checkpoint.pt")
+    assert state["step"] == 8 and len(state["history"]["steps"]) == 8

@@ -3,6 +3,7 @@ exact resumption, stopping, interrupts, seeding, comparisons."""
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 from dataclasses import replace
@@ -12,15 +13,24 @@ import pytest
 import torch
 
 from hetconv_edu import train as train_module
+from hetconv_edu.data import Batches
 from hetconv_edu.train import (
+    CheckpointError,
+    DivergedError,
     EpochRecord,
     History,
+    RunExistsError,
+    RunFolderError,
     TrainConfig,
     Trainer,
     compare,
     format_table,
     lr_factor,
     pick_device,
+    read_checkpoint,
+    save_checkpoint_file,
+    threads_warning,
+    unused_run_name,
 )
 
 TINY = {"widths": [8, 16, 32]}
@@ -191,14 +201,14 @@ def test_checkpoint_save_is_atomic(data_root, dataset, tmp_path, monkeypatch):
 
     def failing_save(obj, handle, *args, **kw):
         handle.write(b"half a checkpoint")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(train_module.torch, "save", failing_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RunFolderError, match="No space left on device; the disk is full"):
         trainer.save_checkpoint()
     monkeypatch.undo()
     assert path.read_bytes() == good
-    assert sorted(p.name for p in trainer.run_path.iterdir() if p.name.startswith(".")) == []
+    assert [p.name for p in trainer.run_path.iterdir() if p.name.endswith(".tmp")] == []
     assert torch.load(path, weights_only=True)["step"] == 4
 
 
@@ -222,7 +232,7 @@ def test_same_seed_same_init_and_data_order(data_root, dataset, tmp_path):
         het.batches.set_epoch(epoch)
         for (xa, ya), (xb, yb) in zip(std.batches, het.batches, strict=True):
             assert torch.equal(xa, xb) and torch.equal(ya, yb)
-    other = Trainer(config(data_root, tmp_path, conv="standard", seed=1), dataset)
+    other = Trainer(config(data_root, tmp_path / "seed1", conv="standard", seed=1), dataset)
     assert not torch.equal(other.model.state_dict()["features.0.weight"], sd["features.0.weight"])
 
 
@@ -265,7 +275,7 @@ def test_compare_rows_and_table(data_root, dataset, tmp_path):
 @pytest.mark.parametrize(
     ("field", "value", "match"),
     [
-        ("model", "resnet999", "unknown model"),
+        ("model", "resnet999", "model must be one of"),
         ("conv", "hetconv:x", "positive integer"),
         ("epochs", 0, "epochs"),
         ("batch_size", 1.5, "batch_size"),
@@ -314,3 +324,363 @@ def test_schedules():
     cos = [lr_factor("cosine", s, total, 0.2) for s in range(total)]
     assert cos[20] == 1.0 and cos[-1] < 0.01
     assert lr_factor("constant", 50, total, 0.2) == 1.0
+
+
+# ---- config values (issue 13, item 9) --------------------------------------------------------
+
+
+def _plain_types(value) -> bool:
+    if isinstance(value, list):
+        return all(_plain_types(v) for v in value)
+    if isinstance(value, dict):
+        return all(type(k) is str and _plain_types(v) for k, v in value.items())
+    return value is None or type(value) in (bool, int, float, str)
+
+
+def test_numpy_and_tensor_config_values_train_save_and_resume(data_root, dataset, tmp_path):
+    import numpy as np
+
+    given = {
+        "conv": np.str_("hetconv:4"),
+        "model_kwargs": {"widths": (np.int64(8), torch.tensor(16), 32)},
+        "data_root": data_root,  # a Path
+        "download": np.bool_(False),
+        "subset": np.int32(256),
+        "test_subset": torch.tensor(128),
+        "epochs": np.int64(1),
+        "batch_size": np.int16(64),
+        "lr": np.float64(0.1),
+        "momentum": np.float32(0.5),
+        "weight_decay": torch.tensor(1e-4, dtype=torch.float64),
+        "nesterov": np.bool_(True),
+        "label_smoothing": np.float64(0.0),
+        "warmup": np.float64(0.25),
+        "augment": np.bool_(True),
+        "seed": np.uint8(0),
+        "channels_last": np.bool_(True),
+        "threads": np.int64(2),
+        "run_dir": tmp_path,  # a Path
+        "name": np.str_("numpy-run"),
+    }
+    cfg = TrainConfig(model=np.str_("small_vgg"), device="cpu", **given)
+    values = cfg.to_dict()
+    assert _plain_types({k: getattr(cfg, k) for k in values}), cfg
+    assert values["lr"] == 0.1 and values["model_kwargs"] == {"widths": [8, 16, 32]}
+    Trainer(cfg, dataset).run(progress=False)
+    resumed = Trainer.resume(tmp_path / "numpy-run", dataset)  # torch.load(weights_only=True)
+    assert resumed.finished and resumed.config == cfg
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("download", "no", "download must be True or False, got 'no'"),
+        ("nesterov", "false", "nesterov must be True or False"),
+        ("augment", 1, "augment must be True or False"),
+        ("run_dir", None, "run_dir must be a folder"),
+        ("data_root", 3, "data_root must be a folder"),
+        ("threads", 2.0, "threads must be a positive integer"),
+        ("seed", -1, "seed must be an integer >= 0"),
+        ("lr", float("nan"), "lr must be a finite number"),
+        ("warmup", 1.0, "warmup must be a finite number 0 <= warmup < 1"),
+        ("weight_decay", "0.1", "weight_decay must be a finite number"),
+        ("model_kwargs", {"widths": [32, 64]}, "needs three widths"),
+        ("model_kwargs", [1], "model_kwargs must be a dict"),
+        ("conv", [], "non-empty list"),
+    ],
+)
+def test_config_refuses_values_of_the_wrong_kind(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**{field: value})
+
+
+# ---- divergence (item 3) ---------------------------------------------------------------------
+
+
+def test_nan_loss_stops_the_run_naming_step_and_lr(data_root, dataset, tmp_path):
+    trainer = Trainer(config(data_root, tmp_path, lr=1e6, schedule="constant"), dataset)
+    with pytest.raises(DivergedError) as caught:
+        trainer.run(progress=False)
+    message = str(caught.value)
+    step = trainer.global_step + 1
+    assert f"at step {step} of 8" in message and "learning rate 1e+06" in message
+    assert "--lr 100000" in message
+    # The weights are those before the step that diverged, all finite; nothing NaN was saved.
+    assert all(torch.isfinite(v).all() for v in weights(trainer).values())
+    assert len(trainer.history.steps) == trainer.global_step
+    if (trainer.run_path / "checkpoint.pt").exists():
+        read_checkpoint(trainer.run_path / "checkpoint.pt")
+
+
+def test_checkpoint_with_nonfinite_weights_is_refused_on_resume(data_root, dataset, tmp_path):
+    trainer = Trainer(config(data_root, tmp_path, epochs=1), dataset)
+    trainer.run(progress=False)
+    state = trainer.state_dict()
+    key = next(k for k, v in state["model"].items() if v.is_floating_point())
+    state["model"][key][0] = float("nan")
+    save_checkpoint_file(state, trainer.run_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match=f"NaN or infinite weights \\({key}"):
+        Trainer.resume(trainer.run_path, dataset)
+    with pytest.raises(CheckpointError, match="lower learning rate"):
+        Trainer(trainer.config, dataset, resume=True)
+
+
+def test_nonfinite_weights_are_never_saved_over_a_checkpoint(data_root, dataset, tmp_path):
+    trainer = Trainer(config(data_root, tmp_path), dataset)
+    trainer.step(4)
+    good = (trainer.run_path / "checkpoint.pt").read_bytes()
+    with torch.no_grad():
+        next(trainer.model.parameters())[0] = float("inf")
+    with pytest.raises(DivergedError, match="not saving them"):
+        trainer.save_checkpoint()
+    assert (trainer.run_path / "checkpoint.pt").read_bytes() == good
+
+
+# ---- corrupt checkpoints, full disks, read-only folders (item 12) -----------------------------
+
+
+def _corruptions(data: bytes) -> dict[str, bytes]:
+    n = len(data)
+
+    def flipped(i: int) -> bytes:
+        b = bytearray(data)
+        b[i] ^= 0xFF
+        return bytes(b)
+
+    cases = {
+        "empty": b"",
+        "first 10 bytes": data[:10],
+        "first half": data[: n // 2],
+        "last byte missing": data[:-1],
+        "last 100 bytes missing": data[:-100],
+        "text": b"not a checkpoint\n",
+        "zeros": bytes(n),
+        "garbage appended": data + b"garbage",
+    }
+    for i in (0, 40, n // 5, n // 3, n // 2, 2 * n // 3, 9 * n // 10, n - 120, n - 30, n - 2):
+        cases[f"byte {i} flipped"] = flipped(i)
+    return cases
+
+
+def test_every_corrupt_checkpoint_gives_one_clear_error(data_root, dataset, tmp_path):
+    trainer = Trainer(config(data_root, tmp_path, epochs=1), dataset)
+    trainer.run(progress=False)
+    path = trainer.run_path / "checkpoint.pt"
+    good = path.read_bytes()
+    read_checkpoint(path)  # the intact file reads
+    for what, data in _corruptions(good).items():
+        path.write_bytes(data)
+        with pytest.raises(CheckpointError, match="damaged") as caught:
+            Trainer.resume(trainer.run_path, dataset)
+        assert "\n" not in str(caught.value) and "--overwrite" in str(caught.value), what
+
+
+def test_disk_full_while_checkpointing_keeps_the_last_checkpoint(
+    data_root, dataset, tmp_path, monkeypatch
+):
+    trainer = Trainer(config(data_root, tmp_path), dataset)
+    trainer.step(4)
+    path = trainer.run_path / "checkpoint.pt"
+    good = path.read_bytes()
+    real_write = train_module._HashingWriter.write
+
+    def full_disk(self, data):
+        real_write(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(train_module._HashingWriter, "write", full_disk)
+    with pytest.raises(RunFolderError) as caught:
+        trainer.run(progress=False)
+    assert "the disk is full" in str(caught.value) and "--resume" in str(caught.value)
+    monkeypatch.undo()
+    assert path.read_bytes() == good
+    assert [p.name for p in trainer.run_path.iterdir() if p.name.endswith(".tmp")] == []
+    resumed = Trainer.resume(trainer.run_path, dataset)
+    assert resumed.global_step == 4
+
+
+def test_read_only_run_folder_is_refused_before_training(data_root, dataset, tmp_path, monkeypatch):
+    real_access = train_module.os.access
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    # Tests may run as root, who can write anywhere: the folder says it is not writable.
+    monkeypatch.setattr(
+        train_module.os,
+        "access",
+        lambda p, mode: False if str(folder) in str(p) else real_access(p, mode),
+    )
+    with pytest.raises(RunFolderError, match="read-only for you: choose a writable folder"):
+        Trainer(config(data_root, folder), dataset)
+
+
+# ---- runs are never overwritten; one writer per folder (item 6) -------------------------------
+
+
+def test_a_new_run_never_replaces_a_finished_one(data_root, dataset, tmp_path):
+    cfg = config(data_root, tmp_path, epochs=1)
+    Trainer(cfg, dataset).run(progress=False)
+    path = tmp_path / cfg.run_name / "checkpoint.pt"
+    good = path.read_bytes()
+    with pytest.raises(RunExistsError) as caught:
+        Trainer(cfg, dataset)
+    message = str(caught.value)
+    assert str(tmp_path / cfg.run_name) in message
+    for way in ("--resume", "--name", "--overwrite"):
+        assert way in message
+    assert path.read_bytes() == good
+    replaced = Trainer(cfg, dataset, overwrite=True)
+    assert not path.exists()  # the old run's files are gone, the new run writes its own
+    replaced.run(progress=False)
+    assert read_checkpoint(path)["step"] == 4
+    assert unused_run_name(tmp_path, cfg.run_name) == f"{cfg.run_name}-2"
+    assert unused_run_name(tmp_path, "fresh") == "fresh"
+
+
+def test_one_trainer_at_a_time_per_run_folder(data_root, dataset, tmp_path):
+    cfg = config(data_root, tmp_path)
+    first = Trainer(cfg, dataset)
+    assert first.step(1)
+    with pytest.raises(RunFolderError, match="being written by another training"):
+        Trainer(cfg, dataset, overwrite=True)
+    with pytest.raises(RunFolderError, match="being written by another training"):
+        Trainer(cfg, dataset, resume=True)
+    first.run(progress=False)  # finished: the lock is released
+    Trainer(cfg, dataset, resume=True).close()
+
+
+def test_threads_warning():
+    cores = train_module.physical_cores()
+    assert threads_warning(None) is None and threads_warning(cores) is None
+    message = threads_warning(cores * 32)
+    assert f"{cores * 32} threads on {cores} physical CPU cores" in message
+    assert f"--threads {cores}" in message
+
+
+# ---- interrupts at every stage of a step (item 8) --------------------------------------------
+
+_TIMING = ("seconds", "images_per_s")
+
+
+def _records(history: History) -> list[dict]:
+    return [{k: v for k, v in vars(r).items() if k not in _TIMING} for r in history.epochs]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data_root, dataset, tmp_path_factory):
+    trainer = Trainer(config(data_root, tmp_path_factory.mktemp("straight")), dataset)
+    trainer.run(progress=False)
+    return weights(trainer), trainer.history
+
+
+class _Injector:
+    """Wraps a callable: the ``at``-th call (counted from 1) raises KeyboardInterrupt, before
+    doing its work or after it."""
+
+    def __init__(self, real, at: int, after: bool, counts=lambda *a, **kw: True):
+        self.real, self.at, self.after, self.counts, self.calls = real, at, after, counts, 0
+
+    def __call__(self, *args, **kw):
+        hit = False
+        if self.counts(*args, **kw):
+            self.calls += 1
+            hit = self.calls == self.at
+        if hit and not self.after:
+            raise KeyboardInterrupt
+        out = self.real(*args, **kw)
+        if hit:
+            raise KeyboardInterrupt
+        return out
+
+
+def _inject(stage: str, trainer: Trainer, monkeypatch, at: int, after: bool) -> _Injector:
+    if stage == "data":
+        real_iter = Batches.__iter__
+        injector = _Injector(lambda it: next(it), at, after)
+
+        def iterate(self):
+            it = real_iter(self)
+            while True:
+                try:
+                    yield injector(it)
+                except StopIteration:
+                    return
+
+        monkeypatch.setattr(Batches, "__iter__", iterate)
+    elif stage == "forward":
+        injector = _Injector(trainer.model.forward, at, after, lambda *a: trainer.model.training)
+        monkeypatch.setattr(trainer.model, "forward", injector)
+    elif stage == "backward":
+        injector = _Injector(torch.Tensor.backward, at, after)
+        monkeypatch.setattr(torch.Tensor, "backward", lambda *a, **kw: injector(*a, **kw))
+    elif stage == "optimizer.step":
+        injector = _Injector(trainer.optimizer.step, at, after)
+        monkeypatch.setattr(trainer.optimizer, "step", injector)
+    elif stage == "scheduler.step":  # on the class: an instance attribute would be saved
+        scheduler_class = type(trainer.scheduler)
+        injector = _Injector(scheduler_class.step, at, after)
+        monkeypatch.setattr(scheduler_class, "step", lambda *a, **kw: injector(*a, **kw))
+    elif stage == "evaluation":
+        injector = _Injector(trainer.evaluate, at, after)
+        monkeypatch.setattr(trainer, "evaluate", injector)
+    elif stage == "checkpoint save":
+        injector = _Injector(train_module.save_checkpoint_file, at, after)
+        monkeypatch.setattr(train_module, "save_checkpoint_file", injector)
+    elif stage == "history write":
+        injector = _Injector(History.to_json, at, after)
+        monkeypatch.setattr(History, "to_json", lambda *a, **kw: injector(*a, **kw))
+    else:  # pragma: no cover - a typo in the parameters
+        raise AssertionError(stage)
+    return injector
+
+
+# Each stage is interrupted once: at its 6th call (a batch in the middle of epoch 2) for the
+# per-batch stages, at epoch 2's end for the per-epoch ones (the good checkpoint of epoch 1 is
+# on disk then), before and after the real call did its work.
+STAGES = [
+    ("data", 6),
+    ("forward", 6),
+    ("backward", 6),
+    ("optimizer.step", 6),
+    ("scheduler.step", 6),
+    ("evaluation", 2),
+    ("checkpoint save", 2),
+    ("history write", 2),
+]
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
+@pytest.mark.parametrize(("stage", "at"), STAGES, ids=[s for s, _ in STAGES])
+def test_interrupt_at_any_stage_resumes_bit_identical(
+    stage, at, after, uninterrupted, data_root, dataset, tmp_path, monkeypatch
+):
+    reference_weights, reference_history = uninterrupted
+    trainer = Trainer(config(data_root, tmp_path), dataset)
+    injector = _inject(stage, trainer, monkeypatch, at, after)
+    trainer.run(progress=False)  # Ctrl-C: stops, saves
+    assert injector.calls >= at and trainer.stopped
+    monkeypatch.undo()
+    state = read_checkpoint(trainer.run_path / "checkpoint.pt")
+    assert state["epoch"] >= 1  # epoch 1's checkpoint was never replaced by an earlier state
+    resumed = Trainer.resume(trainer.run_path, dataset)
+    resumed.run(progress=False)
+    assert resumed.finished and resumed.global_step == 8
+    assert_same_weights(reference_weights, weights(resumed))
+    assert resumed.history.steps == reference_history.steps
+    assert _records(resumed.history) == _records(reference_history)
+    on_disk = History.from_json(resumed.run_path / "history.json")
+    assert _records(on_disk) == _records(reference_history)
+
+
+def test_interrupted_evaluation_then_step_continues(
+    uninterrupted, data_root, dataset, tmp_path, monkeypatch
+):
+    reference_weights, reference_history = uninterrupted
+    trainer = Trainer(config(data_root, tmp_path), dataset)
+    _inject("evaluation", trainer, monkeypatch, 1, False)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.step(100)
+    assert trainer.global_step == 4 and trainer.epoch == 0  # epoch 1 trained, not ended
+    monkeypatch.undo()
+    assert not trainer.step(100) and trainer.finished  # no StopIteration: the epoch ends first
+    assert_same_weights(reference_weights, weights(trainer))
+    assert _records(trainer.history) == _records(reference_history)

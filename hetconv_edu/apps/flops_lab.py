@@ -11,7 +11,10 @@ figures of :mod:`hetconv_edu.viz.flops_lab`.
   the paper's VGG-16 table next to ours;
 * :attr:`FlopsLabApp.breakdown_section` — where the MACs go, layer by layer;
 * :attr:`FlopsLabApp.latency_section` — the paper's latency (sequential stages) and measured
-  wall-clock time on this machine with :func:`hetconv_edu.timing.time_layers`.
+  wall-clock time on this machine with :func:`hetconv_edu.timing.time_layers`. Before measuring,
+  the time the measurement would take is estimated from one batch-1 pass of each layer
+  (:func:`estimate_measure_seconds`); settings that would take longer than the app's
+  ``time_limit_s`` are refused with the estimate, so the kernel is never blocked for long.
 
 Callbacks only read widgets, call package functions and put the results on screen.
 """
@@ -20,9 +23,11 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable, Sequence
 
 import ipywidgets as W
+import torch
 from torch import nn
 
 from hetconv_edu.apps.controls import (
@@ -32,7 +37,9 @@ from hetconv_edu.apps.controls import (
     Exercise,
     pick_exercise,
 )
+from hetconv_edu.apps.jobs import message_html
 from hetconv_edu.apps.live_figure import LiveFigure
+from hetconv_edu.checks import check_number
 from hetconv_edu.flops import NetworkCost, hetconv_ratio, layer_cost, measure_macs, network_cost
 from hetconv_edu.layers import make_conv
 from hetconv_edu.models import build_model, conv_slots
@@ -45,7 +52,8 @@ from hetconv_edu.paper import (
     truncate_millions,
 )
 from hetconv_edu.pattern import divisors
-from hetconv_edu.timing import time_layers
+from hetconv_edu.timing import layer_step, time_layers
+from hetconv_edu.train import physical_cores
 from hetconv_edu.viz import style as viz_style
 from hetconv_edu.viz.flops_lab import (
     FamilyCost,
@@ -71,6 +79,7 @@ __all__ = [
     "WHY_TOOLS_DISAGREE",
     "FlopsLabApp",
     "cached_network_cost",
+    "estimate_measure_seconds",
     "exercise",
     "measure_layer_families",
     "measure_speedups",
@@ -152,6 +161,65 @@ def measure_layer_families(
     }
 
 
+def _speedup_modules(m: int, n: int, k: int, p: int) -> dict[str, nn.Module]:
+    """The layers :func:`measure_speedups` times."""
+    return {
+        "standard": nn.Conv2d(m, n, k, padding=k // 2),
+        "HetConv (grouped)": make_conv(f"hetconv:{p}", m, n, k, arrangement="grouped"),
+        "HetConv (shifted)": make_conv(f"hetconv:{p}", m, n, k, arrangement="shifted"),
+        "naive HetConv": make_conv(f"naive_hetconv:{p}", m, n, k),
+    }
+
+
+def estimate_measure_seconds(
+    out_size: int,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    p: int,
+    *,
+    batch: int = 8,
+    rounds: int = 5,
+    warmup: int = 2,
+) -> float:
+    """Seconds that :func:`measure_speedups` with these settings would take on this machine,
+    estimated from a short measurement: each layer's forward pass is timed on one image (the
+    faster of two calls) and scaled by the batch and the number of calls (``warmup + rounds``
+    per layer). Costs about ``2 / (batch · (warmup + rounds))`` of the measurement itself."""
+    modules = _speedup_modules(in_channels, out_channels, kernel_size, p)
+    shape = _input_shape(1, in_channels, out_size)
+    per_image = 0.0
+    for module in modules.values():
+        step = layer_step(module, shape)
+        best = math.inf
+        for _ in range(2):
+            start = time.perf_counter()
+            step()
+            best = min(best, time.perf_counter() - start)
+        per_image += best
+    return per_image * batch * (warmup + rounds)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _threads_warning() -> str | None:
+    """A warning when torch uses more threads than this machine has physical cores."""
+    threads, cores = torch.get_num_threads(), physical_cores()
+    if threads <= cores:
+        return None
+    return (
+        f"torch uses {threads} threads on {cores} physical CPU cores: the threads wait for "
+        f"each other, so these times are slower than they need be (torch.set_num_threads"
+        f"({cores}) fixes it)."
+    )
+
+
 def measure_speedups(
     out_size: int,
     in_channels: int,
@@ -169,12 +237,7 @@ def measure_speedups(
     pass, interleaved rounds, medians), and return each HetConv's measured speedup over the
     standard conv next to its ideal (analytic MAC-ratio) speedup."""
     m, n, k, d = in_channels, out_channels, kernel_size, out_size
-    modules: dict[str, nn.Module] = {
-        "standard": nn.Conv2d(m, n, k, padding=k // 2),
-        "HetConv (grouped)": make_conv(f"hetconv:{p}", m, n, k, arrangement="grouped"),
-        "HetConv (shifted)": make_conv(f"hetconv:{p}", m, n, k, arrangement="shifted"),
-        "naive HetConv": make_conv(f"naive_hetconv:{p}", m, n, k),
-    }
+    modules = _speedup_modules(m, n, k, p)
     specs = {
         "HetConv (grouped)": f"hetconv:{p}",
         "HetConv (shifted)": f"hetconv:{p}",
@@ -231,6 +294,8 @@ class FlopsLabApp:
         batch: batch size of the latency measurement (small so one run takes a few seconds).
         rounds, warmup: timer settings (medians over ``rounds`` interleaved rounds).
         measure_flop_counter: also measure every calculator family with the flop counter.
+        time_limit_s: the longest measurement the button starts (estimated first with
+            :func:`estimate_measure_seconds`); longer ones are refused with the estimate.
     """
 
     def __init__(
@@ -248,7 +313,10 @@ class FlopsLabApp:
         rounds: int = 5,
         warmup: int = 2,
         measure_flop_counter: bool = True,
+        time_limit_s: float = 60.0,
     ) -> None:
+        self.time_limit_s = check_number("time_limit_s", time_limit_s, minimum=0,
+                                         exclusive_minimum=True)  # fmt: skip
         self.defaults = {
             "d_o": d_o, "m": m, "n": n, "k": k, "p": p, "g": g, "network": network,
             "net_p": net_p, "batch": batch, "rounds": rounds,
@@ -562,20 +630,37 @@ class FlopsLabApp:
 
     def _on_measure(self, _button: object = None) -> list[SpeedupPoint]:
         s = self.latency_settings()
+        settings = (s["out_size"], s["in_channels"], s["out_channels"], s["kernel_size"], s["p"])
+        timer = {"batch": self.batch.value, "rounds": self.rounds.value, "warmup": self.warmup}
         self.measure_button.disabled = True
         self.progress.value = 0
-        self.measure_status.value = "<i>timing… (forward passes, interleaved rounds)</i>"
+        self.measure_status.value = "<i>estimating how long the measurement takes…</i>"
+        try:
+            estimate = estimate_measure_seconds(*settings, **timer)
+        finally:
+            self.measure_button.disabled = False
+        if estimate > self.time_limit_s:
+            self.measure_status.value = message_html(
+                "warn",
+                f"Not measured: at these settings the measurement would take about "
+                f"{_duration(estimate)} on this machine (estimated from one pass of each layer "
+                f"on one image), and the notebook would be frozen meanwhile; the limit is "
+                f"{_duration(self.time_limit_s)}. Lower the batch, the rounds, D_o or the "
+                "channels, then press measure again.",
+            )
+            return []
+        warning = _threads_warning()
+        self.measure_button.disabled = True
+        self.measure_status.value = (
+            f"<i>timing… about {_duration(estimate)} (forward passes, interleaved rounds)</i>"
+        )
 
         def progress(done: int, total: int) -> None:
             self.progress.max = total
             self.progress.value = done
 
         try:
-            points = measure_speedups(
-                s["out_size"], s["in_channels"], s["out_channels"], s["kernel_size"], s["p"],
-                batch=self.batch.value, rounds=self.rounds.value, warmup=self.warmup,
-                progress=progress,
-            )  # fmt: skip
+            points = measure_speedups(*settings, **timer, progress=progress)
         finally:
             self.measure_button.disabled = False
         self.measurements.extend(points)
@@ -584,7 +669,7 @@ class FlopsLabApp:
             f"{p.standard_time_s * 1e3:.2f} ms → measured ×{p.measured:.2f}, "
             f"ideal ×{p.ideal:.2f} ({p.settings})"
             for p in points
-        )
+        ) + ("" if warning is None else message_html("warn", warning))
         self.speedup_fig.show(speedup_figure(self.measurements))
         return points
 

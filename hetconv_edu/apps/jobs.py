@@ -77,10 +77,17 @@ class SlicedJob:
 
     One run at a time: :meth:`start` returns None while a run is under way. Attributes:
     ``task`` (the asyncio task of the last :meth:`start`, None before), :attr:`active`.
+
+    ``on_error(error)``: called with an ``Exception`` that escapes the job, which then ends
+    normally (so an app can put the error on its page: in a notebook, an exception in a
+    background task is seen by nobody). Without it the exception propagates.
     """
 
-    def __init__(self, work: Callable[[], Slices]) -> None:
+    def __init__(
+        self, work: Callable[[], Slices], on_error: Callable[[Exception], object] | None = None
+    ) -> None:
         self._work = work
+        self._on_error = on_error
         self.task: asyncio.Task | None = None
         self._running = False
 
@@ -125,6 +132,16 @@ class SlicedJob:
 
     async def _drive(self, submit: Callable[[Callable[[], Any]], Any] | None) -> None:
         self._running = True
+        try:
+            await self._steps(submit)
+        except Exception as err:
+            if self._on_error is None:
+                raise
+            self._on_error(err)
+        finally:
+            self._running = False
+
+    async def _steps(self, submit: Callable[[Callable[[], Any]], Any] | None) -> None:
         gen = self._work()
         try:
             value: Any = None
@@ -144,7 +161,6 @@ class SlicedJob:
                     await asyncio.sleep(0)
         finally:
             gen.close()
-            self._running = False
 
 
 def progress_bar(box: W.Box, total: int, desc: str, unit: str = "step") -> Any:

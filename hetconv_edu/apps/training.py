@@ -17,6 +17,12 @@ data-set selector offers Fashion-MNIST instead. With ``HETCONV_EDU_CI=1`` (autom
 runs) the app uses tiny settings (:data:`CI_SETTINGS`) and :meth:`TrainingApp.wait` trains by
 itself, since nobody presses Train.
 
+Runs are never overwritten: each run writes to ``run_dir/<name>/`` under the first name
+(``small_vgg-hetconv4``, ``small_vgg-hetconv4-2``, ...) whose folder holds no run, whether the
+earlier run came from this app or from the command line, and the status line says where.
+Errors of the background training task (data that cannot be loaded, a run folder that cannot be
+written, a diverged training, anything else) are shown in the status line.
+
 Callbacks only read widgets, call package functions and put the results on screen; the figures
 come from :mod:`hetconv_edu.viz.training`.
 """
@@ -26,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ipywidgets as W
@@ -41,7 +47,13 @@ from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError, ImageData
 from hetconv_edu.flops import hetconv_ratio, network_cost
 from hetconv_edu.layers import parse_conv_spec
 from hetconv_edu.models import build_model
-from hetconv_edu.train import TrainConfig, Trainer
+from hetconv_edu.train import (
+    TrainConfig,
+    Trainer,
+    TrainingError,
+    threads_warning,
+    unused_run_name,
+)
 from hetconv_edu.viz import style as viz_style
 from hetconv_edu.viz.style import css_px, css_width
 from hetconv_edu.viz.training import (
@@ -91,6 +103,9 @@ FAMILY_CHOICES: tuple[str, ...] = (
 )
 """Families offered as suggestions; any text :func:`~hetconv_edu.layers.parse_conv_spec` reads
 is accepted."""
+
+TRAIN_IMAGES: dict[str, int] = {"cifar10": 50_000, "fashion-mnist": 60_000}
+"""Training images of each official data set (the most the "Train images" box allows)."""
 
 
 @dataclass(frozen=True)
@@ -245,7 +260,7 @@ class TrainingApp:
         self._data_cache: dict[tuple, ImageDataset] = {}
         self.runs: list[Run] = []
         self.finished_runs: list[Run] = []
-        self._job = SlicedJob(self._train_slices)
+        self._job = SlicedJob(self._train_slices, on_error=self._on_task_error)
         self.running = False
         self._stop_requested = False
         self._current: Run | None = None
@@ -314,6 +329,7 @@ class TrainingApp:
         self.inspect_box = W.VBox()
         self.inspect_message = W.HTML()
 
+        self._limit_subset()
         self.dataset_select.observe(self._on_dataset, names="value")
         self.full_run_toggle.observe(self._on_full_run, names="value")
         self.families_input.observe(self._on_families, names="value")
@@ -370,10 +386,23 @@ class TrainingApp:
     def _plan_text(self) -> str:
         epochs, subset, _ = self._data_settings()
         images = "all" if subset is None else f"{subset:,}"
-        return (
+        text = (
             f"Ready: {len(self.families_input.value)} runs of {self.network_select.value}, "
             f"{epochs} epochs on {images} training images each, one after another. Press Train."
         )
+        warning = threads_warning(self.threads)
+        return text if warning is None else f"{text}\nWarning: {warning}."
+
+    def train_images_available(self) -> int:
+        """Training images of the chosen data set (of the ``data`` given to the app, if any)."""
+        if self._given_data is not None:
+            return len(self._given_data.train_labels)
+        return TRAIN_IMAGES[self.dataset_select.value]
+
+    def _limit_subset(self) -> None:
+        """The "Train images" box allows at most what the chosen official data set has (a
+        smaller data folder is checked by :meth:`plan`)."""
+        self.subset_input.max = TRAIN_IMAGES[self.dataset_select.value]
 
     def _data_settings(self) -> tuple[int, int | None, int | None]:
         if self.full_run_toggle.value:
@@ -396,6 +425,7 @@ class TrainingApp:
             )
 
     def _on_dataset(self, change: dict) -> None:
+        self._limit_subset()
         if not self.running:
             self._say("info", self._plan_text())
 
@@ -420,7 +450,13 @@ class TrainingApp:
         s = self.settings
         families = check_families(network, self.families_input.value, s.model_kwargs)
         epochs, subset, test_subset = self._data_settings()
-        return [
+        available = self.train_images_available()
+        if subset is not None and subset > available:
+            raise ValueError(
+                f"Train images is {subset:,}, but the data set has {available:,} training "
+                f"images: choose at most {available:,} (or Full run for all of them)."
+            )
+        configs = [
             TrainConfig(
                 model=network,
                 conv=family,
@@ -438,6 +474,8 @@ class TrainingApp:
             )
             for family in families
         ]
+        # Never replace a run (an earlier one of this app, or of the command line).
+        return [replace(c, name=unused_run_name(self.run_dir, c.run_name)) for c in configs]
 
     def load_data(self, config: TrainConfig) -> ImageDataset:
         """The data of ``config`` (cached per data set and subset; the ``data`` given to the
@@ -516,7 +554,7 @@ class TrainingApp:
         except DatasetNotFoundError as err:
             self._say_missing(err)
             return
-        except (DataIntegrityError, OSError) as err:  # damaged files, an unreadable folder
+        except (DataIntegrityError, ValueError, OSError) as err:  # damaged, too few images
             self._say("error", f"The data could not be loaded: {err}\n\nThen press Train again.")
             return
         self.running = True
@@ -524,12 +562,20 @@ class TrainingApp:
         self._set_busy(True)
         try:
             yield from self._train_runs(configs, data)
-        except Exception as err:  # shown in the app, not as a traceback in a callback
-            self._say("error", f"Training failed: {type(err).__name__}: {err}")
+        except (TrainingError, ValueError, OSError) as err:  # messages written for people
+            self._say("error", f"Training stopped: {err}")
         finally:
             self.running = False
             self._current = None
             self._set_busy(False)
+
+    def _on_task_error(self, err: Exception) -> None:
+        """Any other error of the background task: on the page, not lost in the task."""
+        self._say(
+            "error",
+            f"Training failed: {type(err).__name__}: {err}. Press Train to try again; if it "
+            "happens again, please report it.",
+        )
 
     def _say_missing(self, err: DatasetNotFoundError) -> None:
         other = "Fashion-MNIST" if self.dataset_select.value == "cifar10" else "CIFAR-10"
@@ -569,7 +615,7 @@ class TrainingApp:
                 "info",
                 f"Run {index + 1} of {len(self.runs)}: {run.label}, {trainer.total_steps} "
                 f"steps ({run.config.epochs} epochs × {trainer.steps_per_epoch} batches of "
-                f"{run.config.batch_size}).",
+                f"{run.config.batch_size}), files in {trainer.run_path}/.",
             )
             every = max(1, self.settings.batches_per_slice)
             try:
