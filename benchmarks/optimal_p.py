@@ -178,7 +178,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def train(conv_config: tuple[int, ...], seed: int) -> tuple[float, float]:
         start = time.perf_counter()
-        t = Trainer(config([f"hetconv:{p}" for p in conv_config], seed, args.epochs), for_test)
+        # Scratch runs in a temporary folder: each seed's run replaces the previous one's files.
+        t = Trainer(
+            config([f"hetconv:{p}" for p in conv_config], seed, args.epochs),
+            for_test,
+            overwrite=True,
+        )
         history = t.run(progress=False)
         seconds = time.perf_counter() - start
         acc = history.epochs[-1].test_acc

@@ -542,8 +542,9 @@ class RunExistsError(ValueError):
 
 LOCK_FILE = ".lock"
 """The lock file of a run folder: a training holds ``fcntl.flock`` on it while it may write
-there (released at the end of :meth:`Trainer.step`/:meth:`Trainer.run`, by :meth:`Trainer.close`
-and by the operating system when the process ends or crashes)."""
+there (released, and the file deleted, at the end of :meth:`Trainer.step`/:meth:`Trainer.run`
+and by :meth:`Trainer.close`; released by the operating system when the process ends or
+crashes, which leaves the empty file behind, harmless)."""
 
 RUN_FILES = (CHECKPOINT, "history.json", "history.csv", "steps.csv")
 """The files a run writes in its folder (``--overwrite`` replaces exactly these)."""
@@ -1503,7 +1504,12 @@ class Trainer:
         if fcntl is not None:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                # The holder deletes the file when it lets go: a lock taken on a file that is
+                # no longer at that path (opened just before) is no lock at all.
+                same = os.fstat(handle.fileno()).st_ino == os.stat(handle.name).st_ino
             except OSError:
+                same = False
+            if not same:
                 handle.close()
                 raise RunFolderError(
                     f"{self.run_path}/ is being written by another training right now (another "
@@ -1513,10 +1519,11 @@ class Trainer:
         self._lock = handle
 
     def _release_lock(self) -> None:
+        """Delete the lock file (the run folder keeps only the run's files), then let go."""
         if self._lock is not None:
-            if fcntl is not None:
-                fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._lock.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self._lock.name)
+            self._lock.close()  # closing the file releases its flock
             self._lock = None
 
     def _claim_folder(self, overwrite: bool) -> None:

@@ -3,6 +3,7 @@ exact resumption, stopping, interrupts, seeding, comparisons."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import itertools
 import json
@@ -362,7 +363,12 @@ def test_numpy_and_tensor_config_values_train_save_and_resume(data_root, dataset
         "run_dir": tmp_path,  # a Path
         "name": np.str_("numpy-run"),
     }
-    cfg = TrainConfig(model=np.str_("small_vgg"), device="cpu", **given)
+    for key in ("model", "arrangement", "dataset", "schedule", "device"):
+        given[key] = np.str_(
+            {"model": "small_vgg", "device": "cpu"}.get(key, getattr(TrainConfig, key))
+        )
+    cfg = TrainConfig(**given)
+    assert {f.name for f in dataclasses.fields(TrainConfig)} == set(given)  # every field
     values = cfg.to_dict()
     assert _plain_types({k: getattr(cfg, k) for k in values}), cfg
     assert values["lr"] == 0.1 and values["model_kwargs"] == {"widths": [8, 16, 32]}

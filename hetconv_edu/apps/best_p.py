@@ -69,7 +69,7 @@ from hetconv_edu.optimal_p import (
 from hetconv_edu.search import Plan
 from hetconv_edu.study_reference import stale_reasons
 from hetconv_edu.supernet import SuperNetTrainer
-from hetconv_edu.train import TrainConfig
+from hetconv_edu.train import TrainConfig, unused_run_name
 from hetconv_edu.viz import style
 from hetconv_edu.viz.best_p import (
     MEANING_HTML,
@@ -417,7 +417,8 @@ class LiveStudy:
         config = TrainConfig(
             model=s.model, conv="standard", model_kwargs={"widths": list(s.widths)},
             epochs=s.epochs, batch_size=s.batch_size, seed=self.seed, device=self.device,
-            threads=self.threads, run_dir=self.run_dir, name="best_p_live",
+            threads=self.threads, run_dir=self.run_dir,
+            name=unused_run_name(self.run_dir, "best_p_live"),
         )  # fmt: skip
         self.trainer = trainer = SuperNetTrainer(config, data, choices=s.choices)
         self.stage = "train"
