@@ -579,7 +579,7 @@ _PLOT_JS = (
 """
 )
 
-_SIGNATURES_JS = (
+SIGNATURES_JS = (
     """
 (root) => {
   // One string per live figure in root: a hash of everything the figure shows (its traces'
@@ -776,7 +776,7 @@ class BrowserPage:
         return self.page.locator(selector).nth(nth).evaluate(_PLOT_JS)
 
     def wait_for_plot(
-        self, selector: str, predicate_js: str, *, nth: int = 0, timeout: float = 20
+        self, selector: str, predicate_js: str, *, nth: int = 0, timeout: float = 60
     ) -> None:
         """Wait until ``predicate_js`` (a JS function of the plot div) returns true. The div
         it gets shows ``data`` with plotly's typed-array specs decoded to plain arrays (the
@@ -874,7 +874,7 @@ class BrowserPage:
     def figure_signatures(self, root: Any) -> list[str]:
         """One hash per live figure inside the element ``root`` (a locator) of what the
         browser draws (traces and layout), ``'none'`` for a figure not drawn."""
-        return root.evaluate(_SIGNATURES_JS)
+        return root.evaluate(SIGNATURES_JS)
 
     def sections(self) -> Any:
         """The page's sections: the notebook cells (JupyterLab and Voilà) that show at least
@@ -955,7 +955,7 @@ class BrowserPage:
                 redrawn = True
                 try:
                     self.page.wait_for_function(
-                        f"([root, before]) => JSON.stringify(({_SIGNATURES_JS})(root)) !== before",
+                        f"([root, before]) => JSON.stringify(({SIGNATURES_JS})(root)) !== before",
                         arg=[section.element_handle(), json.dumps(before, separators=(",", ":"))],
                         timeout=timeout * 1000,
                         polling=200,

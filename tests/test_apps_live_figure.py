@@ -12,7 +12,13 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from hetconv_edu.apps.live_figure import LIVE_CLASS, MIME_TYPE, REDRAW_LABEL, LiveFigure
+from hetconv_edu.apps.live_figure import (
+    LIVE_CLASS,
+    LIVE_CSS,
+    MIME_TYPE,
+    REDRAW_LABEL,
+    LiveFigure,
+)
 from hetconv_edu.viz import style
 from hetconv_edu.viz.flops_lab import ratio_curve_figure
 
@@ -86,7 +92,9 @@ def test_redraw_clears_then_sends_and_the_button_does_it():
     assert live.redraw_button.description == REDRAW_LABEL
     # the plot is drawn over its redraw button (one grid cell), so the button shows only
     # where the page has no plot
-    assert live.widget.children == (live.redraw_button, live._output)
+    button, plot, sheet = live.widget.children
+    assert (button, plot) == (live.redraw_button, live._output)
+    assert LIVE_CSS in sheet.value and sheet.layout.display == "none"
     assert live.redraw_button.layout.grid_area == live._output.layout.grid_area == "plot"
     seen = outputs_seen(live)
     live.redraw_button.click()

@@ -46,6 +46,7 @@ from hetconv_edu.viz import style
 __all__ = [
     "ACTION_CLASS",
     "LIVE_CLASS",
+    "LIVE_CSS",
     "MIME_TYPE",
     "NO_FIGURE_CLASS",
     "REDRAW_LABEL",
@@ -63,6 +64,12 @@ NO_FIGURE_CLASS = "hetconv-no-figure"
 """CSS class of a control that by design redraws no figure (it changes numbers only, or sets
 up an action a button starts); the browser tests expect every other control of a section to
 redraw one of its figures."""
+LIVE_CSS = (
+    f".{LIVE_CLASS} > .hetconv-live-plot {{ pointer-events: none; }} "
+    f".{LIVE_CLASS} .js-plotly-plot {{ pointer-events: auto; }}"
+)
+"""The rules shipped inside every live figure: its plot area lets the mouse through to the
+redraw button underneath, except where a plot is drawn."""
 REDRAW_LABEL = "Figure not live — click to redraw"
 """What the button under a figure says; seen only where the page could not draw the figure."""
 
@@ -125,8 +132,9 @@ class LiveFigure:
         )
         self.redraw_button.add_class("hetconv-redraw")
         self.redraw_button.on_click(lambda _button: self.redraw())
+        sheet = widgets.HTML(f"<style>{LIVE_CSS}</style>", layout=widgets.Layout(display="none"))
         self.widget = widgets.Box(
-            [self.redraw_button, self._output],  # the plot is drawn over the button
+            [self.redraw_button, self._output, sheet],  # the plot is drawn over the button
             layout=widgets.Layout(
                 display="grid", grid_template_areas='"plot"', width="100%", overflow="hidden"
             ),

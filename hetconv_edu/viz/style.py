@@ -622,11 +622,12 @@ def set_projector(on: bool = True) -> None:
         raise TypeError(f"on must be True or False, got {on!r} ({type(on).__name__})")
     new = PROJECTOR if on else NORMAL
     old, _theme = _theme, new
-    if old is not new:
-        for fig in _alive(_figures):
-            fig.restyle(old, new)
+    if old is not new:  # the cheap CSS class first: the page restyles at once
         for widget in _alive(_widgets):
             (widget.add_class if on else widget.remove_class)(PROJECTOR_CLASS)
     for switch in _alive(_switches):
         if switch.value != on:
             switch.value = on
+    if old is not new:  # then each figure is redrawn (sent whole) in the new theme
+        for fig in _alive(_figures):
+            fig.restyle(old, new)
