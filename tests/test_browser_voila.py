@@ -16,8 +16,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_harness import rendered_map, voila_app
+from browser_harness import LIVE_FIGURE, check_every_control_redraws, rendered_map, voila_app
 
+from hetconv_edu.apps.live_figure import REDRAW_LABEL
 from hetconv_edu.flops import hetconv_ratio
 from hetconv_edu.pattern import Kernel, hetconv_pattern, valid_parts
 from hetconv_edu.viz import style
@@ -123,3 +124,33 @@ def test_the_projector_switch_restyles_what_is_on_screen(app):
     )
     assert app.page_errors == []
     app.assert_no_external_requests()
+
+
+def test_a_figure_the_page_lost_says_so_and_comes_back_on_a_click(app):
+    """A drawn figure covers its redraw button; a figure whose drawing is gone (a front end
+    that failed) shows "not live — click to redraw" instead, and the click draws it again."""
+    figure = app.page.locator(LIVE_FIGURE).first
+    figure.scroll_into_view_if_needed()
+    button = figure.get_by_role("button", name=REDRAW_LABEL)
+    on_top = "(b) => { const r = b.getBoundingClientRect(); return b.contains("
+    on_top += "document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }"
+    assert not button.evaluate(on_top), "the drawn figure must hide its redraw button"
+    figure.evaluate(  # the drawing is lost: an empty, transparent area is left
+        "(f) => { const gd = f.querySelector('.js-plotly-plot'); gd.replaceChildren(); "
+        "gd.data = undefined; gd.classList.remove('js-plotly-plot'); }"
+    )
+    assert button.evaluate(on_top), "a figure that is not drawn must show its redraw button"
+    button.click()
+    app.page.wait_for_function(
+        "(f) => { const gd = f.querySelector('.js-plotly-plot'); return !!gd && !!gd.data; }",
+        arg=figure.element_handle(),
+        timeout=30_000,
+    )
+    assert not button.evaluate(on_top)
+    assert (rendered_map(app, (16, 16)) >= 0).all()  # every cell of the map drawn again
+
+
+def test_every_control_of_every_explorer_redraws_its_figures(app):
+    """Slow device, the student app: every slider, toggle, dropdown, checkbox and number box
+    of each of the six explorers changes that explorer's figures in the page."""
+    check_every_control_redraws(app, "voila-explorer-controls", minimum=40)
