@@ -2,6 +2,8 @@
 
 ``data_root`` is a folder holding it (256 training and 128 test images, seed 0) and ``dataset``
 the same data loaded; a module that needs other sizes defines its own ``data_root``.
+``cifar_archive`` and ``cifar`` are the data tests' fake archive (to serve or copy) and fake
+CIFAR-10 (500 train, 100 test), one per test module.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hetconv_edu.data import ImageDataset, load_dataset
+from hetconv_edu.data import ImageDataset, load_cifar10, load_dataset
 from tests.datasets import write_fake_cifar10
 
 
@@ -24,3 +26,17 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def dataset(data_root: Path) -> ImageDataset:
     return load_dataset("cifar10", data_root, download=False)
+
+
+@pytest.fixture(scope="module")
+def cifar_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fake ``cifar-10-python.tar.gz`` in a folder of its own (to serve or copy)."""
+    return write_fake_cifar10(tmp_path_factory.mktemp("served"), as_archive=True)
+
+
+@pytest.fixture(scope="module")
+def cifar(tmp_path_factory: pytest.TempPathFactory) -> ImageDataset:
+    """The fake CIFAR-10 (500 train, 100 test), loaded from an extracted folder."""
+    root = tmp_path_factory.mktemp("cifar")
+    write_fake_cifar10(root)
+    return load_cifar10(root, download=False)

@@ -7,8 +7,12 @@ For tests and for notebook runs in CI, where the real data sets cannot be downlo
   ``cifar-10-python.tar.gz``; :func:`file_md5` gives the md5 to pass to ``load_cifar10(md5=...)``.
 * :func:`write_fake_fashion_mnist` writes the four gzipped IDX files of Fashion-MNIST;
   :func:`md5s_of` gives the checksums to pass to ``load_fashion_mnist(md5s=...)``.
+* :func:`check_fake_cifar` asserts that a loaded data set is the fake CIFAR-10.
 * :func:`serve_directory` serves a folder over HTTP on 127.0.0.1, and
-  :func:`serve_directory_cut_off` does too but drops every transfer part-way.
+  :func:`serve_directory_cut_off` does too but drops every transfer part-way;
+  :func:`unreachable_url` is a URL where nothing listens.
+* :func:`leftovers` lists the temporary files a loader left in a folder; :func:`age` makes a
+  file look old (a killed process's leftover).
 
 The fake images are learnable: each class has its own colour (grey level for one channel) and
 stripe pattern (orientation and period), under random phase, brightness and noise, so a small
@@ -29,14 +33,20 @@ import io
 import itertools
 import os
 import pickle
+import socket
 import struct
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from hetconv_edu.data import ImageDataset
 
 CIFAR10_CLASSES = (
     "airplane",
@@ -306,3 +316,35 @@ def serve_directory_cut_off(folder: str | Path, fraction: float = 0.5) -> Iterat
 
     with _serve(folder, CutOffHandler) as url:
         yield url
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files and folders the loaders may have left in ``folder``."""
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith("."))
+
+
+def age(path: Path, seconds: float) -> None:
+    """Set ``path``'s modification time ``seconds`` into the past."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def unreachable_url(name: str) -> str:
+    """An http URL on 127.0.0.1 at a port where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{name}"
+
+
+def check_fake_cifar(dataset: ImageDataset, n_train: int = 500, n_test: int = 100) -> None:
+    """Assert that ``dataset`` is a fake CIFAR-10 of :func:`write_fake_cifar10` with these sizes,
+    loaded as CIFAR-10 (shapes, dtypes, balanced labels, class names)."""
+    assert dataset.name == "cifar10"
+    assert dataset.train_images.shape == (n_train, 3, 32, 32)
+    assert dataset.train_images.dtype == torch.uint8
+    assert dataset.test_images.shape == (n_test, 3, 32, 32)
+    assert dataset.train_labels.dtype == torch.int64
+    assert torch.equal(dataset.train_labels.bincount(), torch.full((10,), n_train // 10))
+    assert dataset.classes[:3] == ("airplane", "automobile", "bird")
+    assert (dataset.in_channels, dataset.image_size, dataset.num_classes) == (3, 32, 10)

@@ -14,6 +14,7 @@ import pytest
 from hetconv_edu import data
 from hetconv_edu import train as train_module
 from hetconv_edu.__main__ import main
+from hetconv_edu.data import cifar10
 from hetconv_edu.train import physical_cores, read_checkpoint
 from tests.datasets import write_fake_cifar10
 
@@ -162,7 +163,7 @@ def test_a_data_folder_that_cannot_be_written_is_one_line(
         raise error
 
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
-    monkeypatch.setattr(data, "CIFAR10_URL", served.as_uri())
+    monkeypatch.setattr(cifar10, "CIFAR10_URL", served.as_uri())
     monkeypatch.setattr(data.load_cifar10, "__kwdefaults__", {
         **data.load_cifar10.__kwdefaults__, "url": served.as_uri()
     })  # fmt: skip

@@ -13,6 +13,7 @@ import pytest
 
 from hetconv_edu import data
 from hetconv_edu.__main__ import main
+from hetconv_edu.data import fashion_mnist
 from hetconv_edu.doctor import (
     FRONT_END_PACKAGES,
     RESTART_SERVER,
@@ -47,7 +48,7 @@ GOOD = {
 @pytest.fixture
 def no_system_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hide Debian's Fashion-MNIST so that 'missing' means missing."""
-    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    monkeypatch.setattr(fashion_mnist, "FASHION_MNIST_SYSTEM_DIRS", ())
 
 
 # --------------------------------------------------------------------------- versions

@@ -1,0 +1,30 @@
+"""The data sets by name: :data:`DATASET_NAMES` and :func:`load_dataset`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hetconv_edu.data.cifar10 import load_cifar10
+from hetconv_edu.data.dataset import ImageDataset
+from hetconv_edu.data.fashion_mnist import load_fashion_mnist
+
+_LOADERS: dict[str, Callable[..., ImageDataset]] = {
+    "cifar10": load_cifar10,
+    "fashion-mnist": load_fashion_mnist,
+}
+DATASET_NAMES = tuple(_LOADERS)
+"""The names :func:`load_dataset` knows."""
+
+
+def load_dataset(name: str, root: str | Path | None = None, **kwargs: Any) -> ImageDataset:
+    """Load a data set by name: ``"cifar10"`` or ``"fashion-mnist"``.
+
+    The keyword arguments go to :func:`load_cifar10` or :func:`load_fashion_mnist`.
+    """
+    if name not in _LOADERS:
+        raise ValueError(
+            f"unknown data set {name!r}; the data sets are {', '.join(map(repr, DATASET_NAMES))}"
+        )
+    return _LOADERS[name](root, **kwargs)
