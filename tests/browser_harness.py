@@ -517,6 +517,7 @@ _IDLE_JS = """
   if (!panel) return 'no notebook';
   const cells = [...panel.querySelectorAll('.jp-CodeCell')];
   for (const cell of cells) {
+    if (cell.querySelector('.jp-InputPlaceholder')) continue;  // input hidden: no prompt to read
     const prompt = cell.querySelector('.jp-InputArea-prompt');
     const text = prompt ? prompt.textContent : '';
     if (!/\\[\\d+\\]/.test(text)) return 'cell not done: ' + text;

@@ -150,7 +150,10 @@ _CHECK_JS = r"""
     // 4. figures
     for (const gd of root.querySelectorAll('.js-plotly-plot')) {
       if (!shown(gd)) continue;
-      const box = gd.getBoundingClientRect();
+      // what can be seen of the figure: its own box, within the notebook's output area
+      const own = gd.getBoundingClientRect(), shownArea = area.getBoundingClientRect();
+      const box = {left: Math.max(own.left, shownArea.left), top: own.top, bottom: own.bottom,
+                   right: Math.min(own.right, shownArea.right)};
       const title = (gd.layout && gd.layout.title && gd.layout.title.text) || 'figure';
       const texts = [];
       const add = (sel, kind) => gd.querySelectorAll(sel).forEach((t) => {
