@@ -378,3 +378,22 @@ def test_more_threads_than_cores_is_a_warning_in_the_app(tmp_path: Path, tiny_da
     app = TrainingApp(data=tiny_data, settings=TINY, run_dir=str(tmp_path), threads=cores * 32)
     assert f"Warning: {cores * 32} threads on {cores} physical CPU cores" in app.message_text
     assert "Warning" not in make_app(tmp_path, data=tiny_data).message_text
+
+
+def test_a_read_only_runs_folder_is_one_message_in_the_app(
+    tmp_path: Path, tiny_data, monkeypatch
+) -> None:
+    from hetconv_edu import train as train_module
+
+    real_access = train_module.os.access
+    runs = str(tmp_path / "runs")
+    # Tests may run as root (who writes anywhere): the folder says it is not writable.
+    monkeypatch.setattr(
+        train_module.os, "access", lambda p, m: not str(p).startswith(runs) and real_access(p, m)
+    )
+    app = make_app(tmp_path, data=tiny_data)
+    app.train_blocking()
+    text = app.message_text
+    assert text.startswith("Training stopped: cannot write") and "read-only" in text
+    assert "Traceback" not in app.message.value and "RunFolderError" not in text
+    assert not app.running and not app.train_button.disabled and app.stop_button.disabled
