@@ -112,14 +112,24 @@ def reference_computation(
     model: str, model_kwargs: dict[str, Any], input_shape: Sequence[int]
 ) -> dict[str, Any]:
     """Run the reference computation for the study's network; plain JSON values (see the
-    module docstring). Takes about a second for small_vgg on a CPU; writes nothing that stays
-    (the trainers' run folder is a temporary one, removed).
+    module docstring). Takes a few seconds of CPU for small_vgg; writes nothing that stays
+    (the trainers' run folder is a temporary one, removed); torch's thread count is restored.
 
     Args:
         model: the study's network (a name of :data:`hetconv_edu.models.MODELS`).
         model_kwargs: its keyword arguments (e.g. ``{"widths": [8, 16, 32]}``).
         input_shape: one image's (C, H, W).
     """
+    threads = torch.get_num_threads()
+    try:
+        return _reference(model, model_kwargs, input_shape)
+    finally:
+        torch.set_num_threads(threads)  # the trainers run it with one thread
+
+
+def _reference(
+    model: str, model_kwargs: dict[str, Any], input_shape: Sequence[int]
+) -> dict[str, Any]:
     shape = tuple(input_shape)
     small = (shape[0], _SIZE, _SIZE)
     full = _synthetic_dataset(small)

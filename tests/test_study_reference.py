@@ -21,6 +21,7 @@ from hetconv_edu.study_reference import (
     stale_reasons,
     stamp_reference,
 )
+from hetconv_edu.viz.best_p import provenance_html
 from tests.test_optimal_p import SMALL, file_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +59,8 @@ def test_stamp_records_commit_date_command_and_values_that_replay(stamped) -> No
     assert len(train) == 48 and len(val) == 16 and not set(train) & set(val)
     assert values["split"]["test_is_test_set"] is True
     assert stale_reasons(stamped) == []
+    shown = provenance_html(stamped)  # the app shows who stamped it, not the numbers
+    assert stamp["commit"] in shown and "note" in shown and "test_is_test_set" not in shown
     study_reference._reference_now.cache_clear()  # recomputed, not the cached copy
     assert stale_reasons(stamped) == []
 
@@ -67,10 +70,12 @@ def test_the_reference_survives_a_file_and_another_thread_count(stamped, tmp_pat
 
     loaded = load_results(save_results(stamped, tmp_path / "r.json"))
     threads = torch.get_num_threads()
+    other = 1 if threads > 1 else 2
     try:
-        torch.set_num_threads(1 if threads > 1 else 2)
+        torch.set_num_threads(other)
         study_reference._reference_now.cache_clear()
         assert stale_reasons(loaded) == []
+        assert torch.get_num_threads() == other  # the replay leaves the thread count alone
     finally:
         torch.set_num_threads(threads)
 

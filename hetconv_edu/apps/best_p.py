@@ -595,6 +595,9 @@ class BestPApp:
                 self.load_error = str(err)
         self.results: OptimalPResults | None = self.shipped
         self.study: LiveStudy | None = None
+        self.stale_check: threading.Thread | None = None
+        """The background replay of the shown results' reference computation (join it to
+        read its warning)."""
         self._job = SlicedJob(self._live_slices)
         self._bars: dict[str, Any] = {}
         self._pace: tuple[float, int] | None = None  # (when, step) of the run's first timed step
@@ -760,6 +763,22 @@ class BestPApp:
     def _say(self, kind: str, text: str) -> None:
         self.message.value = message_html(kind, text)
 
+    def _check_stale(self, r: OptimalPResults, shown: str) -> None:
+        """Replay the results' reference computation (a second or two, in a background thread
+        so the app shows at once) and warn if they are stale, while they are still shown."""
+        try:
+            stale = stale_reasons(r)
+        except Exception as err:  # a thread has no one to raise to: say it on the page
+            stale = [f"the check itself failed: {err}"]
+        if stale and self.results is r:
+            self._say(
+                "warn",
+                f"{shown}\n\nThese results are stale: this version of the package computes "
+                "other numbers than the code that made them (its reference computation "
+                f"differs: {'; '.join(stale[:3])}). Make them again with the command in "
+                "section 7's provenance.",
+            )
+
     def _say_live(self, kind: str, text: str) -> None:
         self.live_message.value = message_html(kind, text)
 
@@ -854,24 +873,20 @@ class BestPApp:
         live = r is self.live
         source = "a live run in this notebook" if live else str(self.path)
         prov = r.provenance
-        stale = [] if live else stale_reasons(r)
-        self._say(
-            "warn" if stale else "ok",
+        shown = (
             f"Showing {'the live run' if live else 'the shipped results'}: {r.model} with "
             f"{len(r.layers)} switchable layers, {len(r.runs)} networks trained from scratch, "
             f"made {prov.get('date', '?')} (section 7 says how). {findings_sentence(r)}"
-            + (
-                "\n\nThese results are stale: this version of the package computes other "
-                "numbers than the code that made them (its reference computation differs: "
-                f"{'; '.join(stale[:3])}). Make them again with the command in section 7's "
-                "provenance."
-                if stale
-                else ""
-            ),
         )
+        self._say("ok", shown)
+        if not live:
+            self.stale_check = threading.Thread(
+                target=self._check_stale, args=(r, shown), daemon=True
+            )
+            self.stale_check.start()
         self.provenance.value = (
             "<details><summary><b>Provenance</b>: the command, machine, data, files and "
-            "fingerprints behind these results (click to open)</summary>"
+            "reference computation behind these results (click to open)</summary>"
             f"{provenance_html(r, source=source)}</details>"
         )
         self._draw_costs()
