@@ -102,10 +102,10 @@ _CHECK_JS = r"""
     const cs = getComputedStyle(el);
     return el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
   };
-  let height = 0, right = 0, left = Infinity;
+  let right = 0;
   for (const root of roots) {
     const r = root.getBoundingClientRect();
-    height += r.height; right = Math.max(right, r.right); left = Math.min(left, r.left);
+    right = Math.max(right, r.right);
     // 1. clipped controls
     const controls = root.querySelectorAll(
       'input, select, label, button, .widget-readout, .widget-label, .widget-label-basic');
@@ -209,7 +209,7 @@ _CHECK_JS = r"""
   }
   const avail = area.getBoundingClientRect().right;
   if (right > avail + 1) say('wider than the notebook', '', `${Math.round(right)} > ${avail}`);
-  return {problems, height: Math.round(height)};
+  return {problems, height: Math.round(area.getBoundingClientRect().height)};
 }
 """
 
