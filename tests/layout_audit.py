@@ -23,6 +23,13 @@ Each section's height is measured too and written, per notebook and style, to
 
 Every section is saved as ``test-artifacts/layout-<notebook>-<cell>-<style>.png``.
 Fails (never skips) when Chromium is missing.
+
+An audit, not yet part of the suite: the sections of all four notebooks still fail it (issue 14
+§3 is open: sections taller than 720 px, notebook 02's wide figures and 15-entry legend, rotated
+bar labels compared by their upright boxes), so its file name keeps pytest from collecting it.
+Run it by name while fixing layouts::
+
+    .venv/bin/python -m pytest tests/layout_audit.py
 """
 
 from __future__ import annotations
