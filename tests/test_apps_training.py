@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import errno
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from hetconv_edu.apps.training import (
     check_families,
     spread_across_classes,
 )
-from hetconv_edu.data import load_dataset
+from hetconv_edu.data import DataNotOfficialWarning, load_dataset
 from tests.datasets import write_fake_cifar10
 
 TINY = AppSettings(
@@ -55,9 +56,14 @@ def make_app(tmp_path: Path, data=None, data_root=None, settings=TINY) -> Traini
 
 def test_train_fills_curves_table_scatter_and_inspection(tmp_path: Path, data_root: Path) -> None:
     app = make_app(tmp_path, data_root=data_root)
-    runs = app.train_blocking()
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        runs = app.train_blocking()
     assert [r.label for r in runs] == ["standard", "HetConv P=2", "HetConv P=4"]
     assert "Done: 3 runs" in app.message_text
+    # the made-up data are not the official files: said on the page, not on the kernel's stderr
+    assert not [w for w in escaped if issubclass(w.category, DataNotOfficialWarning)]
+    assert "Note on the data: " in app.message_text and "official" in app.message_text
     # Curves: three traces per run (raw loss, smoothed loss, test accuracy), all with points.
     assert len(app.curves.data) == 9
     steps = runs[0].trainer.total_steps

@@ -48,7 +48,12 @@ from hetconv_edu.apps.jobs import Offload, SlicedJob, Slices, message_html, mess
 from hetconv_edu.apps.jobs import progress_bar as new_progress_bar
 from hetconv_edu.apps.live_figure import LiveFigure
 from hetconv_edu.apps.training import CI_SETTINGS, RUNS_ENV, in_ci
-from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError, ImageDataset, load_dataset
+from hetconv_edu.data import (
+    DataIntegrityError,
+    DatasetNotFoundError,
+    ImageDataset,
+    load_dataset_with_notes,
+)
 from hetconv_edu.flops import hetconv_ratio
 from hetconv_edu.models import build_model
 from hetconv_edu.optimal_p import (
@@ -363,6 +368,8 @@ class LiveStudy:
     ) -> None:
         self.settings = settings
         self.data = data
+        self.data_notes: list[str] = []
+        """The data loader's notes (e.g. "not the official files"), shown by the app."""
         self.data_root = data_root
         self.device = device
         self.threads = threads
@@ -402,10 +409,11 @@ class LiveStudy:
         if self.data is not None:
             return self.data
         s = self.settings
-        return load_dataset(
+        data, self.data_notes = load_dataset_with_notes(
             "cifar10", self.data_root, subset=s.subset, test_subset=s.val, seed=self.seed,
             download=False,
         )  # fmt: skip
+        return data
 
     def slices(self) -> Slices:
         """The whole study, one slice at a time; sets :attr:`results` when it ends normally."""
@@ -780,6 +788,8 @@ class BestPApp:
             )
 
     def _say_live(self, kind: str, text: str) -> None:
+        notes = [] if self.study is None else self.study.data_notes
+        text = "\n\n".join([text, *(f"Note on the data: {n}" for n in notes)])
         self.live_message.value = message_html(kind, text)
 
     @property

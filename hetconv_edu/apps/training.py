@@ -43,7 +43,12 @@ from hetconv_edu.apps.controls import AnswerChecker, Exercise, pick_exercise
 from hetconv_edu.apps.jobs import SlicedJob, message_html, message_text, progress_bar
 from hetconv_edu.apps.live_figure import LiveFigure
 from hetconv_edu.checks import check_int
-from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError, ImageDataset, load_dataset
+from hetconv_edu.data import (
+    DataIntegrityError,
+    DatasetNotFoundError,
+    ImageDataset,
+    load_dataset_with_notes,
+)
 from hetconv_edu.flops import hetconv_ratio, network_cost
 from hetconv_edu.layers import parse_conv_spec
 from hetconv_edu.models import build_model
@@ -257,7 +262,10 @@ class TrainingApp:
         self.threads = threads
         self.download = download
         self._given_data = data
-        self._data_cache: dict[tuple, ImageDataset] = {}
+        self._data_cache: dict[tuple, tuple[ImageDataset, list[str]]] = {}
+        self.data_notes: list[str] = []
+        """The loader's notes on the data in use (e.g. "not the official files"): every
+        message of the app ends with them."""
         self.runs: list[Run] = []
         self.finished_runs: list[Run] = []
         self._job = SlicedJob(self._train_slices, on_error=self._on_task_error)
@@ -376,7 +384,8 @@ class TrainingApp:
             self._say("info", self._plan_text())
 
     def _say(self, kind: str, text: str) -> None:
-        self.message.value = message_html(kind, text)
+        notes = [f"Note on the data: {n}" for n in self.data_notes]
+        self.message.value = message_html(kind, "\n\n".join([text, *notes]))
 
     @property
     def message_text(self) -> str:
@@ -485,11 +494,12 @@ class TrainingApp:
             return self._given_data
         key = (config.dataset, config.data_root, config.subset, config.test_subset, config.seed)
         if key not in self._data_cache:
-            self._data_cache[key] = load_dataset(
+            self._data_cache[key] = load_dataset_with_notes(
                 config.dataset, config.data_root, subset=config.subset,
                 test_subset=config.test_subset, seed=config.seed, download=self.download,
             )  # fmt: skip
-        return self._data_cache[key]
+        data, self.data_notes = self._data_cache[key]
+        return data
 
     # ---- training ------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ used (``hetconv_edu.data.fashion_mnist.FASHION_MNIST_SYSTEM_DIRS``,
 from __future__ import annotations
 
 from hetconv_edu.data.batches import Batches, augment, normalize
-from hetconv_edu.data.catalog import DATASET_NAMES, load_dataset
+from hetconv_edu.data.catalog import DATASET_NAMES, load_dataset, load_dataset_with_notes
 from hetconv_edu.data.cifar10 import (
     CIFAR10_ARCHIVE,
     CIFAR10_FILE_MD5,
@@ -86,6 +86,7 @@ __all__ = [
     "file_md5",
     "load_cifar10",
     "load_dataset",
+    "load_dataset_with_notes",
     "load_fashion_mnist",
     "normalize",
     "parse_idx",

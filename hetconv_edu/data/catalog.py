@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,3 +29,19 @@ def load_dataset(name: str, root: str | Path | None = None, **kwargs: Any) -> Im
             f"unknown data set {name!r}; the data sets are {', '.join(map(repr, DATASET_NAMES))}"
         )
     return _LOADERS[name](root, **kwargs)
+
+
+def load_dataset_with_notes(
+    name: str, root: str | Path | None = None, **kwargs: Any
+) -> tuple[ImageDataset, list[str]]:
+    """:func:`load_dataset`, with the loaders' warnings (e.g. "not the official CIFAR-10
+    files", "read in memory: the data folder cannot be written") returned as one-line notes
+    for an app's message area instead of printed on the kernel's stderr.
+
+    Raises:
+        What :func:`load_dataset` raises.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_dataset(name, root, **kwargs)
+    return data, [" ".join(str(w.message).split()) for w in caught]
