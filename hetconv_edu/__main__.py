@@ -55,6 +55,10 @@ class CommandError(Exception):
     """A usage problem to report on one line, exit status 2."""
 
 
+class CommandUnavailable(Exception):
+    """A command whose modules cannot be imported here (torch missing or broken): exit 1."""
+
+
 def _positive_int(text: str) -> int:
     try:
         return check_positive_int("the value", int(text))
@@ -281,6 +285,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
+    import hetconv_edu.train  # noqa: F401  (first: without torch the command is unavailable)
+
     parser = subparsers.add_parser(
         "train",
         help="train one network",
@@ -306,6 +312,8 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_compare(subparsers: argparse._SubParsersAction) -> None:
+    import hetconv_edu.train  # noqa: F401  (first: without torch the command is unavailable)
+
     parser = subparsers.add_parser(
         "compare",
         help="train several conv families and tabulate accuracy, cost and speed",
@@ -397,8 +405,33 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for register in COMMANDS:
-        register(subparsers)
+        try:
+            register(subparsers)
+        except Exception as error:  # torch missing or broken (ImportError, OSError, ...)
+            _add_unavailable(subparsers, register.__name__, error)
     return parser
+
+
+def _add_unavailable(
+    subparsers: argparse._SubParsersAction, register: str, error: Exception
+) -> None:
+    """Register command ``_add_NAME``'s name with a handler that says why it cannot run (its
+    module could not be imported), so the other commands, the doctor first, still work."""
+    name = register.removeprefix("_add_").replace("_", "-")
+    reason = f"{type(error).__name__}: {' '.join(str(error).split())}"
+    # no option prefix: every word after the command, options too, is taken and ignored
+    parser = subparsers.add_parser(
+        name, help=f"unavailable: {reason}", add_help=False, prefix_chars="\x00"
+    )
+    parser.add_argument("ignored", nargs=argparse.REMAINDER)
+
+    def unavailable(_: argparse.Namespace) -> int:
+        raise CommandUnavailable(
+            f"this command cannot run here: {reason}. Run `python -m hetconv_edu doctor` "
+            "to see what is wrong and how to fix it."
+        )
+
+    parser.set_defaults(handler=unavailable)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -408,9 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Errors and warnings are printed as one line each."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError
-    from hetconv_edu.train import TrainingError
-
+    failures = _failures()
     where = f"{parser.prog} {args.command}"
 
     def one_line(message: Warning | str, *_: object, **__: object) -> None:
@@ -420,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = one_line
         try:
             return int(args.handler(args))
-        except (DatasetNotFoundError, DataIntegrityError, TrainingError) as error:
+        except failures as error:
             return _say(where, error, 1)
         except (CommandError, FileNotFoundError, ValueError) as error:
             return _say(where, error, 2)
@@ -429,6 +460,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f"{where}: interrupted", file=sys.stderr)
             return 130
+
+
+def _failures() -> tuple[type[Exception], ...]:
+    """The errors reported with exit status 1, of the modules that can be imported here."""
+    try:
+        from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError
+        from hetconv_edu.train import TrainingError
+    except Exception:  # torch missing or broken: the doctor still runs
+        return (CommandUnavailable,)
+    return (CommandUnavailable, DatasetNotFoundError, DataIntegrityError, TrainingError)
 
 
 def _say(where: str, error: BaseException, status: int) -> int:

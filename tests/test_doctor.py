@@ -482,3 +482,18 @@ def test_check_torch_names_the_import_error(monkeypatch: pytest.MonkeyPatch) -> 
     (finding,) = check_torch("2.5.1", "cpu", threads=2, cores=2)
     assert finding.level == "error"
     assert "torch cannot be imported (ModuleNotFoundError" in finding.message
+
+
+def test_command_line_doctor_runs_and_other_commands_say_why_not(tmp_path: Path) -> None:
+    run = "from hetconv_edu.__main__ import main\nraise SystemExit(main({}))\n"
+    doctor = _with_broken_torch(tmp_path, run.format(["doctor", "--data-root", str(tmp_path)]))
+    assert doctor.returncode == 1, doctor.stderr
+    assert "Traceback" not in doctor.stderr
+    assert "ERROR [torch] torch cannot be imported (OSError: libtorch_cpu.so" in doctor.stdout
+    train = _with_broken_torch(tmp_path / "t", run.format(["train", "--epochs", "3"]))
+    assert train.returncode == 1 and "Traceback" not in train.stderr
+    assert train.stderr.strip().splitlines() == [
+        "python -m hetconv_edu train: error: this command cannot run here: OSError: "
+        "libtorch_cpu.so: cannot open shared object file. Run `python -m hetconv_edu doctor` "
+        "to see what is wrong and how to fix it."
+    ]
