@@ -566,7 +566,8 @@ def check_datasets(
             all of them).
 
     Returns:
-        Per data set: ``ok`` (found), ``warn`` (not found, with where to put it) or ``error``
+        Per data set: ``ok`` (found; the loader's notes, e.g. "not the official files", are
+        part of its message), ``warn`` (not found, with where to put it) or ``error``
         (damaged); plus an ``error`` when none was found, as notebook 3 needs one. When torch
         cannot be imported the loaders cannot run: one ``warn`` saying so.
 
@@ -588,7 +589,7 @@ def check_datasets(
         DataIntegrityError,
         DatasetNotFoundError,
         default_data_dir,
-        load_dataset,
+        load_dataset_with_notes,
     )
 
     names = DATASET_NAMES if names is None else names
@@ -600,7 +601,7 @@ def check_datasets(
     for name in names:
         label = _DATASET_LABELS[name]
         try:
-            data = load_dataset(name, folder, download=False)
+            data, notes = load_dataset_with_notes(name, folder, download=False)
         except DatasetNotFoundError as error:
             message = f"{label} was not found (data folder {folder})."
             findings.append(Finding("warn", "data", message, str(error)))
@@ -613,7 +614,7 @@ def check_datasets(
                 f"{label} found and checked: {len(data.train_labels):,} training and "
                 f"{len(data.test_labels):,} test images."
             )
-            findings.append(Finding("ok", "data", message))
+            findings.append(Finding("ok", "data", " ".join([message, *notes])))
     if not found:
         labels = " or ".join(_DATASET_LABELS[n] for n in names)
         findings.append(

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -250,9 +251,13 @@ def test_missing_data_says_where_to_put_it(tmp_path: Path, no_system_fashion_mni
 
 def test_found_data_is_ok(tmp_path: Path, no_system_fashion_mnist) -> None:
     write_fake_cifar10(tmp_path, n_train=200, n_test=50)
-    cifar, fashion = check_datasets(tmp_path)
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        cifar, fashion = check_datasets(tmp_path)
     assert cifar.level == "ok"
     assert "CIFAR-10 found and checked: 200 training and 50 test images" in cifar.message
+    # made-up batches are not the official files: said in the finding, not printed beside it
+    assert "is not the official CIFAR-10 release" in cifar.message and not escaped
     assert fashion.level == "warn"  # one data set is enough: no error
 
 
