@@ -30,7 +30,9 @@ come from :mod:`hetconv_edu.viz.training`.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -215,6 +217,10 @@ class Run:
 
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
+
+
+CURVES_INTERVAL_S = 0.5
+"""Seconds between two redraws of the training curves while a run trains (and one at its end)."""
 
 
 class TrainingApp:
@@ -628,12 +634,17 @@ class TrainingApp:
                 f"{run.config.batch_size}), files in {trainer.run_path}/.",
             )
             every = max(1, self.settings.batches_per_slice)
+            synced = -math.inf
             try:
                 while True:
                     more = trainer.step(every)
                     if self._stop_requested and not trainer.stopped and more:
                         trainer.request_stop()
-                    self._sync_curves(run)
+                    if not more or time.monotonic() - synced >= CURVES_INTERVAL_S:
+                        # the whole figure goes to the page: a few times a second, not per
+                        # batch, so a slow browser keeps up and a Stop click is not queued
+                        self._sync_curves(run)
+                        synced = time.monotonic()
                     if bar is not None:
                         bar.update(trainer.global_step - bar.n)
                         if trainer.history.steps:
