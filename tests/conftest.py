@@ -4,6 +4,9 @@
 the same data loaded; a module that needs other sizes defines its own ``data_root``.
 ``cifar_archive`` and ``cifar`` are the data tests' fake archive (to serve or copy) and fake
 CIFAR-10 (500 train, 100 test), one per test module.
+
+Every test leaves torch's thread count as it found it (the command line's ``--threads`` and the
+trainers set it for the whole process; a later test must not inherit 64 threads).
 """
 
 from __future__ import annotations
@@ -11,9 +14,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from hetconv_edu.data import ImageDataset, load_cifar10, load_dataset
 from tests.datasets import write_fake_cifar10
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
