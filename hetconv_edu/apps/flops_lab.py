@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from collections.abc import Callable, Sequence
 
 import ipywidgets as W
@@ -52,7 +51,7 @@ from hetconv_edu.paper import (
     truncate_millions,
 )
 from hetconv_edu.pattern import divisors
-from hetconv_edu.timing import layer_step, time_layers
+from hetconv_edu.timing import layer_step, time_candidates, time_layers
 from hetconv_edu.train import physical_cores
 from hetconv_edu.viz import style as viz_style
 from hetconv_edu.viz.flops_lab import (
@@ -188,15 +187,9 @@ def estimate_measure_seconds(
     per layer). Costs about ``2 / (batch · (warmup + rounds))`` of the measurement itself."""
     modules = _speedup_modules(in_channels, out_channels, kernel_size, p)
     shape = _input_shape(1, in_channels, out_size)
-    per_image = 0.0
-    for module in modules.values():
-        step = layer_step(module, shape)
-        best = math.inf
-        for _ in range(2):
-            start = time.perf_counter()
-            step()
-            best = min(best, time.perf_counter() - start)
-        per_image += best
+    steps = {name: layer_step(module, shape) for name, module in modules.items()}
+    timings = time_candidates(steps, rounds=2, warmup=0)
+    per_image = sum(min(t.times_s) for t in timings.values())
     return per_image * batch * (warmup + rounds)
 
 
