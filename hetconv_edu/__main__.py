@@ -22,6 +22,12 @@ Commands:
 
       python -m hetconv_edu student-notebooks OUT [--notebooks DIR]
 
+* ``convert-report`` — convert a network's convolutions to HetConv and print per-layer MACs and
+  parameters before and after, and the measured time of the whole network before and after
+  (:mod:`hetconv_edu.conversion_report`); a torchvision model needs torchvision::
+
+      python -m hetconv_edu convert-report resnet18 --p 4 [--size 224] [--batch 1]
+
 ``train`` and ``compare`` run under ``torchrun --nproc_per_node=K -m hetconv_edu train ...``
 (DistributedDataParallel; only rank 0 prints and writes files).
 
@@ -381,11 +387,72 @@ def _add_student_notebooks(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_student_notebooks)
 
 
+def _convert_report(args: argparse.Namespace) -> int:
+    from hetconv_edu.conversion_report import conversion_report
+    from hetconv_edu.networks import build_network, default_input_shape
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    model = build_network(args.network)
+    channels = default_input_shape(args.network)[1]
+    size = args.size or default_input_shape(args.network)[2]
+    report = conversion_report(
+        model,
+        args.p,
+        input_shape=(args.batch, channels, size, size),
+        arrangement=args.arrangement,
+        name=args.network,
+        timing=not args.no_timing,
+        rounds=args.rounds,
+    )
+    print(report.text())
+    return 0
+
+
+def _add_convert_report(subparsers: argparse._SubParsersAction) -> None:
+    import hetconv_edu.conversion_report  # noqa: F401  (first: without torch, unavailable)
+
+    parser = subparsers.add_parser(
+        "convert-report",
+        help="convert a network to HetConv and print what changes (MACs, params, time)",
+        description="Convert every eligible 3×3 (K×K) convolution of a network to HetConv with "
+        "part P and print, per layer, MACs and parameters before and after (per image), then "
+        "the whole network's measured forward and forward+backward time before and after on "
+        "this machine. NETWORK is one of the package's models (small_vgg, small_resnet, vgg16) "
+        "or a torchvision classification model (resnet18, vgg11, ...; needs torchvision, built "
+        "without weights: nothing is downloaded).",
+    )
+    parser.add_argument("network", metavar="NETWORK", help="e.g. resnet18 or small_vgg")
+    parser.add_argument("--p", type=_positive_int, default=4, help="the part P (default 4)")
+    parser.add_argument(
+        "--arrangement",
+        default="shifted",
+        choices=("shifted", "grouped"),
+        help="HetConv channel arrangement (default shifted: keeps the network's channel order)",
+    )
+    parser.add_argument(
+        "--size",
+        type=_positive_int,
+        default=None,
+        help="input height and width (default 224 for torchvision models, 32 for the package's)",
+    )
+    parser.add_argument(
+        "--batch", type=_positive_int, default=1, help="batch size timed (default 1)"
+    )
+    parser.add_argument("--rounds", type=_positive_int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--no-timing", action="store_true", help="costs only, no time measurement")
+    parser.add_argument("--threads", type=_positive_int, default=None, help="CPU threads")
+    parser.set_defaults(handler=_convert_report)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_train,
     _add_compare,
     _add_doctor,
     _add_student_notebooks,
+    _add_convert_report,
 ]
 """Functions registering one subcommand each."""
 
@@ -400,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m hetconv_edu",
         description="HetConv teaching package: train and compare networks, check the setup, "
-        "write student notebooks.",
+        "write student notebooks, convert a network to HetConv.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
@@ -466,10 +533,17 @@ def _failures() -> tuple[type[Exception], ...]:
     """The errors reported with exit status 1, of the modules that can be imported here."""
     try:
         from hetconv_edu.data import DataIntegrityError, DatasetNotFoundError
+        from hetconv_edu.networks import TorchvisionUnavailable
         from hetconv_edu.train import TrainingError
     except Exception:  # torch missing or broken: the doctor still runs
         return (CommandUnavailable,)
-    return (CommandUnavailable, DatasetNotFoundError, DataIntegrityError, TrainingError)
+    return (
+        CommandUnavailable,
+        DatasetNotFoundError,
+        DataIntegrityError,
+        TrainingError,
+        TorchvisionUnavailable,
+    )
 
 
 def _say(where: str, error: BaseException, status: int) -> int:

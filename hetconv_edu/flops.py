@@ -52,6 +52,7 @@ __all__ = [
     "hetconv_ratio",
     "layer_cost",
     "measure_macs",
+    "module_cost",
     "naive_hetconv_ratio",
     "network_cost",
     "standard_macs",
@@ -304,6 +305,25 @@ def _module_cost(module: nn.Module, out_size: int, executed: bool) -> tuple[Conv
         # The masked reference multiplies its whole dense K×K weight: standard-convolution work.
         cost = Cost(layer_cost("standard", *args).macs, cost.params, cost.bias_adds)
     return spec, cost
+
+
+def module_cost(module: nn.Module, out_size: int = 1, *, executed: bool = False) -> Cost:
+    """Analytic cost of one layer module per image on a D_o×D_o output: any family of
+    :mod:`hetconv_edu.layers` (the masked reference and its subclasses included),
+    ``nn.Conv2d`` or ``nn.Linear`` (``out_size`` ignored: one position). ``out_size=1`` gives
+    the cost per output position, which the FLOP-counter hooks of :mod:`hetconv_edu.counters`
+    multiply by the positions they see. ``executed`` as :func:`layer_cost` (the masked
+    reference executes the standard work).
+
+    Raises:
+        ValueError: ``module`` is none of those layers, or ``out_size`` not a positive integer.
+    """
+    d = check_positive_int("out_size", out_size)
+    executed = check_bool("executed", executed)
+    if not isinstance(module, _LAYER_TYPES):
+        names = ", ".join(t.__name__ for t in _LAYER_TYPES)
+        raise ValueError(f"module must be one of {names} (or a subclass), got {module!r}")
+    return _module_cost(module, d, executed)[1]
 
 
 def network_cost(model: nn.Module, input_shape: Iterable[int]) -> NetworkCost:

@@ -156,6 +156,25 @@ class _ConvSettings(nn.Module):
         return x[..., max(-oh, 0) : h - max(-oh, 0), max(-ow, 0) : w - max(-ow, 0)]
 
 
+def _channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """``F.channel_shuffle(x, groups)`` of a 4-D (B, C, H, W) tensor: channel
+    g·(C/groups) + i moves to i·groups + g, in the memory format of ``x``.
+
+    Eager, compiled and ``torch.export`` code runs the native kernel (the fastest). Under
+    ``torch.jit.trace``, which the TorchScript-based ONNX exporter (``dynamo=False``) and fvcore
+    use and which has no ONNX form of ``channel_shuffle``, the same permutation is written with
+    reshape and permute; an NHWC (channels_last) input is shuffled along its innermost
+    dimension and stays NHWC.
+    """
+    if not torch.jit.is_tracing():
+        return F.channel_shuffle(x, groups)
+    b, c, h, w = x.shape
+    if x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last):
+        return x.reshape(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
+    nhwc = x.permute(0, 2, 3, 1).reshape(b, h, w, groups, c // groups)
+    return nhwc.transpose(3, 4).reshape(b, h, w, c).permute(0, 3, 1, 2)
+
+
 def _describe(settings: dict) -> str:
     rest = ", ".join(f"{k}={v!r}" for k, v in sorted(settings.items()) if k != "layer")
     return f"{settings.get('layer', 'layer')}({rest})"
@@ -416,9 +435,9 @@ class HetConv2d(_RecordsSettings, _ConvSettings):
         m = self.in_channels
         w_kxk = self.weight_kxk.index_select(0, self._kxk_order)
         y_kxk = F.conv2d(
-            F.channel_shuffle(x, m // p), w_kxk, None, self.stride, self.padding, self.dilation, p
+            _channel_shuffle(x, m // p), w_kxk, None, self.stride, self.padding, self.dilation, p
         )
-        return y.add_(F.channel_shuffle(y_kxk, p))
+        return y.add_(_channel_shuffle(y_kxk, p))
 
     def extra_repr(self) -> str:
         s = f"{self._settings_repr()}, p={self.p}, arrangement={self.arrangement!r}"
