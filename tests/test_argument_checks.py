@@ -133,6 +133,14 @@ TABLE = {
         {"module": StandardConv2d(3, 4, 3), "input_shape": (1, 3, 4, 4)},
         {"module": BAD, "input_shape": (*BAD, (1, 3, -4, 4), (1, 3, 4.0, 4), (True, 3, 4, 4))},
     ),
+    flops.module_cost: (
+        {"module": StandardConv2d(3, 4, 3), "out_size": 4, "executed": False},
+        {
+            "module": (*BAD, nn.ReLU()),
+            "out_size": BAD,
+            "executed": (NEGATIVE, ZERO, FRACTION, NAN, TEXT, "no", 1),
+        },
+    ),
     flops.network_cost: (
         {"model": nn.Sequential(StandardConv2d(3, 4, 3)), "input_shape": (1, 3, 4, 4)},
         {"model": BAD, "input_shape": (*BAD, (1, 0, 4, 4), (1, 3, math.nan, 4))},
