@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hetconv_edu.apps.training import CLASS_SETTINGS
 from hetconv_edu.data import DatasetNotFoundError, load_dataset
-from hetconv_edu.train import TrainConfig, Trainer, physical_cores, set_cpu_threads
+from hetconv_edu.train import EpochLog, TrainConfig, Trainer, physical_cores, set_cpu_threads
 
 CLASS = {
     "subset": CLASS_SETTINGS.subset,
@@ -89,14 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 **extra,
             )
             start = time.perf_counter()
-            trainer = Trainer(config, dataset)
-            trainer.on_epoch(
-                lambda t, r, start=start: print(
-                    f"  {t.config.label} epoch {r.epoch}: test {r.test_acc:.2%}, "
-                    f"{r.images_per_s:.0f} images/s, {time.perf_counter() - start:.0f} s",
-                    flush=True,
-                )
-            )
+            trainer = Trainer(config, dataset, callbacks=[EpochLog()])
             history = trainer.run(progress=args.progress)
             wall = time.perf_counter() - start
             rows.append((config.label, history.epochs[-1].test_acc, wall, trainer.macs))

@@ -18,7 +18,8 @@ Commands:
 
       python -m hetconv_edu doctor [--data-root DIR]
 
-* ``student-notebooks`` — copies of the notebooks without their ``solution`` cells::
+* ``student-notebooks`` — copies of the notebooks without their ``solution`` cells (needs
+  ``nbformat``, see :data:`NEEDS`)::
 
       python -m hetconv_edu student-notebooks OUT [--notebooks DIR]
 
@@ -46,6 +47,8 @@ New commands: write ``_add_NAME(subparsers)`` that registers a parser with
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import os
 import sys
 import warnings
@@ -54,7 +57,7 @@ from pathlib import Path
 
 from hetconv_edu.checks import check_positive_int
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "NEEDS", "build_parser", "main"]
 
 
 class CommandError(Exception):
@@ -72,134 +75,96 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
 
 
-def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    from hetconv_edu.train import SCHEDULES, TrainConfig
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
-    d = TrainConfig()
-    g = parser.add_argument_group("model")
-    g.add_argument("--model", default=None, help=f"network (default {d.model})")
-    g.add_argument(
+
+def _auto_on_off(text: str) -> bool | None:
+    if text not in _AUTO_ON_OFF:
+        raise argparse.ArgumentTypeError(f"expected auto, on or off, got {text!r}")
+    return _AUTO_ON_OFF[text]
+
+
+_AUTO_ON_OFF = {"auto": None, "on": True, "off": False}
+_PARSERS: dict[str, Callable[[str], object]] = {"int": _integer, "float": float, "str": str}
+_OWN_OPTIONS = ("conv", "model_kwargs", "name")
+"""TrainConfig fields whose options a command adds itself (``--conv``, ``--widths``,
+``--name``)."""
+
+
+def _flag(field_name: str) -> str:
+    """The option of a TrainConfig field: ``--batch-size``; ``--no-augment`` for a setting that
+    is on by default; ``--widths`` for ``model_kwargs``."""
+    from hetconv_edu.train import TrainConfig
+
+    if field_name == "model_kwargs":
+        return "--widths"
+    dashed = field_name.replace("_", "-")
+    return f"--no-{dashed}" if getattr(TrainConfig, field_name, None) is True else f"--{dashed}"
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field, made from the field: its type, its default and its
+    description (``metadata["help"]``); given or not, TrainConfig checks the values."""
+    from hetconv_edu.train import TrainConfig
+    from hetconv_edu.train.config import describe
+
+    trains = parser.add_argument_group("what the run trains")
+    trains.add_argument(
         "--widths",
         type=_positive_int,
         nargs="+",
         default=None,
         help="channel widths of the model (small_vgg/small_resnet: three numbers)",
     )
-    g.add_argument(
-        "--arrangement",
-        default=None,
-        choices=("grouped", "shifted"),
-        help="HetConv channel arrangement (default grouped: fastest)",
-    )
-    g = parser.add_argument_group("data")
-    g.add_argument(
-        "--dataset", default=None, choices=("cifar10", "fashion-mnist"), help="default cifar10"
-    )
-    g.add_argument(
-        "--data-root",
-        default=None,
-        help="data folder holding cifar-10-batches-py/ or fashion-mnist/ "
-        "(default $HETCONV_EDU_DATA or the project's data/)",
-    )
-    g.add_argument(
-        "--no-download", action="store_true", help="fail instead of downloading missing data"
-    )
-    g.add_argument("--subset", type=_positive_int, default=None, help="training images to use")
-    g.add_argument("--test-subset", type=_positive_int, default=None, help="test images to use")
-    g.add_argument("--no-augment", action="store_true", help="no random crop and flip")
-    g = parser.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=_positive_int, help=f"default {d.epochs}")
-    g.add_argument("--batch-size", type=_positive_int, help=f"default {d.batch_size}")
-    g.add_argument("--lr", type=float, help=f"peak learning rate (default {d.lr})")
-    g.add_argument("--momentum", type=float, help=f"default {d.momentum}")
-    g.add_argument("--weight-decay", type=float, help=f"default {d.weight_decay}")
-    g.add_argument("--no-nesterov", action="store_true")
-    g.add_argument("--label-smoothing", type=float, help=f"default {d.label_smoothing}")
-    g.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
-    g.add_argument("--warmup", type=float, help=f"warm-up fraction of steps (default {d.warmup})")
-    g.add_argument("--seed", type=int, help=f"default {d.seed}")
-    g = parser.add_argument_group("machine and files")
-    g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
-    g.add_argument("--threads", type=_positive_int, default=None, help="CPU threads")
-    g.add_argument(
-        "--channels-last",
-        default=None,
-        choices=("auto", "on", "off"),
-        help="NHWC memory format (default auto: on for CPU and CUDA)",
-    )
-    g.add_argument("--run-dir", default=d.run_dir, help="folder of the runs (default runs)")
-    g.add_argument(
+    machine = parser.add_argument_group("where it runs and writes")
+    for setting in dataclasses.fields(TrainConfig):
+        if setting.name in _OWN_OPTIONS:
+            continue
+        group = machine if setting.metadata["machine"] else trains
+        flag, kind = _flag(setting.name), str(setting.type).split(" | ")[0]
+        if setting.type == "bool":
+            group.add_argument(
+                flag, dest=setting.name, action="store_const", const=not setting.default,
+                help=f"{'without' if setting.default else 'with'} {setting.metadata['help']}",
+            )  # fmt: skip
+        elif kind == "bool":  # on, off or automatic (None)
+            group.add_argument(
+                flag, dest=setting.name, type=_auto_on_off, metavar="{auto,on,off}",
+                help=setting.metadata["help"],
+            )  # fmt: skip
+        else:
+            group.add_argument(flag, dest=setting.name, type=_PARSERS[kind], help=describe(setting))
+    machine.add_argument(
         "--overwrite",
         action="store_true",
         help="replace the run already in the run folder (without it a run is never replaced)",
     )
-    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+    machine.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-_TRAINING_OPTIONS = {
-    "model": "model",
-    "widths": "model_kwargs",
-    "arrangement": "arrangement",
-    "dataset": "dataset",
-    "subset": "subset",
-    "test_subset": "test_subset",
-    "no_augment": "augment",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "lr": "lr",
-    "momentum": "momentum",
-    "weight_decay": "weight_decay",
-    "no_nesterov": "nesterov",
-    "label_smoothing": "label_smoothing",
-    "schedule": "schedule",
-    "warmup": "warmup",
-    "seed": "seed",
-}
-"""Options that change what a run trains (argparse name → TrainConfig field): left unset
-(None/False) they take TrainConfig's defaults; given with ``--resume`` they must agree with the
-run's saved settings."""
+def _given(args: argparse.Namespace) -> dict[str, object]:
+    """The TrainConfig fields given on the command line, with their values."""
+    from hetconv_edu.train import TrainConfig
 
-
-def _given(args: argparse.Namespace, option: str) -> bool:
-    return getattr(args, option) not in (None, False)
+    given = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in _OWN_OPTIONS and getattr(args, f.name) is not None
+    }
+    if args.widths:
+        given["model_kwargs"] = {"widths": list(args.widths)}
+    return given
 
 
 def _config(args: argparse.Namespace, conv: str | list[str], name: str | None):
+    """The TrainConfig of the options given (the others take TrainConfig's defaults)."""
     from hetconv_edu.train import TrainConfig
 
-    d = TrainConfig()
-
-    def value(option: str, default: object) -> object:
-        given = getattr(args, option)
-        return default if given is None else given
-
-    return TrainConfig(
-        model=value("model", d.model),
-        conv=conv,
-        model_kwargs={"widths": list(args.widths)} if args.widths else {},
-        arrangement=value("arrangement", d.arrangement),
-        dataset=value("dataset", d.dataset),
-        data_root=args.data_root,
-        download=not args.no_download,
-        subset=args.subset,
-        test_subset=args.test_subset,
-        epochs=value("epochs", d.epochs),
-        batch_size=value("batch_size", d.batch_size),
-        lr=value("lr", d.lr),
-        momentum=value("momentum", d.momentum),
-        weight_decay=value("weight_decay", d.weight_decay),
-        nesterov=not args.no_nesterov,
-        label_smoothing=value("label_smoothing", d.label_smoothing),
-        schedule=value("schedule", d.schedule),
-        warmup=value("warmup", d.warmup),
-        augment=not args.no_augment,
-        seed=value("seed", d.seed),
-        device=args.device,
-        channels_last={None: None, "auto": None, "on": True, "off": False}[args.channels_last],
-        threads=args.threads,
-        run_dir=args.run_dir,
-        name=name,
-    )
+    return TrainConfig(**_given(args), conv=conv, name=name)
 
 
 def _is_main_rank() -> bool:
@@ -208,15 +173,18 @@ def _is_main_rank() -> bool:
 
 def _check_resume_options(args: argparse.Namespace, config, saved: dict) -> None:
     """Refuse training options given with ``--resume`` that differ from the run's settings
-    (naming both values): a resumed run keeps its settings."""
+    (naming both values): a resumed run keeps its settings; only machine settings
+    (:data:`hetconv_edu.train.MACHINE_FIELDS`) may change."""
+    from hetconv_edu.train import MACHINE_FIELDS
+
     mine = config.to_dict()
-    options = dict(_TRAINING_OPTIONS)
+    given = [key for key in _given(args) if key not in MACHINE_FIELDS]
     if args.conv is not None:
-        options["conv"] = "conv"
+        given.append("conv")
     differ = [
-        f"--{option.replace('_', '-')} {mine[key]!r} (the run has {saved.get(key)!r})"
-        for option, key in options.items()
-        if _given(args, option) and mine[key] != saved.get(key)
+        f"{_flag(key)} {mine[key]!r} (the run has {saved.get(key)!r})"
+        for key in given
+        if mine[key] != saved.get(key)
     ]
     if differ:
         raise CommandError(
@@ -228,7 +196,14 @@ def _check_resume_options(args: argparse.Namespace, config, saved: dict) -> None
 
 
 def _train(args: argparse.Namespace) -> int:
-    from hetconv_edu.train import CHECKPOINT, RunResult, Trainer, format_table, read_checkpoint
+    from hetconv_edu.train import (
+        CHECKPOINT,
+        MACHINE_FIELDS,
+        RunResult,
+        Trainer,
+        format_table,
+        read_checkpoint,
+    )
 
     convs = args.conv or ["hetconv:4"]
     conv = convs[0] if len(convs) == 1 else list(convs)
@@ -239,14 +214,11 @@ def _train(args: argparse.Namespace) -> int:
         path = Path(config.run_dir) / config.run_name / CHECKPOINT
         _check_resume_options(args, config, read_checkpoint(path)["config"])
         # The run's own config comes from its checkpoint; only machine settings may change.
-        overrides = {"download": config.download, "device": config.device}
-        overrides.update(
-            {
-                k: getattr(config, k)
-                for k in ("data_root", "threads", "channels_last")
-                if getattr(config, k) is not None
-            }
-        )
+        overrides = {
+            k: getattr(config, k)
+            for k in MACHINE_FIELDS
+            if k not in ("run_dir", "name") and getattr(config, k) is not None
+        }
         trainer = Trainer.resume(path, **overrides)
         config = trainer.config
     else:
@@ -265,18 +237,7 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         trainer.close()
     if _is_main_rank() and history.epochs:
-        records = history.epochs
-        row = RunResult(
-            label=config.label,
-            test_acc=records[-1].test_acc,
-            params=trainer.params,
-            macs=trainer.macs,
-            seconds_per_epoch=sum(r.seconds for r in records) / len(records),
-            images_per_s=sum(r.images_per_s for r in records) / len(records),
-            config=config,
-            history=history,
-        )
-        print(format_table([row]))
+        print(format_table([RunResult.from_trainer(trainer)]))
     return 130 if trainer.stopped else 0
 
 
@@ -298,15 +259,19 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help="train one network",
         description="Train one network on CIFAR-10 or Fashion-MNIST; writes runs/<name>/.",
     )
+    from hetconv_edu.layers import CONV_FAMILIES
+    from hetconv_edu.train import TrainConfig
+    from hetconv_edu.train.config import describe
+
     parser.add_argument(
         "--conv",
         nargs="+",
         default=None,
-        help="family of every switchable conv (standard, hetconv:P, naive_hetconv:P, "
-        "groupwise:G, depthwise_pointwise, groupwise_pointwise:G), or one per layer "
-        "(default hetconv:4)",
+        help=f"family of every switchable conv ({CONV_FAMILIES}), or one per layer "
+        f"(default {TrainConfig.conv})",
     )
-    parser.add_argument("--name", default=None, help="run name (default from model and conv)")
+    name = next(f for f in dataclasses.fields(TrainConfig) if f.name == "name")
+    parser.add_argument("--name", default=None, help=describe(name))
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -426,10 +391,12 @@ def _add_convert_report(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("network", metavar="NETWORK", help="e.g. resnet18 or small_vgg")
     parser.add_argument("--p", type=_positive_int, default=4, help="the part P (default 4)")
+    from hetconv_edu.layers import ARRANGEMENTS
+
     parser.add_argument(
         "--arrangement",
         default="shifted",
-        choices=("shifted", "grouped"),
+        choices=ARRANGEMENTS,
         help="HetConv channel arrangement (default shifted: keeps the network's channel order)",
     )
     parser.add_argument(
@@ -445,6 +412,26 @@ def _add_convert_report(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-timing", action="store_true", help="costs only, no time measurement")
     parser.add_argument("--threads", type=_positive_int, default=None, help="CPU threads")
     parser.set_defaults(handler=_convert_report)
+
+
+NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "student-notebooks": (("nbformat", "nbformat>=5.10"),),
+}
+"""What a command needs beyond the package's own dependencies: (module, pip requirement) pairs,
+declared in ``pyproject.toml``'s ``lab`` extra (JupyterLab brings them). ``train`` and
+``compare`` need torch, a dependency, whose absence or breakage the doctor explains."""
+
+
+def _check_needs(command: str) -> None:
+    """Refuse ``command`` with one line naming the missing package and the pip command."""
+    for module, requirement in NEEDS.get(command, ()):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise CommandUnavailable(
+                f"this command needs the package {module}, which is not installed here: "
+                f"pip install '{requirement}' (JupyterLab brings it: make lab installs it)"
+            ) from None
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -517,6 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = one_line
         try:
+            _check_needs(args.command)
             return int(args.handler(args))
         except failures as error:
             return _say(where, error, 1)

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import html
 import importlib.metadata
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 if TYPE_CHECKING:
     import torch
@@ -205,8 +207,8 @@ class KnownProblem:
         topic: the package the problem is about; only the first matching row of a topic is
             reported, so a table lists the specific case before the general one.
         when: package name -> condition, all of which must hold: ``"missing"``,
-            ``"installed"``, or comma-separated comparisons of the release number such as
-            ``"<8"`` or ``">=8,<9"`` (a comparison never matches a missing package).
+            ``"installed"``, or a version specifier (``packaging.specifiers``) of the release
+            number such as ``"<8"`` or ``">=8,<9"`` (never met by a missing package).
         level: ``"warn"`` or ``"error"``.
         message: what goes wrong; ``{name}`` placeholders take the installed versions.
         fix: what to run.
@@ -231,38 +233,33 @@ class KnownProblem:
         return all(_matches(condition, versions.get(p)) for p, condition in self.when.items())
 
 
-_COMPARISON = re.compile(r"(<=|>=|<|>|==)(\d+(?:\.\d+)*)")
-
-
-def _release(version: str) -> tuple[int, ...]:
-    """The numeric release of a version string: ``"2.13.0+cpu"`` -> (2, 13, 0)."""
-    found = re.match(r"\d+(?:\.\d+)*", version.strip())
-    if found is None:
-        raise ValueError(f"cannot read a release number from version {version!r}")
-    return tuple(int(part) for part in found.group().split("."))
-
-
-def _compare(left: tuple[int, ...], op: str, right: tuple[int, ...]) -> bool:
-    width = max(len(left), len(right))
-    a, b = (t + (0,) * (width - len(t)) for t in (left, right))
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b}[op]
+def _release(version: str) -> Version:
+    """The release a version string names: ``"2.13.0+cpu"`` -> 2.13.0, ``"6.0.0rc1"`` -> 6.0.0
+    (a pre-release or a local build is compared as the release it leads to)."""
+    try:
+        return Version(".".join(map(str, Version(version).release)))
+    except InvalidVersion:
+        raise ValueError(f"cannot read a release number from version {version!r}") from None
 
 
 def _matches(condition: str, version: str | None) -> bool:
-    """Whether ``version`` (None: not installed) meets a :class:`KnownProblem` condition."""
+    """Whether ``version`` (None: not installed) meets a :class:`KnownProblem` condition:
+    ``"missing"``, ``"installed"`` or a ``packaging`` version specifier such as ``"<8"`` or
+    ``">=8,<9"`` (which a missing package never meets)."""
     if condition == "missing":
         return version is None
     if condition == "installed":
         return version is not None
-    clauses = [_COMPARISON.fullmatch(c.strip()) for c in condition.split(",")]
-    if not all(clauses):
+    try:
+        specifiers = SpecifierSet(condition)
+    except InvalidSpecifier:
+        specifiers = SpecifierSet()
+    if not len(specifiers):
         raise ValueError(
             f"condition must be 'missing', 'installed' or comparisons like '<8' or '>=8,<9', "
             f"got {condition!r}"
         )
-    if version is None:
-        return False
-    return all(_compare(_release(version), c[1], _release(c[2])) for c in clauses if c)
+    return version is not None and _release(version) in specifiers
 
 
 KNOWN_PROBLEMS: tuple[KnownProblem, ...] = (
@@ -549,8 +546,6 @@ def check_server_restart(
 # Data sets
 # --------------------------------------------------------------------------------------------
 
-_DATASET_LABELS = {"cifar10": "CIFAR-10", "fashion-mnist": "Fashion-MNIST"}
-
 
 def check_datasets(
     root: str | Path | None = None, names: Sequence[str] | None = None
@@ -585,6 +580,7 @@ def check_datasets(
             )
         ]
     from hetconv_edu.data import (
+        DATASET_LABELS,
         DATASET_NAMES,
         DataIntegrityError,
         DatasetNotFoundError,
@@ -599,7 +595,7 @@ def check_datasets(
     folder = default_data_dir() if root is None else Path(root).expanduser()
     findings, found = [], []
     for name in names:
-        label = _DATASET_LABELS[name]
+        label = DATASET_LABELS[name]
         try:
             data, notes = load_dataset_with_notes(name, folder, download=False)
         except DatasetNotFoundError as error:
@@ -616,7 +612,7 @@ def check_datasets(
             )
             findings.append(Finding("ok", "data", " ".join([message, *notes])))
     if not found:
-        labels = " or ".join(_DATASET_LABELS[n] for n in names)
+        labels = " or ".join(DATASET_LABELS[n] for n in names)
         findings.append(
             Finding(
                 "error",

@@ -33,6 +33,7 @@ from hetconv_edu.pattern import (
 
 __all__ = [
     "ARRANGEMENTS",
+    "CONV_FAMILIES",
     "ConvSpec",
     "DepthwiseSeparableConv2d",
     "GroupwiseConv2d",
@@ -48,6 +49,12 @@ __all__ = [
 
 Arrangement = Literal["shifted", "grouped"]
 ARRANGEMENTS: tuple[str, ...] = ("shifted", "grouped")
+"""HetConv channel arrangements: the paper's ``shifted`` one and its relabelling ``grouped``."""
+
+CONV_FAMILIES = (
+    "standard, hetconv:P, naive_hetconv:P, groupwise:G, depthwise_pointwise, groupwise_pointwise:G"
+)
+"""The conv families :func:`parse_conv_spec` reads, as text for help and error messages."""
 Padding = int | tuple[int, int] | Literal["same", "valid"] | None
 
 
@@ -773,10 +780,7 @@ def parse_conv_spec(spec: str | ConvSpec) -> ConvSpec:
         raise ValueError(f"spec must be a conv family as text like 'hetconv:4', got {spec!r}")
     name, colon, value = spec.strip().partition(":")
     family = _ALIASES.get(name, name)
-    usage = (
-        "standard, hetconv:P, naive_hetconv:P, groupwise:G, depthwise_pointwise, "
-        "groupwise_pointwise:G"
-    )
+    usage = CONV_FAMILIES
     if family in _NO_VALUE:
         if colon:
             raise ValueError(f"{family!r} takes no value, got {spec!r}; use one of: {usage}")

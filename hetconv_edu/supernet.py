@@ -38,7 +38,7 @@ from hetconv_edu.layers import (
 from hetconv_edu.models import build_model, conv_slots, slot_module_names
 from hetconv_edu.pattern import arrangements_coincide
 from hetconv_edu.search import check_divisor_chain
-from hetconv_edu.train import TrainConfig, Trainer
+from hetconv_edu.train import Callback, TrainConfig, Trainer
 
 __all__ = [
     "NestedHetConv2d",
@@ -395,12 +395,13 @@ class SuperNetTrainer(Trainer):
         choices: Sequence[int] | Sequence[Sequence[int]] | None = None,
         random_configs: int = 1,
         resume: bool = False,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         if not isinstance(random_configs, int) or random_configs < 0:
             raise ValueError(f"random_configs must be an integer >= 0, got {random_configs!r}")
         self._choices = choices
         self.random_configs = random_configs
-        super().__init__(config, dataset, resume=resume)
+        super().__init__(config, dataset, resume=resume, callbacks=callbacks)
 
     def _build_model(self) -> SuperNet:
         c = self.config

@@ -389,13 +389,13 @@ def test_more_threads_than_cores_is_a_warning_in_the_app(tmp_path: Path, tiny_da
 def test_a_read_only_runs_folder_is_one_message_in_the_app(
     tmp_path: Path, tiny_data, monkeypatch
 ) -> None:
-    from hetconv_edu import train as train_module
+    from hetconv_edu.train import run_folder
 
-    real_access = train_module.os.access
+    real_access = run_folder.os.access
     runs = str(tmp_path / "runs")
     # Tests may run as root (who writes anywhere): the folder says it is not writable.
     monkeypatch.setattr(
-        train_module.os, "access", lambda p, m: not str(p).startswith(runs) and real_access(p, m)
+        run_folder.os, "access", lambda p, m: not str(p).startswith(runs) and real_access(p, m)
     )
     app = make_app(tmp_path, data=tiny_data)
     app.train_blocking()

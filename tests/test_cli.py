@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import subprocess
@@ -12,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from hetconv_edu import data
-from hetconv_edu import train as train_module
 from hetconv_edu.__main__ import main
 from hetconv_edu.data import cifar10
-from hetconv_edu.train import physical_cores, read_checkpoint
+from hetconv_edu.train import TrainConfig, physical_cores, read_checkpoint
+from hetconv_edu.train import checkpoint as checkpoint_module
+from hetconv_edu.train import run_folder as run_folder_module
 from tests.datasets import write_fake_cifar10
 
 REPO = Path(__file__).resolve().parents[1]
@@ -238,15 +240,15 @@ def test_full_disk_and_read_only_folder_exit_1(data_root, tmp_path, capsys, monk
     def full(self, data):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(train_module._HashingWriter, "write", full)
+    monkeypatch.setattr(checkpoint_module._HashingWriter, "write", full)
     argv = ["train", "--epochs", "1", *common(data_root, tmp_path / "a"), "--no-progress"]
     assert main(argv) == 1
     assert "the disk is full" in one_error_line(capsys.readouterr().err)
     monkeypatch.undo()
     # Tests may run as root (who writes anywhere): the folder says it is not writable.
-    real_access = train_module.os.access
+    real_access = run_folder_module.os.access
     monkeypatch.setattr(
-        train_module.os, "access", lambda p, m: "/b/" not in f"{p}/" and real_access(p, m)
+        run_folder_module.os, "access", lambda p, m: "/b/" not in f"{p}/" and real_access(p, m)
     )
     argv = ["train", "--epochs", "1", *common(data_root, tmp_path / "b"), "--no-progress"]
     assert main(argv) == 1
@@ -285,3 +287,44 @@ def test_two_runs_started_at_once_with_one_name(data_root, tmp_path):
     assert "--name" in one_error_line(refused)
     state = read_checkpoint(tmp_path / "same" / "checkpoint.pt")
     assert state["step"] == 8 and len(state["history"]["steps"]) == 8
+
+
+# ---- options made from TrainConfig's fields (issue 15) -----------------------------------------
+
+
+def test_every_training_setting_is_an_option_with_its_description(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    flat = "".join(text.split())  # argparse wraps lines, also at hyphens
+    for setting in dataclasses.fields(TrainConfig):
+        if setting.name in ("conv", "model_kwargs"):
+            continue
+        on_by_default = setting.default is True
+        flag = f"--{'no-' if on_by_default else ''}{setting.name.replace('_', '-')}"
+        assert f"{flag} " in text, flag
+        assert "".join(setting.metadata["help"].split())[:40] in flat, setting.name
+
+
+def test_options_reach_the_run_and_resume_names_them(data_root, tmp_path, capsys):
+    argv = ["train", "--epochs", "1", *common(data_root, tmp_path), "--no-progress"]
+    given = [
+        *("--no-augment", "--momentum", "0.5", "--label-smoothing", "0"),
+        *("--schedule", "cosine", "--channels-last", "off", "--test-subset", "60"),
+    ]
+    assert main([*argv, *given, "--name", "options"]) == 0
+    saved = json.loads((tmp_path / "options" / "history.json").read_text())["config"]
+    assert (saved["augment"], saved["momentum"], saved["label_smoothing"]) == (False, 0.5, 0.0)
+    assert (saved["schedule"], saved["channels_last"]) == ("cosine", False)
+    assert saved["test_subset"] == 60 and saved["nesterov"] is True  # nesterov: its default
+    capsys.readouterr()
+    resume = ["train", "--resume", "--name", "options", *argv[3:], *given, "--seed", "3"]
+    assert main(resume) == 2  # the same values may be given again; another seed may not
+    line = one_error_line(capsys.readouterr().err)
+    assert "--seed 3 (the run has 0)" in line and "--no-augment" not in line
+
+
+def test_an_unknown_data_set_is_one_line_naming_the_data_sets(capsys):
+    assert main(["train", "--dataset", "mnist", "--no-progress"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "dataset must be one of ['cifar10', 'fashion-mnist'], got 'mnist'" in line

@@ -7,7 +7,9 @@ import errno
 import inspect
 import json
 import re
+import sys
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from hetconv_edu.__main__ import main
+from hetconv_edu.__main__ import NEEDS, main
 from hetconv_edu.student import is_solution, student_copy, write_student_notebooks
 from tests.notebook_runner import NOTEBOOK_TIMEOUT, NOTEBOOKS, NOTEBOOKS_DIR, execute_notebook
 
 ids = [p.name for p in NOTEBOOKS]
+REPO = Path(__file__).resolve().parents[1]
 
 CHECKERS_AT_WORK = """\
 import gc as _gc
@@ -289,3 +292,28 @@ def test_no_answer_expression_survives(copies: dict[str, Path]) -> None:
             assert not [e for e in expressions if any(e in text for text in shown)], source
             code = [c.source for c in notebook.cells if c.cell_type == "code"]
             assert not any("AnswerChecker(" in src for src in code), source
+
+
+def test_command_without_nbformat_says_what_to_install(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "nbformat", None)  # not installed: ImportError
+    monkeypatch.delitem(sys.modules, "hetconv_edu.student")
+    out = tmp_path / "out"
+    assert main(["student-notebooks", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "python -m hetconv_edu student-notebooks: error: this command needs the package "
+        "nbformat, which is not installed here: pip install 'nbformat>=5.10' (JupyterLab "
+        "brings it: make lab installs it)"
+    ]
+    assert not out.exists()
+
+
+def test_what_a_command_needs_is_declared_in_the_projects_extras() -> None:
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    for needs in NEEDS.values():
+        for _module, requirement in needs:
+            assert requirement in extras["lab"]

@@ -163,13 +163,17 @@ class SlicedJob:
             gen.close()
 
 
-def progress_bar(box: W.Box, total: int, desc: str, unit: str = "step") -> Any:
-    """A tqdm notebook progress bar of ``total`` steps appended to ``box`` (returned; call
-    ``update`` and ``close`` on it), or None where tqdm has no widget front end."""
+def progress_bar(box: W.Box, total: int, desc: str, unit: str = "step", initial: int = 0) -> Any:
+    """A tqdm notebook progress bar of ``total`` steps (``initial`` done) appended to ``box``
+    (returned; call ``update`` and ``close`` on it), or None where tqdm has no widget front
+    end. With ``functools.partial(progress_bar, box, unit=...)`` it is a
+    :class:`hetconv_edu.train.ProgressBar`'s ``make_bar``."""
     try:
         from tqdm.notebook import tqdm as tqdm_notebook
 
-        bar = tqdm_notebook(total=total, desc=desc, unit=unit, display=False, leave=True)
+        bar = tqdm_notebook(
+            total=total, initial=initial, desc=desc, unit=unit, display=False, leave=True
+        )
     except Exception:  # no widgets front end: tqdm.auto's text bar is of no use here
         return None
     box.children = (*box.children, bar.container)

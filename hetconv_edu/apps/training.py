@@ -35,6 +35,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import ipywidgets as W
@@ -46,6 +47,8 @@ from hetconv_edu.apps.jobs import SlicedJob, message_html, message_text, progres
 from hetconv_edu.apps.live_figure import LiveFigure
 from hetconv_edu.checks import check_int
 from hetconv_edu.data import (
+    DATASET_LABELS,
+    DATASET_NAMES,
     DataIntegrityError,
     DatasetNotFoundError,
     ImageDataset,
@@ -55,6 +58,7 @@ from hetconv_edu.flops import hetconv_ratio, network_cost
 from hetconv_edu.layers import parse_conv_spec
 from hetconv_edu.models import build_model
 from hetconv_edu.train import (
+    ProgressBar,
     TrainConfig,
     Trainer,
     TrainingError,
@@ -287,7 +291,7 @@ class TrainingApp:
         wide = W.Layout(width="auto")
         style = {"description_width": css_width(110)}
         self.dataset_select = W.Dropdown(
-            options=[("CIFAR-10", "cifar10"), ("Fashion-MNIST", "fashion-mnist")],
+            options=[(DATASET_LABELS[name], name) for name in DATASET_NAMES],
             value=dataset, description="Data set", style=style,
             layout=W.Layout(width=css_width(330)),
         )  # fmt: skip
@@ -594,7 +598,9 @@ class TrainingApp:
         )
 
     def _say_missing(self, err: DatasetNotFoundError) -> None:
-        other = "Fashion-MNIST" if self.dataset_select.value == "cifar10" else "CIFAR-10"
+        other = " or ".join(
+            DATASET_LABELS[name] for name in DATASET_NAMES if name != self.dataset_select.value
+        )
         self._say(
             "error",
             f"{err}\n\nNo internet here? Choose {other} in the Data set menu if you have it, "
@@ -626,7 +632,11 @@ class TrainingApp:
             run.trainer = trainer = Trainer(run.config, data)
             self._current = run
             run.curves.steps_per_epoch = trainer.steps_per_epoch
-            bar = progress_bar(self.progress_box, trainer.total_steps, run.label, unit="batch")
+            bar = trainer.add_callback(
+                ProgressBar(
+                    "run", partial(progress_bar, self.progress_box, unit="batch"), run.label
+                )
+            )
             self._say(
                 "info",
                 f"Run {index + 1} of {len(self.runs)}: {run.label}, {trainer.total_steps} "
@@ -645,16 +655,11 @@ class TrainingApp:
                         # batch, so a slow browser keeps up and a Stop click is not queued
                         self._sync_curves(run)
                         synced = time.monotonic()
-                    if bar is not None:
-                        bar.update(trainer.global_step - bar.n)
-                        if trainer.history.steps:
-                            bar.set_postfix(loss=f"{trainer.history.steps[-1][1]:.3f}")
                     yield
                     if not more:
                         break
             finally:
-                if bar is not None:
-                    bar.close()
+                bar.close()
             self._finish_run(run)
             yield
         stopped = self._stop_requested

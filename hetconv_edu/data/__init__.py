@@ -39,7 +39,12 @@ used (``hetconv_edu.data.fashion_mnist.FASHION_MNIST_SYSTEM_DIRS``,
 from __future__ import annotations
 
 from hetconv_edu.data.batches import Batches, augment, normalize
-from hetconv_edu.data.catalog import DATASET_NAMES, load_dataset, load_dataset_with_notes
+from hetconv_edu.data.catalog import (
+    DATASET_LABELS,
+    DATASET_NAMES,
+    load_dataset,
+    load_dataset_with_notes,
+)
 from hetconv_edu.data.cifar10 import (
     CIFAR10_ARCHIVE,
     CIFAR10_FILE_MD5,
@@ -68,6 +73,7 @@ __all__ = [
     "CIFAR10_FOLDER",
     "CIFAR10_MD5",
     "CIFAR10_URL",
+    "DATASET_LABELS",
     "DATASET_NAMES",
     "DATA_DIR_ENV",
     "FASHION_MNIST_CLASSES",

@@ -1,4 +1,5 @@
-"""The data sets by name: :data:`DATASET_NAMES` and :func:`load_dataset`."""
+"""The data sets by name: :data:`DATASET_NAMES` (:data:`DATASET_LABELS` for people) and
+:func:`load_dataset`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ _LOADERS: dict[str, Callable[..., ImageDataset]] = {
 }
 DATASET_NAMES = tuple(_LOADERS)
 """The names :func:`load_dataset` knows."""
+
+DATASET_LABELS: dict[str, str] = {"cifar10": "CIFAR-10", "fashion-mnist": "Fashion-MNIST"}
+"""How each of :data:`DATASET_NAMES` is written for people (menus, messages)."""
 
 
 def load_dataset(name: str, root: str | Path | None = None, **kwargs: Any) -> ImageDataset:
