@@ -146,6 +146,15 @@ def test_a_known_problem_rejects_bad_conditions() -> None:
         KnownProblem("plotly", {"plotly": "<6"}, "ok", "m", "f")
 
 
+def test_conditions_are_version_specifiers_of_the_release() -> None:
+    problem = KnownProblem("ipywidgets", {"ipywidgets": "~=8.1"}, "warn", "m", "f")
+    assert problem.applies({"ipywidgets": "8.1.5"}) and problem.applies({"ipywidgets": "8.4.0rc1"})
+    assert not problem.applies({"ipywidgets": "9.0"})
+    assert not problem.applies({"ipywidgets": "8.0.7+local"})
+    with pytest.raises(ValueError, match="comparisons like"):
+        KnownProblem("plotly", {"plotly": ""}, "error", "m", "f")
+
+
 def test_release_numbers_with_local_tags_compare() -> None:
     problem = KnownProblem("plotly", {"plotly": ">=6,<7"}, "warn", "plotly {plotly}", "f")
     assert problem.applies({"plotly": "6.0.0rc1"})

@@ -26,9 +26,9 @@ from hetconv_edu.supernet import (
     recalibrate_batchnorm,
 )
 from hetconv_edu.train import TrainConfig
+from tests.trainers import config as tiny_run
 
 F64 = torch.float64
-TINY = {"widths": [8, 16, 32]}
 
 
 def masked_dense(layer: NestedHetConv2d, x: torch.Tensor, p: int) -> torch.Tensor:
@@ -356,21 +356,8 @@ def test_recalibrate_batchnorm_deeper_model_and_errors():
 
 
 def config(data_root: Path, run_dir: Path, **kw) -> TrainConfig:
-    values = {
-        "model": "small_vgg",
-        "model_kwargs": TINY,
-        "data_root": str(data_root),
-        "download": False,
-        "epochs": 2,
-        "batch_size": 64,
-        "lr": 0.1,
-        "threads": 2,
-        "run_dir": str(run_dir),
-        "device": "cpu",
-        "name": "supernet",
-    }
-    values.update(kw)
-    return TrainConfig(**values)
+    """The trainer tests' tiny run (tests/trainers.py), in the folder ``supernet``."""
+    return tiny_run(data_root, run_dir, **{"name": "supernet", **kw})
 
 
 def weights(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -166,3 +166,11 @@ def test_a_plain_function_is_not_a_callback(data_root, dataset, tmp_path):
     with pytest.raises(TypeError, match="use on_batch/on_epoch for a plain function"):
         trainer.add_callback(print)
     trainer.close()
+
+
+def test_a_bar_that_cannot_be_shown_is_asked_for_once(data_root, dataset, tmp_path):
+    asked = []
+    trainer = Trainer(config(data_root, tmp_path), dataset)
+    trainer.add_callback(ProgressBar("run", make_bar=lambda **kw: asked.append(kw)))
+    trainer.run(progress=False)
+    assert asked == [{"total": 8, "initial": 0, "desc": "HetConv P=4"}]

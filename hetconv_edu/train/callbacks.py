@@ -3,17 +3,15 @@
 A :class:`Callback` overrides the events it needs; :class:`~hetconv_edu.train.Trainer` calls
 them in :attr:`Callback.order` (lower first). Events, in the order they happen:
 
-=================================  ===========================================================
-``before_run(trainer)``            :meth:`Trainer.run` starts (not emitted by ``step`` alone).
-``after_batch(trainer, step,       A training step is committed: ``step`` counts from 1,
-loss)``                            ``loss`` is its training loss (float, nats per image).
-``after_epoch(trainer, record)``   An epoch ended: evaluated on the test split and recorded
-                                   (``record`` is its :class:`EpochRecord`).
-``after_stop(trainer)``            Training stopped before its end (:meth:`Trainer.request_stop`,
-                                   Ctrl-C): whatever must survive is saved now.
-``after_run(trainer)``             :meth:`Trainer.run` ends, however it ends (finished, stopped
-                                   or by an error).
-=================================  ===========================================================
+* ``before_run(trainer)`` — :meth:`Trainer.run` starts (not emitted by ``step`` alone).
+* ``after_batch(trainer, step, loss)`` — a training step is committed: ``step`` counts from 1,
+  ``loss`` is its training loss (float, nats per image).
+* ``after_epoch(trainer, record)`` — an epoch ended: evaluated on the test split and recorded
+  (``record`` is its :class:`EpochRecord`).
+* ``after_stop(trainer)`` — training stopped before its end (:meth:`Trainer.request_stop`,
+  Ctrl-C): whatever must survive is saved now.
+* ``after_run(trainer)`` — :meth:`Trainer.run` ends, however it ends (finished, stopped or by an
+  error).
 
 Every trainer has the run's own two, which make a run folder what the command line and the apps
 read back: :class:`Checkpoint` (``checkpoint.pt`` after every epoch and at a stop; fastai's
@@ -240,24 +238,23 @@ class ProgressBar(Callback):
         self.per, self.desc = per, desc
         self.make_bar = make_bar if make_bar is not None else _text_bar
         self.bar: Any = None
+        self._shown = True  # False once make_bar said there is no display: not asked again
 
     def _open(self, trainer: Trainer, uncounted: int = 0) -> None:
         """Open the bar if none is open, at the trainer's position less ``uncounted`` steps
         (the step just committed, which the caller counts next)."""
-        if self.bar is not None or not trainer.is_main:
+        if self.bar is not None or not self._shown or not trainer.is_main:
             return
-        if self.per == "epoch" and not trainer.finished:
-            self.bar = self.make_bar(
-                total=trainer.steps_per_epoch,
-                initial=trainer.batch_in_epoch - uncounted,
-                desc=f"epoch {trainer.epoch + 1}/{trainer.config.epochs}",
-            )
-        elif self.per == "run":
-            self.bar = self.make_bar(
-                total=trainer.total_steps,
-                initial=trainer.global_step - uncounted,
-                desc=self.desc or trainer.config.label,
-            )
+        if self.per == "run":
+            total, done = trainer.total_steps, trainer.global_step
+            desc = self.desc or trainer.config.label
+        elif not trainer.finished:
+            total, done = trainer.steps_per_epoch, trainer.batch_in_epoch
+            desc = f"epoch {trainer.epoch + 1}/{trainer.config.epochs}"
+        else:
+            return
+        self.bar = self.make_bar(total=total, initial=done - uncounted, desc=desc)
+        self._shown = self.bar is not None
 
     def before_run(self, trainer: Trainer) -> None:
         self._open(trainer)

@@ -7,11 +7,12 @@ evaluation on the test set and an :class:`EpochRecord` in :attr:`Trainer.history
 happens around that — the checkpoint, the history files, progress bars, your own code — is a
 :class:`~hetconv_edu.train.callbacks.Callback` on the engine's events.
 
-The class is longer than this package's usual module (about 500 lines) because a trainer is one
-state machine: construction, slicing, epoch ends, stopping, evaluation and the state that a
-checkpoint saves all read and write the same counters. Its pieces that stand alone live beside
-it: the config, devices, schedules, the step's snapshot, evaluation, checkpoint files, the run
-folder and the callbacks.
+This module is longer than the package's usual ~500 lines because :class:`Trainer` is one state
+machine whose methods read and write the same counters (epoch, step, batch in epoch, the
+unfinished epoch's sums, the stop flag): slicing, epoch ends, stopping and resuming cannot be
+pulled apart without passing that state around. A quarter of it is the docstrings of the public
+API. What stands alone lives beside it: the config, devices, the optimiser, the step's snapshot
+(``transaction``), evaluation, checkpoint files, the run folder and the callbacks.
 """
 
 from __future__ import annotations
@@ -147,50 +148,20 @@ class Trainer:
         if self.world_size > 1 and not distributed().is_initialized():
             distributed().init_process_group("nccl" if self.device.type == "cuda" else "gloo")
             self._owns_group = True
-
-        if dataset is None:
-            dataset = load_dataset(
-                config.dataset,
-                config.data_root,
-                subset=config.subset,
-                test_subset=config.test_subset,
-                seed=config.seed,
-                download=config.download,
-            )
-        self.dataset = dataset
+        self.dataset = dataset if dataset is not None else self._load_data()
         self.run_path = Path(config.run_dir) / config.run_name
         self.folder = RunFolder(self.run_path, writer=self.is_main)
-
         self.model = self._build_model()
         self._cost: NetworkCost | None = None
-        self.model.to(device=self.device, memory_format=self._memory_format)
-        self._train_model: nn.Module = self.model
-        if self.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
-            self._train_model = DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
-            )
-        self.batches = Batches(
-            dataset, "train", config.batch_size, shuffle=True, augment=config.augment,
-            seed=config.seed, device=self.device, rank=self.rank, world_size=self.world_size,
-            drop_last=True,
-        )  # fmt: skip
-        self.steps_per_epoch = len(self.batches)
-        if self.steps_per_epoch == 0:
-            raise ValueError(
-                f"batch_size={config.batch_size} is larger than the {self.batches.num_examples} "
-                f"training images per process; use a smaller batch size or more images"
-            )
-        self.total_steps = self.steps_per_epoch * config.epochs
+        self._place_model()
+        self._make_batches()
         self.optimizer, self.scheduler = make_optimizer(self.model, config, self.total_steps)
         self._amp_dtype = amp_dtype(self.device)
         self.scaler = make_scaler(self.device, self._amp_dtype)
         self.evaluator = Evaluator(
-            self.model, dataset, device=self.device, memory_format=self._memory_format,
+            self.model, self.dataset, device=self.device, memory_format=self._memory_format,
             autocast=self._autocast, rank=self.rank, world_size=self.world_size,
         )  # fmt: skip
-
         self.history = History()
         self.epoch = 0
         self.global_step = 0
@@ -202,6 +173,47 @@ class Trainer:
         self._callbacks = CallbackList()
         for callback in (Checkpoint(), HistoryFiles(), *callbacks):
             self._callbacks.add(callback)
+        self._open_folder(resume, overwrite)
+
+    # ---- construction helpers ------------------------------------------------------------
+
+    def _load_data(self) -> ImageDataset:
+        """The config's data set (its subset, test subset and seed)."""
+        c = self.config
+        return load_dataset(
+            c.dataset, c.data_root, subset=c.subset, test_subset=c.test_subset, seed=c.seed,
+            download=c.download,
+        )  # fmt: skip
+
+    def _place_model(self) -> None:
+        """The model on the device in the memory format; DistributedDataParallel when
+        distributed (``_train_model``, what training steps call)."""
+        self.model.to(device=self.device, memory_format=self._memory_format)
+        self._train_model: nn.Module = self.model
+        if self.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self._train_model = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+
+    def _make_batches(self) -> None:
+        """This process's shuffled, augmented training batches and the step counts."""
+        c = self.config
+        self.batches = Batches(
+            self.dataset, "train", c.batch_size, shuffle=True, augment=c.augment, seed=c.seed,
+            device=self.device, rank=self.rank, world_size=self.world_size, drop_last=True,
+        )  # fmt: skip
+        self.steps_per_epoch = len(self.batches)
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                f"batch_size={c.batch_size} is larger than the {self.batches.num_examples} "
+                f"training images per process; use a smaller batch size or more images"
+            )
+        self.total_steps = self.steps_per_epoch * c.epochs
+
+    def _open_folder(self, resume: bool, overwrite: bool) -> None:
+        """Lock the run folder, then continue the run there (``resume``) or claim it."""
         self.folder.acquire()
         try:
             if resume:
@@ -211,8 +223,6 @@ class Trainer:
         except BaseException:
             self.folder.release()
             raise
-
-    # ---- construction helpers ------------------------------------------------------------
 
     def _build_model(self) -> nn.Module:
         """The network the config names (subclasses train other networks on the same loop)."""
