@@ -65,7 +65,8 @@ class Callback:
     Attributes:
         order: callbacks run in increasing order (ties: in the order they were added). The
             run's files come first (:class:`Checkpoint` 10, :class:`HistoryFiles` 20), then
-            functions and callbacks that read them (50, the default), then displays (90).
+            functions and callbacks that read them (50, the default), then displays
+            (:class:`ProgressBar` 90, :class:`EpochLog` 95).
     """
 
     order = 50
@@ -291,7 +292,9 @@ class ProgressBar(Callback):
 class EpochLog(Callback):
     """One line per epoch (rank 0 only): ``  HetConv P=4 epoch 3: test 71.20%, 1520 images/s,
     42 s`` (seconds since the callback was made), written with ``write`` (default ``print``,
-    flushed)."""
+    flushed). It comes after the progress bars (order 95), so its line never cuts a bar."""
+
+    order = 95
 
     def __init__(self, write: Callable[[str], object] | None = None) -> None:
         self.write = write or functools.partial(print, flush=True)
