@@ -4,8 +4,8 @@
 shows it in colour. Four checks, each a function returning :class:`Finding` s (level ``ok``,
 ``warn`` or ``error``, a topic, a message and a fix):
 
-* :func:`check_versions` — jupyterlab, ipywidgets, jupyterlab_widgets, anywidget and plotly
-  against :data:`KNOWN_PROBLEMS`, the combinations known not to work (and missing packages).
+* :func:`check_versions` — jupyterlab, ipywidgets, jupyterlab_widgets and plotly against
+  :data:`KNOWN_PROBLEMS`, the combinations known not to work (and missing packages).
 * :func:`check_server_restart` — a running Jupyter server that started before the widget
   extensions were installed: its pages cannot show widgets ("Failed to load model class" or
   nothing) until the *server* is restarted; restarting the kernel does not help.
@@ -67,7 +67,7 @@ __all__ = [
 LEVELS = ("ok", "warn", "error")
 """Finding levels, from fine to blocking. The command line exits 1 when any is ``error``."""
 
-FRONT_END_PACKAGES = ("jupyterlab", "ipywidgets", "jupyterlab_widgets", "anywidget", "plotly")
+FRONT_END_PACKAGES = ("jupyterlab", "ipywidgets", "jupyterlab_widgets", "plotly")
 """The packages whose versions decide whether widgets and live figures show in the page."""
 
 RESTART_SERVER = (
@@ -337,32 +337,16 @@ KNOWN_PROBLEMS: tuple[KnownProblem, ...] = (
         {"plotly": "missing"},
         "error",
         "plotly is not installed: no figure can be drawn.",
-        "pip install 'plotly>=6' 'anywidget>=0.9' (or run make lab).",
+        "pip install 'plotly>=6' (or run make lab).",
     ),
     KnownProblem(
         "plotly",
         {"plotly": "<6"},
         "error",
-        "plotly {plotly} is older than 6: this package's live figures are plotly 6's "
-        "FigureWidget, built on anywidget (plotly 5's needed a widget extension of its own).",
-        "pip install 'plotly>=6' 'anywidget>=0.9', then restart the Jupyter server.",
-    ),
-    KnownProblem(
-        "anywidget",
-        {"plotly": ">=6", "anywidget": "missing"},
-        "error",
-        "plotly {plotly} builds its live FigureWidget on anywidget, which plotly does not "
-        "install: every live figure fails with 'Please install anywidget to use the "
-        "FigureWidget class'.",
-        "pip install 'anywidget>=0.9', then restart the Jupyter server (anywidget's front end "
-        "is a JupyterLab extension).",
-    ),
-    KnownProblem(
-        "anywidget",
-        {"anywidget": "<0.9"},
-        "error",
-        "anywidget {anywidget} is older than 0.9, the oldest this package's live figures support.",
-        "pip install 'anywidget>=0.9', then restart the Jupyter server.",
+        "plotly {plotly} is older than 6, which the apps' live figures are written for "
+        "(they send their numbers to the page in plotly 6's binary form): the apps cannot "
+        "draw their figures.",
+        "pip install 'plotly>=6', then restart the Jupyter server.",
     ),
 )
 """Package versions known not to work together, most specific first within each topic."""
@@ -421,7 +405,6 @@ def check_versions(
 
 WIDGET_EXTENSIONS = {
     "@jupyter-widgets/jupyterlab-manager": "jupyterlab_widgets",
-    "anywidget": "anywidget",
     "jupyterlab-plotly": "plotly",
 }
 """JupyterLab extensions the notebooks' widgets need -> the Python package installing each."""

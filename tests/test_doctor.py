@@ -41,7 +41,6 @@ GOOD = {
     "jupyterlab": "4.2.5",
     "ipywidgets": "8.1.5",
     "jupyterlab_widgets": "3.0.13",
-    "anywidget": "0.9.13",
     "plotly": "6.0.1",
 }
 
@@ -96,14 +95,12 @@ def test_the_installed_versions_are_read_and_pass() -> None:
         ({"jupyterlab": "3.6.7"}, "warn", "JupyterLab 3.6.7 is older", "'jupyterlab>=4.2,<5'"),
         ({"jupyterlab": "5.0.0a1"}, "warn", "newer than the 4.x", "'jupyterlab>=4.2,<5'"),
         ({"plotly": None}, "error", "plotly is not installed", "'plotly>=6'"),
-        ({"plotly": "5.24.1"}, "error", "plotly 5.24.1 is older than 6", "'anywidget>=0.9'"),
         (
-            {"anywidget": None},
+            {"plotly": "5.24.1"},
             "error",
-            "plotly 6.0.1 builds its live FigureWidget on anywidget",
-            "pip install 'anywidget>=0.9', then restart the Jupyter server",
+            "plotly 5.24.1 is older than 6",
+            "pip install 'plotly>=6', then restart the Jupyter server",
         ),
-        ({"anywidget": "0.8.4"}, "error", "anywidget 0.8.4 is older than 0.9", "'anywidget>=0.9'"),
     ],
 )
 def test_each_known_bad_combination_is_named_with_its_fix(
@@ -118,10 +115,10 @@ def test_each_known_bad_combination_is_named_with_its_fix(
 
 
 def test_independent_problems_are_all_reported() -> None:
-    broken = {**GOOD, "jupyterlab_widgets": "1.1.11", "anywidget": None, "jupyterlab": "3.6.7"}
+    broken = {**GOOD, "jupyterlab_widgets": "1.1.11", "plotly": None, "jupyterlab": "3.6.7"}
     messages = " | ".join(f.message for f in check_versions(broken))
     assert "needs jupyterlab_widgets 3" in messages
-    assert "builds its live FigureWidget on anywidget" in messages
+    assert "plotly is not installed" in messages
     assert "JupyterLab 3.6.7 is older" in messages
 
 
@@ -179,30 +176,25 @@ def test_extension_install_times_from_folders(tmp_path: Path) -> None:
     now = time.time()
     first, second = tmp_path / "env", tmp_path / "user"
     _fake_extension(first, "@jupyter-widgets/jupyterlab-manager", now - 3600)
-    _fake_extension(first, "anywidget", now - 100)
-    _fake_extension(second, "anywidget", now - 10)  # shadowed: JupyterLab loads the first
-    _fake_extension(second, "jupyterlab-plotly", now - 50)
+    _fake_extension(first, "jupyterlab-plotly", now - 100)
+    _fake_extension(second, "jupyterlab-plotly", now - 10)  # shadowed: JupyterLab loads the first
     _fake_extension(first, "some-other-extension", now)
     times = extension_install_times([first, second, tmp_path / "absent"])
     assert times == pytest.approx(
-        {
-            "@jupyter-widgets/jupyterlab-manager": now - 3600,
-            "anywidget": now - 100,
-            "jupyterlab-plotly": now - 50,
-        }
+        {"@jupyter-widgets/jupyterlab-manager": now - 3600, "jupyterlab-plotly": now - 100}
     )
 
 
 def test_a_server_older_than_the_widgets_must_be_restarted(tmp_path: Path) -> None:
     now = time.time()
     _fake_extension(tmp_path, "@jupyter-widgets/jupyterlab-manager", now - 7200)
-    _fake_extension(tmp_path, "anywidget", now - 60)  # installed while the server ran
+    _fake_extension(tmp_path, "jupyterlab-plotly", now - 60)  # installed while the server ran
     server = ServerStart("http://127.0.0.1:8888/", 4242, now - 600)
     findings = check_server_restart([server], extension_install_times([tmp_path]))
     (finding,) = findings
     assert finding.level == "error" and finding.topic == "jupyter server"
     assert "http://127.0.0.1:8888/" in finding.message and "4242" in finding.message
-    assert "anywidget (anywidget)" in finding.message
+    assert "jupyterlab-plotly (plotly)" in finding.message
     assert "jupyterlab-manager" not in finding.message  # installed before the server started
     assert "Failed to load model class" in finding.message
     assert finding.fix == RESTART_SERVER
@@ -211,17 +203,17 @@ def test_a_server_older_than_the_widgets_must_be_restarted(tmp_path: Path) -> No
 
 def test_a_server_started_after_the_widgets_is_fine() -> None:
     now = time.time()
-    installed = {"anywidget": now - 600, "jupyterlab-plotly": now - 500}
+    installed = {"@jupyter-widgets/jupyterlab-manager": now - 600, "jupyterlab-plotly": now - 500}
     old = ServerStart("http://127.0.0.1:8888/", 1, now - 550)
     new = ServerStart("http://127.0.0.1:9999/", 2, now - 10)
     findings = check_server_restart([old, new], installed)
     assert [f.level for f in findings] == ["error", "ok"]
     assert "jupyterlab-plotly (plotly)" in findings[0].message
-    assert "anywidget" not in findings[0].message
+    assert "jupyterlab-manager" not in findings[0].message
 
 
 def test_no_running_server_is_fine() -> None:
-    (finding,) = check_server_restart([], {"anywidget": time.time()})
+    (finding,) = check_server_restart([], {"jupyterlab-plotly": time.time()})
     assert finding.level == "ok" and "No running Jupyter server" in finding.message
 
 
