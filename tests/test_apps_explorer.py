@@ -86,9 +86,14 @@ def test_p_offers_only_valid_parts_and_follows_m_and_n():
     c.out_channels.value = 7  # no common divisor but 1
     assert list(c.p.options) == [1] and c.p.value == 1
     assert "Only P = 1" in c.note.value
+    assert c.p.disabled  # one stop: nothing to move
     assert seen == [LayerValues(12, 16, 3, 4), LayerValues(12, 7, 3, 1)]  # one call per change
     c.kernel_size.value = 5
     assert seen[-1] == LayerValues(12, 7, 5, 1) and len(seen) == 3
+    c.out_channels.value = 8  # 12 and 8 share 2 and 4: P can move again
+    assert list(c.p.options) == [1, 2, 4] and not c.p.disabled
+    assert not channel_controls(16, 16, 3, 8).p.disabled
+    assert ChannelControls(7, 12, 3, 1).p.disabled
 
 
 def test_every_reachable_setting_is_valid():

@@ -56,6 +56,7 @@ def make_app(tmp_path: Path, data=None, data_root=None, settings=TINY) -> Traini
 
 def test_train_fills_curves_table_scatter_and_inspection(tmp_path: Path, data_root: Path) -> None:
     app = make_app(tmp_path, data_root=data_root)
+    assert app.inspect_select.disabled  # no finished run to choose yet
     with warnings.catch_warnings(record=True) as escaped:
         warnings.simplefilter("always")
         runs = app.train_blocking()
@@ -81,7 +82,7 @@ def test_train_fills_curves_table_scatter_and_inspection(tmp_path: Path, data_ro
     assert len(app.scatter.data) == 3
     # The last finished run is inspected: confusion matrix and prediction grid.
     assert app.inspect_select.options == ("standard", "HetConv P=2", "HetConv P=4")
-    assert app.inspect_select.value == "HetConv P=4"
+    assert app.inspect_select.value == "HetConv P=4" and not app.inspect_select.disabled
     assert app.inspect_box.children == (app.confusion_fig.widget, app.predictions_fig.widget)
     app.inspect_select.value = "standard"
     title = app.confusion_fig.layout.title.text
@@ -129,6 +130,8 @@ def test_stop_during_training_stops_early_and_keeps_history(tmp_path: Path, tiny
     assert not app.running and not app.train_button.disabled and app.stop_button.disabled
     # The curves show what was trained before the stop.
     assert len(app.curves.data[0].x) == trainer.global_step
+    # One run to inspect: the dropdown shows it, with nothing else to choose.
+    assert app.inspect_select.options == (first.label,) and app.inspect_select.disabled
 
 
 @pytest.mark.parametrize(

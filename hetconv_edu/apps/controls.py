@@ -65,8 +65,8 @@ class ChannelControls:
     """M, N, K and P controls whose P always divides M and N (see :func:`channel_controls`).
 
     Attributes: ``in_channels``, ``out_channels`` (``BoundedIntText``), ``kernel_size``
-    (``ToggleButtons``), ``p`` (``SelectionSlider`` over the valid parts), ``note`` (``HTML``:
-    why P moved), ``widget`` (all of them in a ``VBox``).
+    (``ToggleButtons``), ``p`` (``SelectionSlider`` over the valid parts, disabled when only
+    P = 1 is valid), ``note`` (``HTML``: why P moved), ``widget`` (all of them in a ``VBox``).
     """
 
     def __init__(
@@ -121,6 +121,7 @@ class ChannelControls:
             tooltip="P: every P-th kernel of a filter is K×K; P must divide M and N",
             continuous_update=continuous_update,
             style=_DESCRIPTION,
+            disabled=len(valid_parts(m, n)) == 1,
             layout=widgets.Layout(width=css_width(420)),
         )
         self.note = widgets.HTML(value=self._options_note(m, n))
@@ -200,6 +201,7 @@ class ChannelControls:
             self.p.options = allowed  # selects the first option …
         if self.p.value != new:
             self.p.value = new  # … so set the nearest valid P after it
+        self.p.disabled = len(allowed) == 1  # a slider with one stop is no control
         self.note.value = self._options_note(m, n, (wanted, new) if new != wanted else None)
 
     def _on_channels(self, _change: dict) -> None:

@@ -341,6 +341,7 @@ class TrainingApp:
         self.inspect_select = W.Dropdown(
             options=[],
             description="Inspect run",
+            disabled=True,  # enabled once there are two finished runs to choose between
             style=style,
             layout=W.Layout(width=css_width(420)),
         )
@@ -740,6 +741,7 @@ class TrainingApp:
     def _select_inspect(self, run: Run) -> None:
         options = [r.label for r in self.runs if r.finished]
         self.inspect_select.options = options
+        self.inspect_select.disabled = len(options) < 2
         if self.inspect_select.value == run.label:
             self._on_inspect({"new": run.label})
         else:
