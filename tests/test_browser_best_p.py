@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_harness import jupyter_lab
+from browser_harness import check_live_after_reload, jupyter_lab
 
 from hetconv_edu.apps.best_p import (
     RESULTS_ENV,
@@ -164,3 +164,10 @@ def test_a_pick_in_beat_the_search_is_judged_by_the_package(lab) -> None:
     lab.screenshot("best-p-page")
     assert lab.page_errors == [] and lab.cell_errors() == []
     lab.assert_no_external_requests()
+
+
+def test_after_a_reload_every_control_redraws_its_figures(lab) -> None:
+    """Slow device, a reloaded page (the kernel still running): every figure comes back, then
+    the time toggle, the budget controls and every layer's dropdown in "Beat the search"
+    change a figure of their section (the live curves change when it runs, above)."""
+    check_live_after_reload(lab, "best-p-lab-reload", minimum=7)

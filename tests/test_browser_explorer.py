@@ -10,7 +10,12 @@ import re
 
 import numpy as np
 import pytest
-from browser_harness import ARTIFACTS, jupyter_lab, rendered_map
+from browser_harness import (
+    ARTIFACTS,
+    check_live_after_reload,
+    jupyter_lab,
+    rendered_map,
+)
 
 from hetconv_edu.flops import hetconv_ratio
 from hetconv_edu.pattern import Kernel, hetconv_pattern, valid_parts
@@ -113,3 +118,11 @@ def test_an_exercise_checks_an_answer_in_the_browser(lab):
     lab.screenshot("explorer-exercise", selector=".hetconv-exercise")
     lab.assert_no_external_requests()
     assert ARTIFACTS.is_dir()
+
+
+def test_after_a_reload_every_control_redraws_its_figures(lab) -> None:
+    """Slow device, a reloaded page (the kernel still running): every figure comes back, then
+    every slider, toggle, dropdown, checkbox and number box of each of the six explorers
+    changes that explorer's figures in the page (D_o changes numbers only)."""
+    check_live_after_reload(lab, "explorer-lab-reload", minimum=40)
+    lab.screenshot("explorer-after-reload", selector=APP)

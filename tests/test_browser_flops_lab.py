@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_harness import jupyter_lab
+from browser_harness import check_live_after_reload, jupyter_lab
 
 from hetconv_edu.flops import hetconv_ratio, layer_cost
 from hetconv_edu.viz.flops_lab import fmt_count
@@ -67,3 +67,10 @@ def test_flops_lab_in_jupyterlab(lab) -> None:
     lab.screenshot("flops-lab-latency", selector=".hetconv-flops-latency")
     assert not lab.cell_errors()
     lab.assert_no_external_requests()
+
+
+def test_after_a_reload_every_control_redraws_its_figures(lab) -> None:
+    """Slow device, a reloaded page (the kernel still running): every figure comes back, then
+    in the layer, ratio, network and breakdown sections every control changes a figure of its
+    section (the latency chart changes when "measure" is pressed, above)."""
+    check_live_after_reload(lab, "flops-lab-lab-reload", minimum=15)

@@ -1,5 +1,6 @@
-"""Notebook 03 in a real JupyterLab + Chromium: run all cells on a fake CIFAR-10, press Train,
-see the curves get points, press Stop, and see the training stop early."""
+"""Notebook 03 in a real JupyterLab + Chromium: run all cells on a fake CIFAR-10, reload the
+page and see every figure come back live, press Train, see the curves get points, press Stop,
+and see the training stop early."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_harness import jupyter_lab
+from browser_harness import check_live_after_reload, jupyter_lab
 
 from tests.datasets import write_fake_cifar10
 
@@ -31,18 +32,27 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         "HETCONV_EDU_RUNS": str(tmp_path_factory.mktemp("runs")),
     }
     with jupyter_lab(env=env, label="training") as lab:
+        lab.open_notebook("03_train_cifar10.ipynb")
+        lab.run_all_cells(timeout=300)
         yield lab
 
 
-def test_train_watch_and_stop_in_jupyterlab(lab) -> None:
-    lab.open_notebook("03_train_cifar10.ipynb")
-    lab.run_all_cells(timeout=300)
+def test_run_all_trains_the_lesson_comparison(lab) -> None:
     assert not lab.cell_errors()
     # CI mode trained the tiny comparison during Run All: the table has three rows.
     lab.expect_text(MESSAGE, "Done: 3 runs", timeout=60)
     lab.expect_text(".hetconv-results-table", "HetConv P=4")
     lab.screenshot("training-after-run-all", selector=".hetconv-training-section")
 
+
+def test_after_a_reload_every_control_redraws_its_figures(lab) -> None:
+    """Slow device, a reloaded page (the kernel still running): every figure comes back, then
+    choosing another of the three runs to inspect redraws its confusion matrix and
+    predictions (the curves and the scatter change when Train runs, below)."""
+    check_live_after_reload(lab, "training-lab-reload", minimum=1)
+
+
+def test_train_watch_and_stop_in_jupyterlab(lab) -> None:
     # A longer comparison: 2,000 images (40 batches of 50) × 20 epochs per run.
     lab.fill("Epochs", "20")
     lab.fill("Train images", "2000")
