@@ -31,7 +31,7 @@ test:
 	@scripts/system-deps.sh --browser
 	@scripts/setup.sh
 	$(MAKE) --no-print-directory lint
-	LD_PRELOAD=$(TCMALLOC) $(VENV)/python -m pytest
+	LD_PRELOAD=$(TCMALLOC) $(VENV)/python -m pytest -n 2 --dist loadscope
 
 bench: setup
 	LD_PRELOAD=$(TCMALLOC) $(VENV)/python benchmarks/layer_speed.py --quick

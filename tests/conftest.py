@@ -7,6 +7,12 @@ CIFAR-10 (500 train, 100 test), one per test module.
 
 Every test leaves torch's thread count as it found it (the command line's ``--threads`` and the
 trainers set it for the whole process; a later test must not inherit 64 threads).
+
+Run in parallel (``make test``: pytest-xdist's ``-n 2 --dist loadscope``), every browser test
+goes to one worker, one after the other: each drives a slowed Chromium with two CPU-bound
+processes beside its kernel (the slow-device condition), and two at once would measure each
+other. The other worker takes the rest, a test module at a time (its module fixtures are made
+once).
 """
 
 from __future__ import annotations
@@ -18,6 +24,23 @@ import torch
 
 from hetconv_edu.data import ImageDataset, load_cifar10, load_dataset
 from tests.datasets import write_fake_cifar10
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """With ``--dist loadscope``: every browser test file (``test_browser_*.py``) in one scope,
+    each other test module a scope of its own. (pytest-xdist's ``loadgroup`` would do this by
+    marker, but it renames test ids in a way pytest 9 no longer reads.)"""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserTestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "browser" if Path(module).name.startswith("test_browser_") else module
+
+    return BrowserTestsTogether(config, log)
 
 
 @pytest.fixture(autouse=True)
