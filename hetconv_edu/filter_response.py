@@ -54,6 +54,7 @@ from hetconv_edu.pattern import Kernel, check_part, hetconv_pattern, shifted_to_
 from hetconv_edu.train import CHECKPOINT, TrainConfig, read_checkpoint
 
 __all__ = [
+    "MAX_RANDOM_FILTERS",
     "STEM_KERNEL",
     "FilterResponder",
     "FilterResponse",
@@ -62,7 +63,7 @@ __all__ = [
     "TrainedWeights",
     "block_layer",
     "find_trained_runs",
-    "seeded_filter",
+    "seeded_filters",
     "stem_weight",
 ]
 
@@ -75,8 +76,8 @@ class FilterResponse:
     """Filter ``filter_index`` of a HetConv layer on one image (float32 numpy arrays).
 
     ``image`` is the test image (C, H, W) uint8; ``inputs`` (M, H, W) the layer's input;
-    ``kxk``, ``one``, ``output``, ``standard`` (H_o, W_o) as the module says. ``pattern`` is the
-    filter's row of the kernel map (M,) and ``input_note`` says what the input is.
+    ``kxk``, ``one``, ``output``, ``standard`` (H_o, W_o) as the module says; ``input_note`` says
+    in a few words what the input is, ``weights_note`` which weights the layer has.
     """
 
     filter_index: int
@@ -103,16 +104,37 @@ def _seed(*numbers: int) -> int:
     return zlib.crc32(",".join(map(str, numbers)).encode())
 
 
-@functools.lru_cache(maxsize=2048)
-def seeded_filter(seed: int, in_channels: int, kernel_size: int, n: int) -> torch.Tensor:
-    """Filter n's dense K×K weight (M, K, K), uniform ±1/√(M·K²) like ``nn.Conv2d``'s default
-    initialisation, from its own generator seeded by (seed, M, K, n): the same for every N and
-    P. Read-only (cached)."""
+MAX_RANDOM_FILTERS = 512
+"""Filters the random weights are drawn for (the explorer's largest N)."""
+
+
+@functools.lru_cache(maxsize=2)
+def _filter_stream(seed: int, in_channels: int, kernel_size: int) -> torch.Tensor:
     m, k = in_channels, kernel_size
-    generator = torch.Generator().manual_seed(_seed(seed, m, k, n))
+    generator = torch.Generator().manual_seed(_seed(seed, m, k))
     bound = 1.0 / float(np.sqrt(m * k * k))
-    weight = (torch.rand(m, k, k, generator=generator) * 2 - 1) * bound
-    return weight.requires_grad_(False)
+    stream = (torch.rand(MAX_RANDOM_FILTERS, m, k, k, generator=generator) * 2 - 1) * bound
+    return stream.requires_grad_(False)
+
+
+def seeded_filters(seed: int, in_channels: int, kernel_size: int, first: int, count: int):
+    """Dense K×K weights (count, M, K, K) of filters first … first + count − 1, uniform
+    ±1/√(M·K²) like ``nn.Conv2d``'s default initialisation, drawn once per (seed, M, K) for
+    :data:`MAX_RANDOM_FILTERS` filters: filter n's weights are the same for every N and P.
+
+    Raises:
+        ValueError: a filter beyond :data:`MAX_RANDOM_FILTERS`.
+    """
+    m = check_positive_int("in_channels", in_channels)
+    k = check_positive_int("kernel_size", kernel_size)
+    first = check_int("first", first, minimum=0)
+    count = check_positive_int("count", count)
+    if first + count > MAX_RANDOM_FILTERS:
+        raise ValueError(
+            f"random weights are drawn for filters 0 … {MAX_RANDOM_FILTERS - 1}, "
+            f"asked for up to filter {first + count - 1}"
+        )
+    return _filter_stream(check_int("seed", seed, minimum=0), m, k)[first : first + count]
 
 
 @functools.lru_cache(maxsize=16)
@@ -168,12 +190,10 @@ class RandomWeights:
         """What the weights are, for a selector: ``"random weights (seed 0)"``."""
         return f"random weights (seed {self.seed})"
 
-    def input_note(self, in_channels: int) -> str:
-        """What the layer's input is."""
-        return (
-            f"the image after a first standard 3×3 layer + ReLU (random, seed {self.seed}): "
-            f"{in_channels} channels"
-        )
+    @property
+    def input_note(self) -> str:
+        """What the layer's input is, in a few words."""
+        return f"image → standard 3×3 conv + ReLU (seed {self.seed})"
 
     def layer_input(self, images: SampleImages, index: int, in_channels: int) -> torch.Tensor:
         """The layer's input (M, H, W) for image ``index``: normalised, the seeded first layer,
@@ -187,9 +207,7 @@ class RandomWeights:
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """``(dense, bias, standard)`` of filters n0 … n0 + P − 1: the HetConv dense weight
         (P, M, K, K), no bias, and the standard filters (the seeded dense filters)."""
-        standard = torch.stack(
-            [seeded_filter(self.seed, in_channels, kernel_size, n) for n in range(n0, n0 + p)]
-        )
+        standard = seeded_filters(self.seed, in_channels, kernel_size, n0, p)
         return standard, None, standard
 
 
@@ -305,10 +323,10 @@ class TrainedWeights:
     def label(self) -> str:
         return self.run.label
 
-    def input_note(self, in_channels: int) -> str:
-        return (
-            f"the image after the first layers of {self.run.name} (trained): {in_channels} channels"
-        )
+    @property
+    def input_note(self) -> str:
+        """What the layer's input is, in a few words."""
+        return f"image → the first layers of {self.run.name} (trained)"
 
     def fits(self, in_channels: int, out_channels: int, kernel_size: int, p: int) -> bool:
         """Whether the explorer's setting is this layer's."""
@@ -379,6 +397,10 @@ class FilterResponder:
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._size = check_positive_int("cache", cache)
 
+    def clear(self) -> None:
+        """Forget the kept inputs and block results (the next response computes afresh)."""
+        self._cache.clear()
+
     def _cached(self, key: tuple[Any, ...], make: Any) -> Any:
         if key in self._cache:
             self._cache.move_to_end(key)
@@ -425,10 +447,13 @@ class FilterResponder:
             ("input", id(weights), m, i), lambda: weights.layer_input(self.images, i, m)
         )
         n0 = f - f % p
-        kxk, one, standard = self._cached(
+        kxk, one, dense, bias = self._cached(
             ("block", id(weights), m, k, p, i, n0), lambda: _block_maps(weights, x, m, k, p, n0)
         )
         j = f - n0
+        with torch.no_grad():
+            b = None if bias is None else bias[j : j + 1]
+            standard = F.conv2d(x[None], dense[j : j + 1], b, padding=k // 2)[0, 0].numpy()
         return FilterResponse(
             filter_index=f,
             image=self.images.images[i].numpy(),
@@ -437,18 +462,18 @@ class FilterResponder:
             kxk=kxk[j],
             one=one[j],
             output=one[j] + kxk[j],
-            standard=standard[j],
-            input_note=weights.input_note(m),
+            standard=standard,
+            input_note=weights.input_note,
             weights_note=weights.label,
         )
 
 
 def _block_maps(
     weights: Weights, x: torch.Tensor, m: int, k: int, p: int, n0: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """K×K path, 1×1 path and standard-filter output of filters n0 … n0 + P − 1 (P, H, W)."""
+) -> tuple[np.ndarray, np.ndarray, torch.Tensor, torch.Tensor | None]:
+    """K×K path and 1×1 path (P, H, W) of filters n0 … n0 + P − 1, and their standard
+    filters (P, M, K, K) and bias."""
     dense, bias, standard = weights.block(m, k, p, n0)
     with torch.no_grad():
         kxk, one = block_layer(dense, bias, p).forward_parts(x)
-        full = F.conv2d(x[None], standard, bias, padding=k // 2)[0]
-    return kxk.numpy(), one.numpy(), full.numpy()
+    return kxk.numpy(), one.numpy(), standard, bias

@@ -16,12 +16,13 @@ import hetconv_edu.data.fashion_mnist as fashion_mnist
 from hetconv_edu.data import DatasetNotFoundError, ImageDataset, load_dataset, samples
 from hetconv_edu.data.samples import drawn_pattern, sample_images, samples_of
 from hetconv_edu.filter_response import (
+    MAX_RANDOM_FILTERS,
     FilterResponder,
     RandomWeights,
     TrainedWeights,
     block_layer,
     find_trained_runs,
-    seeded_filter,
+    seeded_filters,
     stem_weight,
 )
 from hetconv_edu.layers import HetConv2d
@@ -55,7 +56,7 @@ def test_random_responses_equal_a_loop_over_the_kernels(m, n, k, p):
     responder = FilterResponder(images)
     weights = RandomWeights(3)
     x = torch.from_numpy(responder.response(weights, m, n, k, p, 0, 0).inputs)
-    dense = torch.stack([seeded_filter(3, m, k, f) for f in range(n)])
+    dense = seeded_filters(3, m, k, 0, n)
     for f in range(n):
         r = responder.response(weights, m, n, k, p, f, 0)
         kxk, one, standard = loop_response(x, dense, f, p)
@@ -85,7 +86,7 @@ def test_paths_add_to_the_layer_output_exactly():
     images = drawn_pattern(16)
     r = FilterResponder(images).response(RandomWeights(0), 8, 8, 3, 4, 5, 0)
     x = torch.from_numpy(r.inputs)
-    layer = block_layer(torch.stack([seeded_filter(0, 8, 3, f) for f in range(4, 8)]), None, 4)
+    layer = block_layer(seeded_filters(0, 8, 3, 4, 4), None, 4)
     with torch.no_grad():
         y = layer(x)
     assert np.array_equal(r.output, y[1].numpy())  # filter 5 is the block's filter 1
@@ -109,6 +110,16 @@ def test_random_input_is_the_seeded_first_layer_and_moving_p_keeps_the_kernels()
     assert np.array_equal(r4.standard, r8.standard)
     assert not np.allclose(r4.output, r8.output)
     assert "seed 1" in r4.input_note and r4.weights_note == "random weights (seed 1)"
+
+
+def test_random_filters_are_the_same_whatever_the_block_and_stop_at_the_largest_n():
+    whole = seeded_filters(5, 6, 3, 0, MAX_RANDOM_FILTERS)
+    assert torch.equal(seeded_filters(5, 6, 3, 8, 4), whole[8:12])
+    assert not torch.equal(seeded_filters(6, 6, 3, 8, 4), whole[8:12])  # another seed
+    bound = 1 / (6 * 9) ** 0.5
+    assert whole.abs().max() <= bound and whole.abs().max() > 0.9 * bound
+    with pytest.raises(ValueError, match="filters 0 … 511, asked for up to filter 512"):
+        seeded_filters(5, 6, 3, 510, 3)
 
 
 @pytest.mark.parametrize(
