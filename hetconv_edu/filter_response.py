@@ -193,7 +193,7 @@ class RandomWeights:
     @property
     def input_note(self) -> str:
         """What the layer's input is, in a few words."""
-        return f"image → standard 3×3 conv + ReLU (seed {self.seed})"
+        return f"image → 3×3 conv + ReLU (seed {self.seed})"
 
     def layer_input(self, images: SampleImages, index: int, in_channels: int) -> torch.Tensor:
         """The layer's input (M, H, W) for image ``index``: normalised, the seeded first layer,

@@ -205,7 +205,7 @@ class LinkedExplorerApp:
             description="filter n",
             tooltip="the filter drawn in detail; or click a row of the map",
             style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(250)),
+            layout=widgets.Layout(width=css_width(215)),
         )
         sizes = sorted({*OUT_SIZES, int(out_size)})
         self.out_size = widgets.Dropdown(
@@ -215,7 +215,7 @@ class LinkedExplorerApp:
             description_allow_html=True,
             tooltip="output size D_o × D_o of the cost",
             style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(125)),
+            layout=widgets.Layout(width=css_width(118)),
         )
         self.compare = widgets.Dropdown(
             options=list(COMPARE_CHOICES),
@@ -223,7 +223,7 @@ class LinkedExplorerApp:
             description="vs",
             tooltip="a family whose cost the formula compares with",
             style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(215)),
+            layout=widgets.Layout(width=css_width(200)),
         )
         for control in (self.out_size, self.compare):
             control.add_class(NO_FIGURE_CLASS)  # they change the formula only
@@ -233,7 +233,7 @@ class LinkedExplorerApp:
             description="image",
             tooltip=self.images.note,
             style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(255)),
+            layout=widgets.Layout(width=css_width(180)),
         )
         self.weights = widgets.Dropdown(
             options=[(self._random.label, _RANDOM)] + [(r.label, str(r.path)) for r in self.runs],
@@ -246,7 +246,7 @@ class LinkedExplorerApp:
                 else "random weights, or the first HetConv layer of a run of notebook 03"
             ),
             style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(255)),
+            layout=widgets.Layout(width=css_width(275)),
         )
         self.pick = widgets.IntText(value=-1, layout=widgets.Layout(display="none"))
         self.pick.add_class(PICK_CLASS)
@@ -264,28 +264,24 @@ class LinkedExplorerApp:
             [self.figure.widget],
             layout=widgets.Layout(width=f"{FIGURE_WIDTH}px", flex="0 0 auto"),
         )
-        bar = widgets.HBox(
-            [
-                self.controls.in_channels,
-                self.controls.out_channels,
-                self.controls.kernel_size,
-                self.controls.p,
-                self.filter_index,
-            ],
-            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
-        )
+        items = [
+            self.controls.in_channels,
+            self.controls.out_channels,
+            self.controls.kernel_size,
+            self.controls.p,
+            self.filter_index,
+            self.out_size,
+            self.compare,
+            self.image,
+            self.weights,
+        ]
+        for item in items:
+            item.layout.flex = "0 0 auto"
+            item.layout.margin = "2px 10px 2px 0"
+        bar = widgets.HBox(items, layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
         bar.add_class("hetconv-linked-bar")
         side = widgets.VBox(
-            [
-                self.formula,
-                widgets.HBox(
-                    [self.out_size, self.compare], layout=widgets.Layout(flex_flow="row wrap")
-                ),
-                self.image,
-                self.weights,
-                self.controls.note,
-                self.status,
-            ],
+            [self.formula, self.controls.note, self.status],
             layout=widgets.Layout(flex="1 1 0", min_width="0", padding="0 0 0 10px"),
         )
         self.widget = widgets.VBox(
@@ -309,10 +305,11 @@ class LinkedExplorerApp:
     def _compact_controls(self) -> None:
         """The shared M/N/K/P controls with one-letter labels (their tooltips say more)."""
         c = self.controls
-        c.in_channels.description, c.in_channels.layout.width = "M", css_width(105)
-        c.out_channels.description, c.out_channels.layout.width = "N", css_width(105)
+        c.in_channels.description, c.in_channels.layout.width = "M", css_width(88)
+        c.out_channels.description, c.out_channels.layout.width = "N", css_width(88)
         c.kernel_size.description = "K"
-        c.p.description, c.p.layout.width = "P", css_width(250)
+        c.kernel_size.style.button_width = css_width(44)
+        c.p.description, c.p.layout.width = "P", css_width(215)
 
     # ------------------------------------------------------------------ state and update
 

@@ -84,7 +84,7 @@ LINKS: tuple[str, ...] = ("kxk", "1x1")
 KIND_LINK: dict[Kernel, str] = {Kernel.FULL: "kxk", Kernel.ONE: "1x1"}
 
 FIGURE_WIDTH = 720
-FIGURE_HEIGHT = 450
+FIGURE_HEIGHT = 432
 """Pixel size of the figure: beside the formula panel it fits a 1280×720 screen."""
 WINDOW_CHANNELS = 8
 """Input channels the detail view draws (a window of M; the map shows all)."""
@@ -107,6 +107,15 @@ RESPONSE_PANELS: tuple[tuple[str, str, str | None], ...] = (
     ("given_up", "difference", None),
 )
 """The response maps left to right: (attribute of the response, title, link)."""
+
+
+_PANEL_HOVER = (
+    "K×K path (its M/P K×K kernels)",
+    "1×1 path (its 1×1 kernels + bias)",
+    "output = K×K path + 1×1 path",
+    "standard filter (all K×K taps kept)",
+    "difference = standard − output (what the 1×1 kernels give up)",
+)
 
 
 class FilterView(Protocol):
@@ -142,10 +151,11 @@ def _px_y(y: float) -> float:
     return round(1.0 - y / FIGURE_HEIGHT, 5)
 
 
-_MAP = (52, 38, 232, 218)  # left, top, right, bottom in px
+_MAP = (52, 56, 226, 226)  # left, top, right, bottom in px
 _SLOTS = (300, 40, 712)  # left, top, right; the height follows from the channel count
-_PHOTO = (40, 306, 136, 402)
-_RESPONSES_LEFT, _RESPONSE_SIZE, _RESPONSE_GAP, _RESPONSES_TOP = 196, 86, 20, 310
+_PHOTO = (40, 318, 126, 404)
+_RESPONSES_LEFT, _RESPONSE_SIZE, _RESPONSE_GAP, _RESPONSES_TOP = 160, 86, 18, 318
+_DETAIL_TITLE = 294  # bottom of the "filter n on the image" line
 
 
 def channel_window(state: ExplorerState, width: int = WINDOW_CHANNELS) -> tuple[int, int]:
@@ -330,7 +340,7 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
             f"<span style='color:{KIND_COLORS[Kernel.FULL]}'>■</span> {k}×{k} (K×K)   "
             f"<span style='color:{KIND_COLORS[Kernel.ONE]}'>■</span> 1×1",
             _px_x(8),
-            _px_y(258),
+            _px_y(33),
             yanchor="top",
         )
     )
@@ -464,10 +474,11 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
     )
     annotations.append(
         _annotation(
-            f"<b>Image</b>: {html.escape(view.image_name.split(' (')[0])}",
-            _px_x(8),
-            _px_y(top - 6),
-            size=FONT_SIZE - 1,
+            html.escape(view.image_name.split(" (")[0]),
+            _px_x((left + right) / 2),
+            _px_y(bottom + 4),
+            xanchor="center",
+            yanchor="top",
         )
     )
     maps = [np.asarray(getattr(view, attr)) for attr, _title, _link in RESPONSE_PANELS]
@@ -478,7 +489,7 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
     for j, ((_attr, title, link), values) in enumerate(zip(RESPONSE_PANELS, maps, strict=True)):
         x0 = _RESPONSES_LEFT + j * (_RESPONSE_SIZE + _RESPONSE_GAP) + (14 if j >= 3 else 0)
         x1 = x0 + _RESPONSE_SIZE
-        y0 = _RESPONSES_TOP + 4
+        y0 = _RESPONSES_TOP
         y1 = y0 + _RESPONSE_SIZE
         h, w = values.shape
         axis = j + 4
@@ -499,7 +510,7 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
                 "zmin": -(het if j < 3 else other),
                 "zmax": het if j < 3 else other,
                 "showscale": False,
-                "hovertemplate": f"{title}: %{{z:.3f}}<extra></extra>",
+                "hovertemplate": f"{_PANEL_HOVER[j]}: %{{z:.3f}}<extra></extra>",
                 "meta": {"link": link} if link else {},
             }
         )
@@ -533,27 +544,42 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
             )
     annotations.append(
         _annotation(
-            f"<b>Filter {f} on the image</b> "
+            f"<b>Filter {f} on an image</b>: "
             f"<span style='color:#8C510A'>■</span> < 0 < "
             f"<span style='color:#01665E'>■</span>",
-            _px_x(_RESPONSES_LEFT),
-            _px_y(_RESPONSES_TOP - 30),
+            _px_x(8),
+            _px_y(_DETAIL_TITLE),
             size=FONT_SIZE - 1,
         )
     )
     annotations.append(
         _annotation(
-            "standard: all K×K taps kept · difference = standard − output<br>"
-            f"(the right pair's colour scale is ×{other / het:.1f})",
-            _px_x(_RESPONSES_LEFT),
-            _px_y(_RESPONSES_TOP + _RESPONSE_SIZE + 12),
+            "→",
+            _px_x((_PHOTO[2] + _RESPONSES_LEFT) / 2),
+            _px_y(_RESPONSES_TOP + _RESPONSE_SIZE / 2),
+            xanchor="center",
+            yanchor="middle",
+            size=FONT_SIZE + 1,
+        )
+    )
+    pair_x = _RESPONSES_LEFT + 3 * (_RESPONSE_SIZE + _RESPONSE_GAP) + 14
+    annotations.append(
+        _annotation(
+            f"colour scale ×{other / het:.1f}",
+            _px_x(pair_x + _RESPONSE_SIZE + _RESPONSE_GAP / 2),
+            _px_y(_RESPONSES_TOP + _RESPONSE_SIZE + 4),
+            xanchor="center",
             yanchor="top",
             font={"color": "#555555"},
         )
     )
     layout["shapes"] = shapes
     layout["annotations"] = annotations
-    return FigureData(*themed_json(traces, layout))
+    themed_traces, themed_layout = themed_json(traces, layout)
+    # Every colour, line and font is set here: no template (plotly's expand to thousands of
+    # properties, a third of an update's time), in either style.
+    themed_layout["template"] = "none"
+    return FigureData(themed_traces, themed_layout)
 
 
 def unchecked_figure(data: FigureData) -> go.Figure:
@@ -646,8 +672,8 @@ def formula_html(state: ExplorerState) -> str:
     value = "<b data-value='{key}'>{text}</b>"
     sq = "²"
     lines = [
-        "<div class='hetconv-f-title'>Cost of this layer "
-        f"(MACs, output D<sub>o</sub>×D<sub>o</sub> = {d}×{d})</div>",
+        "<div class='hetconv-f-title'>Cost in MACs, output "
+        f"D<sub>o</sub>×D<sub>o</sub> = {d}×{d}</div>",
         "<div class='hetconv-f-line'>FL<sub>H</sub> = "
         + _term("kxk", f"D<sub>o</sub>{sq}·M·N·K{sq}/P")
         + " + "
@@ -671,16 +697,15 @@ def formula_html(state: ExplorerState) -> str:
         + f"<span class='hetconv-term hetconv-term-1x1 hetconv-bar-1x1' data-link='1x1' "
         f"style='width:{100 * (1 - share):.1f}%'>1×1 {100 * (1 - share):.0f} %</span></div>",
         "<div class='hetconv-f-line'>÷ standard D<sub>o</sub>²·M·N·K² = "
-        f"{_n(standard)} → "
+        f"{_n(standard)}: "
         + value.format(key="ratio", text=f"{total / standard:.4f}")
-        + f" = 1/P + (1 − 1/P)/K² = 1/{p} + ({p - 1}/{p})/{k * k}</div>",
+        + " = 1/P + (1 − 1/P)/K²</div>",
         "<div class='hetconv-f-line'>weights N·(M·K²/P + M − M/P) = "
-        f"{n}·({m * k * k // p} + {m - m // p}) = "
         + value.format(key="weights", text=_n(cost.params))
         + f" (standard {_n(n * m * k * k)})</div>",
         f"<div class='hetconv-f-line'>filter {state.filter_index}: "
         + _term("kxk", f"{len(full)} K×K at m = {_channels(full)}")
-        + " and "
+        + " + "
         + _term("1x1", f"{ones} × 1×1")
         + "</div>",
     ]
