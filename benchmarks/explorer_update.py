@@ -12,10 +12,12 @@ way a student triggers it: by setting a control.
 * The **kernel-arrangement explorer** (:class:`hetconv_edu.apps.explorer.ExplorerApp`, target
   < 50 ms): moving P through its valid values, alone and compared with another family.
 
-Medians over many interleaved rounds (:func:`hetconv_edu.timing.time_candidates`). Outside a
-kernel the widget messages are serialized but not sent, so this is the Python side only (the
-browser's redraw comes on top). The linked explorer runs on a drawn test image here (no data
-set needed); a CIFAR-10 image has the same 3×32×32 size.
+Medians over many interleaved rounds (:func:`hetconv_edu.timing.time_candidates`), and for the
+linked explorer also the CPU time this process spends per update (``time.process_time``, all
+its threads): on a shared machine the wall-clock time includes waiting for a core, the CPU time
+does not. Outside a kernel the widget messages are serialized but not sent, so this is the
+Python side only (the browser's redraw comes on top). The linked explorer runs on a drawn test
+image here (no data set needed); a CIFAR-10 image has the same 3×32×32 size.
 
     python benchmarks/explorer_update.py            # M = N = 512 and 64
     python benchmarks/explorer_update.py --rounds 200
@@ -25,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
+import time
 from collections.abc import Callable
 
 from hetconv_edu.apps.explorer import ExplorerApp
@@ -71,6 +75,14 @@ def image_stepper(app: LinkedExplorerApp) -> Callable[[], None]:
     return step
 
 
+def cpu_ms(step: Callable[[], None], calls: int) -> float:
+    """Mean CPU time of this process per call of ``step``, in ms."""
+    start = time.process_time()
+    for _ in range(calls):
+        step()
+    return 1000 * (time.process_time() - start) / calls
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="timed rounds (default 40)")
@@ -105,11 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         candidates[f"linked M=N={m} image"] = image_stepper(app)
     candidates |= {name: p_stepper(app) for name, app in old.items()}
     timings = time_candidates(candidates, rounds=args.rounds, warmup=3)
-    print(f"explorer updates (median of {args.rounds} rounds, Python side)")
+    cpu = {name: cpu_ms(step, args.rounds) for name, step in candidates.items() if "linked" in name}
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"explorer updates (median of {args.rounds} rounds, Python side; load average {load})")
     for name, t in timings.items():
         ms = 1000 * t.median_s
+        extra = f", CPU {cpu[name]:.2f} ms" if name in cpu else ""
         print(f"  {name:30s} {ms:7.2f} ms   (min {1000 * min(t.times_s):.2f}, "
-              f"max {1000 * max(t.times_s):.2f})")  # fmt: skip
+              f"max {1000 * max(t.times_s):.2f}{extra})")  # fmt: skip
     for app in [*linked.values(), *old.values()]:
         assert app.last_error is None, app.last_error
     ok = True

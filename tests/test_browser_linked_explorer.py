@@ -37,11 +37,10 @@ PARTS = {
     "overview (kernel map)": f"{FIGURE} .cartesianlayer .subplot.xy",
     "detail (filter n)": f"{FIGURE} .cartesianlayer .subplot.x2y2",
     "detail (image)": f"{FIGURE} .cartesianlayer .subplot.x3y3",
-    "detail (K×K path)": f"{FIGURE} .cartesianlayer .subplot.x4y4",
-    "detail (difference)": f"{FIGURE} .cartesianlayer .subplot.x8y8",
+    "detail (the responses)": f"{FIGURE} .cartesianlayer .subplot.x4y4",
     "formula": f"{APP} .hetconv-formula",
 }
-"""The five parts of the issue (the detail view by its first and last maps)."""
+"""The five parts of the issue (the detail view by its filter, image and response maps)."""
 
 _VISIBLE_JS = """
 (selectors) => {

@@ -28,18 +28,21 @@ their sizes compare; the input channels share a grey scale (0 = black).
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from hetconv_edu.flops import layer_cost, standard_macs
+from hetconv_edu.flops import hetconv_macs, standard_macs
 from hetconv_edu.pattern import Kernel
 from hetconv_edu.viz.explorer import (
     ExplorerState,
+    FamilyNumbers,
     FigureData,
     explorer_stages,
     family_numbers,
@@ -227,13 +230,30 @@ def _solid(color: str) -> list[list[Any]]:
 # ----------------------------------------------------------------------------- figure
 
 
+@functools.lru_cache(maxsize=8)
+def _map_cells(m: int, n: int, p: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
+    """Column-form cells of the K×K and the 1×1 kernels of the HetConv map (read-only, kept:
+    a 512×512 map takes 10 ms). A HetConv map needs no grid padding (P > 1: every row and
+    column holds both kinds), so z is 1 everywhere and travels as bytes."""
+    pattern = explorer_stages("hetconv", m, n, p)[0].pattern
+    out = []
+    for kind in (Kernel.FULL, Kernel.ONE):
+        x, y, z = kind_cells(pattern, kind)
+        if not np.isnan(z).any():
+            z = z.astype(np.uint8)
+        for array in (x, y, z):
+            array.setflags(write=False)
+        out.append((x, y, z))
+    return tuple(out)
+
+
 def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
     """The overview and detail views of ``state`` (a HetConv layer; ``state.family`` is not
     drawn) with filter ``state.filter_index`` applied to an image (``view``).
 
     Axes: ``x``/``y`` the kernel map; ``x2``/``y2`` the filter's kernels above its input
     channels, one slot per channel of :func:`channel_window`; ``x3``/``y3`` the image;
-    ``x4``/``y4`` … ``x8``/``y8`` the response maps of :data:`RESPONSE_PANELS`. Traces carry
+    ``x4``/``y4`` the response maps of :data:`RESPONSE_PANELS` side by side. Traces carry
     ``meta = {"link": ...}`` (and ``"pick": "filter"`` on the map); link shapes are named
     ``link-kxk`` / ``link-1x1`` and drawn with opacity 0 (:func:`link_css` shows them).
 
@@ -290,8 +310,7 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
             "mirror": True,
         },
     )
-    for kind in (Kernel.FULL, Kernel.ONE):
-        x, y, z = kind_cells(pattern, kind)
+    for kind, (x, y, z) in zip((Kernel.FULL, Kernel.ONE), _map_cells(m, n, p), strict=True):
         traces.append(
             {
                 "type": "heatmap",
@@ -485,27 +504,35 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
     # the HetConv sum (K×K + 1×1 = output) on one scale, the comparison pair on another
     het = float(max(np.abs(a).max() for a in maps[:3])) or 1.0
     other = float(max(np.abs(a).max() for a in maps[3:])) or 1.0
-    operators = ("+", "=", "vs", "")
+    operators = ("+", "=", "vs", "", "")  # after each map
+    # all five maps on one pair of axes (one subplot draws faster than five), in pixel units
+    h, w = maps[0].shape
+    unit = _RESPONSE_SIZE / max(h, w)  # px per map pixel
+    lefts = [
+        _RESPONSES_LEFT + j * (_RESPONSE_SIZE + _RESPONSE_GAP) + (14 if j >= 3 else 0)
+        for j in range(len(maps))
+    ]
+    right = lefts[-1] + _RESPONSE_SIZE
+    top, bottom = _RESPONSES_TOP, _RESPONSES_TOP + _RESPONSE_SIZE
+    layout |= _axes(
+        4,
+        (_px_x(_RESPONSES_LEFT), _px_x(right)),
+        (_px_y(bottom), _px_y(top)),
+        x={"visible": False, "range": [-0.5, (right - _RESPONSES_LEFT) / unit - 0.5]},
+        y={"visible": False, "range": [_RESPONSE_SIZE / unit - 0.5, -0.5]},
+    )
     for j, ((_attr, title, link), values) in enumerate(zip(RESPONSE_PANELS, maps, strict=True)):
-        x0 = _RESPONSES_LEFT + j * (_RESPONSE_SIZE + _RESPONSE_GAP) + (14 if j >= 3 else 0)
-        x1 = x0 + _RESPONSE_SIZE
-        y0 = _RESPONSES_TOP
-        y1 = y0 + _RESPONSE_SIZE
-        h, w = values.shape
-        axis = j + 4
-        layout |= _axes(
-            axis,
-            (_px_x(x0), _px_x(x1)),
-            (_px_y(y1), _px_y(y0)),
-            x={"visible": False, "range": [-0.5, w - 0.5]},
-            y={"visible": False, "range": [h - 0.5, -0.5]},
-        )
+        x0, x1 = lefts[j], lefts[j] + _RESPONSE_SIZE
         traces.append(
             {
                 "type": "heatmap",
-                "xaxis": f"x{axis}",
-                "yaxis": f"y{axis}",
+                "xaxis": "x4",
+                "yaxis": "y4",
                 "z": values.astype(np.float32),
+                "x0": (x0 - _RESPONSES_LEFT) / unit,
+                "dx": 1,
+                "y0": 0,
+                "dy": 1,
                 "colorscale": RESPONSE_COLORSCALE,
                 "zmin": -(het if j < 3 else other),
                 "zmax": het if j < 3 else other,
@@ -515,15 +542,15 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
             }
         )
         annotations.append(
-            _annotation(title, _px_x((x0 + x1) / 2), _px_y(y0 - 4), xanchor="center")
+            _annotation(title, _px_x((x0 + x1) / 2), _px_y(top - 4), xanchor="center")
         )
-        if j < len(operators):
+        if operators[j]:
             gap_x = x1 + (_RESPONSE_GAP + (14 if j == 2 else 0)) / 2
             annotations.append(
                 _annotation(
                     operators[j],
                     _px_x(gap_x),
-                    _px_y((y0 + y1) / 2),
+                    _px_y((top + bottom) / 2),
                     xanchor="center",
                     yanchor="middle",
                     size=FONT_SIZE + 1,
@@ -538,20 +565,10 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
                     yref="paper",
                     x0=_px_x(x0 - pad),
                     x1=_px_x(x1 + pad),
-                    y0=_px_y(y1 + pad),
-                    y1=_px_y(y0 - pad - 18),
+                    y0=_px_y(bottom + pad),
+                    y1=_px_y(top - pad - 18),
                 )
             )
-    annotations.append(
-        _annotation(
-            f"<b>Filter {f} on an image</b>: "
-            f"<span style='color:#8C510A'>■</span> < 0 < "
-            f"<span style='color:#01665E'>■</span>",
-            _px_x(8),
-            _px_y(_DETAIL_TITLE),
-            size=FONT_SIZE - 1,
-        )
-    )
     annotations.append(
         _annotation(
             "→",
@@ -651,7 +668,8 @@ def formula_html(state: ExplorerState) -> str:
     weights, filter n's kernels and the compared family's ratio.
 
     Values carry ``data-value`` attributes (``kxk``, ``one``, ``total``, ``ratio``,
-    ``weights``) so tests can read them. Everything is computed by :mod:`hetconv_edu.flops`.
+    ``weights``) so tests can read them. FL_H is :func:`hetconv_edu.flops.hetconv_macs`, the
+    compared family's numbers :func:`hetconv_edu.viz.explorer.family_numbers`.
     """
     m, n, k, p, d = (
         state.in_channels,
@@ -662,8 +680,8 @@ def formula_html(state: ExplorerState) -> str:
     )
     kxk = d * d * m * n * k * k // p
     one = (m - m // p) * d * d * n
-    cost = layer_cost(f"hetconv:{p}", m, n, k, d, bias=False)
-    total = cost.macs  # == kxk + one (the paper's FL_H), tested
+    total = hetconv_macs(d, m, n, k, p)  # the paper's FL_H = kxk + one
+    weights = n * (m * k * k // p + m - m // p)  # = layer_cost(...).params, tested
     standard = standard_macs(d, m, n, k)
     share = kxk / total
     row = explorer_stages("hetconv", m, n, p)[0].pattern[state.filter_index]
@@ -701,7 +719,7 @@ def formula_html(state: ExplorerState) -> str:
         + value.format(key="ratio", text=f"{total / standard:.4f}")
         + " = 1/P + (1 − 1/P)/K²</div>",
         "<div class='hetconv-f-line'>weights N·(M·K²/P + M − M/P) = "
-        + value.format(key="weights", text=_n(cost.params))
+        + value.format(key="weights", text=_n(weights))
         + f" (standard {_n(n * m * k * k)})</div>",
         f"<div class='hetconv-f-line'>filter {state.filter_index}: "
         + _term("kxk", f"{len(full)} K×K at m = {_channels(full)}")
@@ -710,7 +728,7 @@ def formula_html(state: ExplorerState) -> str:
         + "</div>",
     ]
     if state.compare is not None and state.compare != "hetconv":
-        other = family_numbers(state, state.compare)
+        other = _compared(replace(state, filter_index=0), state.compare)
         change = 100 * (total / other.macs - 1)
         lines.append(
             f"<div class='hetconv-f-line'>vs {html.escape(other.title)}: {other.formula} = "
@@ -718,6 +736,12 @@ def formula_html(state: ExplorerState) -> str:
             f"{'fewer' if change < 0 else 'more'} MACs</div>"
         )
     return f"{_FORMULA_CSS}<div class='hetconv-formula'>{''.join(lines)}</div>"
+
+
+@functools.lru_cache(maxsize=32)
+def _compared(state: ExplorerState, family: str) -> FamilyNumbers:
+    """The compared family's numbers (kept: at M = N = 512 they take 10 ms)."""
+    return family_numbers(state, family)
 
 
 _FORMULA_CSS = (
