@@ -182,7 +182,9 @@ def test_a_click_on_the_map_picks_the_filter(lab):
     )
     assert lab.readout("filter n", within=APP) == "9"
     lab.expect_text(f"{APP} .hetconv-formula", "filter 9: 4 K×K at m = 1, 5, 9, 13")
-    lab.page.mouse.move(5, 5)
+    lab.page.mouse.move(5, 5)  # the figure was redrawn under the mouse: no highlight is left
+    lab.page.wait_for_function(f"() => !document.querySelector('{APP}')"
+                               f".hasAttribute('{LINK_ATTRIBUTE}')")  # fmt: skip
 
 
 def test_moving_p_updates_every_view_on_the_slow_device(lab):

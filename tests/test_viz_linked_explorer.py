@@ -259,3 +259,11 @@ def _plain(value):
 
 def _nested(value: list) -> bool:
     return bool(value) and isinstance(value[0], list) and not isinstance(value[0][0], dict)
+
+
+def test_every_part_has_its_title():
+    state = ExplorerState(16, 16, 3, 4, filter_index=5)
+    texts = [a["text"] for a in linked_figure_data(state, view_for(state)).layout["annotations"]]
+    for title in ("Kernel map", "Filter 5</b> at real kernel sizes", "Filter 5 on an image"):
+        assert any(title in t for t in texts), title
+    assert any(t.startswith("cat") for t in texts)  # the image's class under it

@@ -106,6 +106,7 @@ LINK_SCRIPT = f"""
       root.querySelectorAll('.js-plotly-plot').forEach(function (gd) {{
         if (gd.hetconvLinked || typeof gd.on !== 'function') return;
         gd.hetconvLinked = true;
+        show(null);  // a redrawn figure: the part that was hovered is gone
         gd.on('plotly_hover', function (ev) {{ show(metaOf(ev)[1].link); }});
         gd.on('plotly_unhover', function () {{ show(null); }});
         gd.on('plotly_click', function (ev) {{
@@ -122,6 +123,7 @@ LINK_SCRIPT = f"""
       var term = ev.target.closest ? ev.target.closest('[data-link]') : null;
       if (term) show(term.getAttribute('data-link'));
     }});
+    root.addEventListener('mouseleave', function () {{ show(null); }});
     root.addEventListener('mouseout', function (ev) {{
       var term = ev.target.closest ? ev.target.closest('[data-link]') : null;
       if (term) show(null);
@@ -308,7 +310,7 @@ class LinkedExplorerApp:
         c.in_channels.description, c.in_channels.layout.width = "M", css_width(88)
         c.out_channels.description, c.out_channels.layout.width = "N", css_width(88)
         c.kernel_size.description = "K"
-        c.kernel_size.style.button_width = css_width(44)
+        c.kernel_size.style.button_width = css_width(52)
         c.p.description, c.p.layout.width = "P", css_width(215)
 
     # ------------------------------------------------------------------ state and update

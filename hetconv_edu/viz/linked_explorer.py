@@ -579,6 +579,16 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
             size=FONT_SIZE + 1,
         )
     )
+    annotations.append(
+        _annotation(
+            f"<b>Filter {f} on an image</b>: "
+            f"<span style='color:#8C510A'>■</span> &lt; 0 &lt; "
+            f"<span style='color:#01665E'>■</span>",
+            _px_x(8),
+            _px_y(_DETAIL_TITLE),
+            size=FONT_SIZE - 1,
+        )
+    )
     pair_x = _RESPONSES_LEFT + 3 * (_RESPONSE_SIZE + _RESPONSE_GAP) + 14
     annotations.append(
         _annotation(
