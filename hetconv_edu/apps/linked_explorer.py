@@ -2,10 +2,10 @@
 
 :class:`LinkedExplorerApp` wires controls to the pure views of
 :mod:`hetconv_edu.viz.linked_explorer` and the filter responses of
-:mod:`hetconv_edu.filter_response`: one compact bar (M, N, K, P, filter n), one figure (the
-kernel map; filter n at its real kernel sizes over its input channels and applied to a test
-image), and a column with the formula (FL_H with today's numbers) and the other choices
-(D_o, a family to compare with, the image, the weights).
+:mod:`hetconv_edu.filter_response`: one compact bar of controls (M, N, K, P, filter n, D_o, a
+family to compare with, the image, the weights), one figure (the kernel map; filter n at its
+real kernel sizes over its input channels and applied to a test image) and beside it the
+formula (FL_H with today's numbers).
 
 How the views are linked, and why this way. Figures are shown by
 :class:`~hetconv_edu.apps.live_figure.LiveFigure` (the whole figure rendered by plotly's own

@@ -22,8 +22,10 @@ and the figure's *link shapes* — frames drawn with opacity 0 around the filter
 input channels and around the path responses, named ``"link-kxk"`` / ``"link-1x1"`` and made
 visible by their ``data-index``. No Python runs on a hover.
 
-The response maps share one colour scale (a diverging brown–white–teal, symmetric around 0) so
-their sizes compare; the input channels share a grey scale (0 = black).
+The response maps use a diverging brown–white–teal scale, symmetric around 0: the K×K path, the
+1×1 path and the output share one (so the sum can be read), the standard filter and the
+difference share another, whose size relative to the first is written under them. The input
+channels share a grey scale (0 = black).
 """
 
 from __future__ import annotations
