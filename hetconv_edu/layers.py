@@ -122,10 +122,16 @@ class _ConvSettings(nn.Module):
         Raises:
             ValueError: ``x`` is not 3-D or 4-D, or has not ``in_channels`` channels.
         """
+        batch, unbatched = self._as_batch(x)
+        y = self._forward(batch)
+        return y.squeeze(0) if unbatched else y
+
+    def _as_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """``x`` as a 4-D batch, and whether it was one unbatched image (see :meth:`forward`)."""
         if x.dim() == 4 and x.shape[1] == self.in_channels:
-            return self._forward(x)
+            return x, False
         if x.dim() == 3 and x.shape[0] == self.in_channels:
-            return self._forward(x.unsqueeze(0)).squeeze(0)
+            return x.unsqueeze(0), True
         layer = f"{type(self).__name__}({self.in_channels}, {self.out_channels}, ...)"
         if x.dim() not in (3, 4):
             raise ValueError(
@@ -428,23 +434,50 @@ class HetConv2d(_RecordsSettings, _ConvSettings):
         but does the full standard-convolution work; for tests and figures."""
         return F.conv2d(x, self.dense_weight(), self.bias, self.stride, self.padding, self.dilation)
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layer's two paths on ``x``, computed by the code :meth:`forward` runs:
+        ``(kxk, one)``, each shaped like ``forward(x)`` ((B, N, H_o, W_o) or (N, H_o, W_o)).
+
+        * ``kxk``: what the M/P K×K kernels of every filter give (the grouped K×K convolution);
+        * ``one``: what its M − M/P 1×1 kernels give (the 1×1 convolution), plus the bias.
+
+        ``one + kxk`` is exactly ``forward(x)``, bit for bit: :meth:`forward` adds these two
+        tensors. For P = 1 there are no 1×1 kernels: ``kxk`` is the whole convolution with the
+        bias, ``one`` zero. FL_H's two terms, D_o²·M·N·K²/P and (M − M/P)·D_o²·N MACs, are the
+        work of ``kxk`` and ``one``.
+
+        Raises:
+            ValueError: as :meth:`forward`, for a wrong rank or channel count.
+        """
+        batch, unbatched = self._as_batch(x)
+        kxk, one = self._parts(batch)
+        if one is None:
+            one = torch.zeros_like(kxk)
+        return (kxk.squeeze(0), one.squeeze(0)) if unbatched else (kxk, one)
+
+    def _parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(K×K part, 1×1 part + bias)`` of a 4-D batch; the 1×1 part is None for P = 1."""
         if self.p == 1:
-            return F.conv2d(x, self.weight_kxk, self.bias, self.stride, self.padding, self.dilation)
+            y = F.conv2d(x, self.weight_kxk, self.bias, self.stride, self.padding, self.dilation)
+            return y, None
         p = self.p
-        y = F.conv2d(self._centre_input(x), self.weight_1x1_dense(), self.bias, self.stride)
+        one = F.conv2d(self._centre_input(x), self.weight_1x1_dense(), self.bias, self.stride)
         if not self._shifted:
-            y_kxk = F.conv2d(x, self.weight_kxk, None, self.stride, self.padding, self.dilation, p)
-            return y.add_(y_kxk)
+            kxk = F.conv2d(x, self.weight_kxk, None, self.stride, self.padding, self.dilation, p)
+            return kxk, one
         # Shifted layout: channel i·P + r belongs to group r. A channel shuffle lists the input
         # channels group by group, the grouped K×K conv (filters listed the same way) runs, and
         # the inverse shuffle puts each group's outputs back at their shifted positions.
         m = self.in_channels
         w_kxk = self.weight_kxk.index_select(0, self._kxk_order)
-        y_kxk = F.conv2d(
+        kxk = F.conv2d(
             _channel_shuffle(x, m // p), w_kxk, None, self.stride, self.padding, self.dilation, p
         )
-        return y.add_(_channel_shuffle(y_kxk, p))
+        return _channel_shuffle(kxk, p), one
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        kxk, one = self._parts(x)
+        return kxk if one is None else one.add_(kxk)
 
     def extra_repr(self) -> str:
         s = f"{self._settings_repr()}, p={self.p}, arrangement={self.arrangement!r}"

@@ -46,7 +46,8 @@ def test_the_app_shows_widgets_and_no_code(app):
     assert app.page.locator(APP).count() >= 5  # every explorer of the notebook
     maps = app.page.locator(".hetconv-map").count()
     assert maps >= 5
-    assert app.wait_for_figures() == 2 * maps  # every map and filter figure drawn
+    # every map and filter figure drawn, and the linked explorer's one figure
+    assert app.wait_for_figures() == 2 * maps + 1
     assert app.page.locator(".hetconv-exercise").count() == 5
     assert app.page.locator(".jp-InputArea-editor:visible").count() == 0  # code hidden
     assert "ExplorerApp(" not in app.page.locator("body").inner_text()

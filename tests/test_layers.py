@@ -43,6 +43,12 @@ def kxk_channels(m: int, n: int, p: int, arrangement: str, f: int) -> list[int]:
 def brute_force(layer: HetConv2d, x: torch.Tensor) -> torch.Tensor:
     """Per-(filter, channel) loop: a single-channel F.conv2d for every K×K kernel, a centre-tap
     sample of the zero-padded input for every 1×1 kernel, then the bias."""
+    kxk, one = brute_force_parts(layer, x)
+    return kxk + one
+
+
+def brute_force_parts(layer: HetConv2d, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`brute_force`'s two sums apart: (the K×K kernels', the 1×1 kernels' + the bias)."""
     m, n, p, k = layer.in_channels, layer.out_channels, layer.p, layer.kernel_size
     (sh, sw), (ph, pw), (dh, dw) = layer.stride, layer.padding, layer.dilation
     xp = F.pad(x, (pw, pw, ph, ph))
@@ -50,21 +56,22 @@ def brute_force(layer: HetConv2d, x: torch.Tensor) -> torch.Tensor:
     ho = (hp - dh * (k - 1) - 1) // sh + 1
     wo = (wp - dw * (k - 1) - 1) // sw + 1
     ch, cw = dh * (k - 1) // 2, dw * (k - 1) // 2  # offset of the centre tap in the window
-    out = x.new_zeros(x.shape[0], n, ho, wo)
+    kxk = x.new_zeros(x.shape[0], n, ho, wo)
+    one = x.new_zeros(x.shape[0], n, ho, wo)
     for f in range(n):
         full = kxk_channels(m, n, p, layer.arrangement, f)
         ones = [c for c in range(m) if c not in full]
         for j, c in enumerate(full):
             w = layer.weight_kxk[f, j].reshape(1, 1, k, k)
-            out[:, f] += F.conv2d(
+            kxk[:, f] += F.conv2d(
                 xp[:, c : c + 1], w, stride=layer.stride, dilation=layer.dilation
             )[:, 0]
         for j, c in enumerate(ones):
             sample = xp[:, c, ch : ch + sh * (ho - 1) + 1 : sh, cw : cw + sw * (wo - 1) + 1 : sw]
-            out[:, f] += layer.weight_1x1[f, j] * sample
+            one[:, f] += layer.weight_1x1[f, j] * sample
         if layer.bias is not None:
-            out[:, f] += layer.bias[f]
-    return out
+            one[:, f] += layer.bias[f]
+    return kxk, one
 
 
 @st.composite
@@ -130,6 +137,39 @@ def test_fast_equals_references_and_brute_force(config, seed):
         torch.testing.assert_close(layer.forward_reference(x), expected, rtol=1e-10, atol=1e-10)
         if layer.arrangement == "shifted":
             torch.testing.assert_close(masked_like(layer)(x), expected, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(het_configs(), st.integers(0, 2**31 - 1), st.booleans())
+def test_forward_parts_add_to_forward_exactly_and_are_each_path(config, seed, unbatched):
+    (m, n, k, kwargs), shape = config
+    torch.manual_seed(seed)
+    layer = HetConv2d(m, n, k, dtype=F64, **kwargs)
+    x = torch.randn(shape, dtype=F64)
+    if unbatched:
+        x = x[0]
+    with torch.no_grad():
+        kxk, one = layer.forward_parts(x)
+        y = layer(x)
+        assert kxk.shape == one.shape == y.shape
+        assert torch.equal(one + kxk, y)  # the sum forward computes, bit for bit
+        want_kxk, want_one = brute_force_parts(layer, x if not unbatched else x[None])
+        if unbatched:
+            want_kxk, want_one = want_kxk[0], want_one[0]
+        if layer.p == 1:  # no 1×1 kernels: the bias travels with the K×K part
+            want_kxk, want_one = want_kxk + want_one, torch.zeros_like(want_one)
+        torch.testing.assert_close(kxk, want_kxk, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(one, want_one, rtol=1e-10, atol=1e-10)
+
+
+def test_forward_parts_refuse_a_wrong_input_like_forward():
+    layer = HetConv2d(4, 4, 3, p=2)
+    for bad in (torch.zeros(2, 3, 5, 5), torch.zeros(4, 5)):
+        with pytest.raises(ValueError) as parts_error:
+            layer.forward_parts(bad)
+        with pytest.raises(ValueError) as forward_error:
+            layer(bad)
+        assert str(parts_error.value) == str(forward_error.value)
 
 
 @settings(max_examples=25, deadline=None)

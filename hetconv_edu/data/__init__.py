@@ -30,6 +30,7 @@ The modules, one idea each (every public name is re-exported here):
 * :mod:`~hetconv_edu.data.cifar10` and :mod:`~hetconv_edu.data.fashion_mnist`: the loaders.
 * :mod:`~hetconv_edu.data.catalog`: the data sets by name (:func:`load_dataset`).
 * :mod:`~hetconv_edu.data.batches`: augmentation, normalisation and :class:`Batches`.
+* :mod:`~hetconv_edu.data.samples`: one test image per class for figures (:func:`sample_images`).
 
 The names here are the modules' own objects: a test that changes a setting patches it where it is
 used (``hetconv_edu.data.fashion_mnist.FASHION_MNIST_SYSTEM_DIRS``,
@@ -66,6 +67,7 @@ from hetconv_edu.data.fashion_mnist import (
 )
 from hetconv_edu.data.fetch import download, file_md5
 from hetconv_edu.data.folder import DATA_DIR_ENV, default_data_dir
+from hetconv_edu.data.samples import SampleImages, sample_images
 
 __all__ = [
     "CIFAR10_ARCHIVE",
@@ -86,6 +88,7 @@ __all__ = [
     "DataNotOfficialWarning",
     "DatasetNotFoundError",
     "ImageDataset",
+    "SampleImages",
     "augment",
     "default_data_dir",
     "download",
@@ -96,4 +99,5 @@ __all__ = [
     "load_fashion_mnist",
     "normalize",
     "parse_idx",
+    "sample_images",
 ]
