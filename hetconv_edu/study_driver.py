@@ -11,8 +11,8 @@ continues an interrupted study where it stopped:
    trained on the same training images; its test split is the *validation* images, disjoint
    from the training images (:func:`~hetconv_edu.optimal_p.split_validation`).
 3. **Sensitivities** of every layer on the weight-sharing network, on the validation images.
-4. **Timing** (:meth:`Study.timing`, its own stage: ``retime`` measures it again alone, at a
-   quiet moment; the load average is recorded with it) — every layer at every P, and whole
+4. **Timing** (:meth:`Study.timing`, its own stage: ``retime`` measures it again first, alone,
+   at a quiet moment; the load average is recorded with it) — every layer at every P, and whole
    networks (standard, uniform P, every plan) timed interleaved in one call. The time model is
    a straight line from the layers' sum to the whole network's time fitted on the standard and
    uniform networks (:func:`~hetconv_edu.optimal_p.fit_time_model`).
@@ -569,13 +569,23 @@ class Study:
     # ---- the whole study --------------------------------------------------------------------
 
     def run(self, retime: bool = False) -> OptimalPResults:
-        """Every stage (each skipped when stored); ``retime`` measures the timing stage again.
+        """Every stage (each skipped when stored). ``retime`` first measures the timing stage
+        again, alone (so that it can be done at a quiet moment), then goes on with what is left.
 
         Raises:
             StudyStopped: a training was stopped (everything finished is stored).
-            StudyError: see :meth:`timing`.
+            StudyError: see :meth:`timing`; or ``retime`` before the sensitivities exist (the
+                timing stage needs them to know the plans).
         """
         s = self.settings
+        if retime:
+            sensitivity = self.folder.record("sensitivity")
+            if sensitivity is None:
+                raise StudyError(
+                    "--retime measures the timing stage again, which comes after the "
+                    "sensitivities; they are not measured yet: run the command without --retime"
+                )
+            self.timing(sensitivity, retime=True)
         self.log(
             f"uniform P {self.uniform}, seeds {list(s.seeds)}: {s.epochs} epochs on "
             f"{s.train_images} training images, tested on {len(self.for_test.test_labels)}"
@@ -586,7 +596,7 @@ class Study:
             for config in self.uniform_configs
         }
         sensitivity = self.sensitivity()
-        timing = self.timing(sensitivity, retime=retime)
+        timing = self.timing(sensitivity)
         layers = [
             replace(layer, infer_ms=tuple(t["infer_ms"]), train_ms=tuple(t["train_ms"]))
             for layer, t in zip(self._analytic_layers(), timing["layers"], strict=True)

@@ -167,6 +167,8 @@ def test_an_interrupted_study_continues_where_it_stopped(quick, data: Path, tmp_
     done = _records(out)
     assert sorted(done) == ["run-1,1,1,1-s0"]  # stored the moment it ended
     assert (study_folder_for(out) / "runs" / "run-4,4,4,4-s0" / "checkpoint.pt").exists()
+    status, _, stderr = _main(data, out, "--retime")  # no sensitivities yet: nothing to time
+    assert status == 1 and "comes after the sensitivities" in stderr.strip().splitlines()[-1]
 
     spies = Spies()
     with pytest.MonkeyPatch.context() as mp:
