@@ -6,7 +6,11 @@ accuracy for every configuration of a network (one P per switchable layer):
 * MACs and parameters, analytic (:func:`hetconv_edu.flops.layer_cost`; exact and additive);
 * measured milliseconds per image for inference and for a training step, from the package's one
   timer (:mod:`hetconv_edu.timing`) — per layer and choice, and for whole networks (per-layer
-  times add up only approximately: the network figures are the measured truth);
+  times add up only approximately: the network figures are the measured truth). A results file
+  of schema 2 holds a *calibrated* time model (:attr:`OptimalPResults.time_model`): a straight
+  line from the per-layer sum to the whole network's measured time, fitted on the standard and
+  uniform-P networks (:func:`fit_time_model`); schema 1 files add the per-layer times to the
+  standard network's remainder;
 * accuracy: trained from scratch (uniform P, searched configurations), or predicted by the
   additive model ``reference − Σ sensitivity`` measured on a weight-sharing
   :class:`~hetconv_edu.supernet.SuperNet`.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import json
+import math
 import platform
 import subprocess
 import sys
@@ -66,6 +71,7 @@ __all__ = [
     "analytic_layers",
     "default_results_path",
     "evaluate_config",
+    "fit_time_model",
     "fixed_costs",
     "git_commit",
     "load_results",
@@ -79,7 +85,11 @@ __all__ = [
     "study_config",
 ]
 
-SCHEMA = "hetconv_edu.optimal_p/1"
+SCHEMA = "hetconv_edu.optimal_p/2"
+READABLE_SCHEMAS = ("hetconv_edu.optimal_p/1", SCHEMA)
+"""Schema 1 (one seed per searched configuration, time budgets on the per-layer sum) is still
+read; schema 2 adds the calibrated time model and each run's confusion matrix."""
+TIME_METRICS = ("infer_ms", "train_ms")
 METRICS: dict[str, str] = {
     "macs": "MACs per image",
     "infer_ms": "inference time per image (ms)",
@@ -138,7 +148,10 @@ class LayerCosts:
 class Run:
     """A network trained from scratch: uniform P (``kind="uniform"``) or a searched per-layer
     configuration (``kind="searched"``, with the metric and budget it was searched for and
-    the accuracy the weight-sharing network predicted)."""
+    the accuracy the weight-sharing network measured for it on the validation split). Every
+    seed of one configuration is its own run; ``costs`` are the network's (the same for every
+    seed). ``confusion``: the test confusion matrix (row = true class, column = predicted), from
+    which ``test_acc`` follows (schema 2; empty in schema 1 files)."""
 
     kind: str
     config: tuple[int, ...]
@@ -149,6 +162,7 @@ class Run:
     metric: str | None = None
     budget: float | None = None
     supernet_acc: float | None = None
+    confusion: tuple[tuple[int, ...], ...] = ()
 
     @property
     def label(self) -> str:
@@ -188,16 +202,41 @@ class OptimalPResults:
     runs: tuple[Run, ...] = ()
     evolution: tuple[EvolutionCheck, ...] = ()
     notes: dict[str, Any] = field(default_factory=dict)
+    time_model: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Per time metric (``infer_ms``, ``train_ms``): (intercept ms, slope) of the line from the
+    sum of the layers' measured times to the whole network's (:func:`fit_time_model`). Empty
+    (schema 1): the fixed part's time plus the layers' sum."""
 
     # ---- the additive model ----------------------------------------------------------------
 
+    def _line(self, metric: str) -> tuple[float, float]:
+        """(intercept, slope) of ``metric``'s cost model: the calibrated line for a time with a
+        :attr:`time_model`, else the fixed part and 1 (exact for MACs and parameters)."""
+        _check_metric(metric)
+        if metric in self.time_model:
+            return self.time_model[metric]
+        return self.fixed.get(metric), 1.0
+
+    def fixed_cost(self, metric: str) -> float:
+        """The cost of every configuration that the layers' choices do not change (the
+        knapsack's fixed cost): the fixed part, or the time model's intercept."""
+        return self._line(metric)[0]
+
     def options(self, metric: str) -> list[LayerOptions]:
-        """Every layer as a knapsack item in ``metric``."""
-        return [layer.options(metric) for layer in self.layers]
+        """Every layer as a knapsack item in ``metric`` (times scaled by the time model's
+        slope, so that :meth:`fixed_cost` plus their sum is the modelled network cost)."""
+        slope = self._line(metric)[1]
+        items = [layer.options(metric) for layer in self.layers]
+        if slope == 1.0:
+            return items
+        return [
+            LayerOptions(o.name, o.choices, tuple(slope * c for c in o.costs), o.losses)
+            for o in items
+        ]
 
     def front(self, metric: str) -> list[Plan]:
         """The exact cost / predicted-loss Pareto front (:func:`.search.knapsack_front`)."""
-        return knapsack_front(self.options(metric), self.fixed.get(metric))
+        return knapsack_front(self.options(metric), self.fixed_cost(metric))
 
     def best(self, metric: str, budget: float) -> Plan | None:
         """The configuration of highest predicted accuracy within ``budget`` (None if none fits)."""
@@ -218,11 +257,18 @@ class OptimalPResults:
         return config
 
     def cost(self, config: Sequence[int], metric: str) -> float:
-        """The additive cost of ``config``: the fixed part plus each layer's cost at its P
-        (exact for MACs and parameters, an approximation for measured times)."""
+        """The modelled cost of ``config``: the fixed part plus each layer's cost at its P
+        (exact for MACs and parameters); for a time with a :attr:`time_model`, intercept +
+        slope × the layers' sum (a model: a network's measured time is in its run)."""
+        config = self.check_config(config)
+        intercept, slope = self._line(metric)
+        return intercept + slope * self.layer_sum(config, metric)
+
+    def layer_sum(self, config: Sequence[int], metric: str) -> float:
+        """The sum of the layers' costs in ``metric`` at the P of ``config``."""
         config = self.check_config(config)
         _check_metric(metric)
-        return self.fixed.get(metric) + sum(
+        return sum(
             getattr(layer, metric)[layer.choices.index(p)]
             for layer, p in zip(self.layers, config, strict=True)
         )
@@ -252,7 +298,12 @@ class OptimalPResults:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types, with the schema tag."""
-        return {"schema": SCHEMA, **asdict(self)}
+        values = asdict(self)
+        values["time_model"] = {
+            metric: {"intercept_ms": line[0], "slope": line[1]}
+            for metric, line in self.time_model.items()
+        }
+        return {"schema": SCHEMA, **values}
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "results") -> OptimalPResults:
@@ -261,10 +312,11 @@ class OptimalPResults:
         finite and non-negative, accuracies in [0, 1], choices of P increasing), the model
         (a known network whose switchable layers, shapes and analytic MACs and parameters
         are those stored, recomputed by :func:`model_costs`), the fixed part (standard minus
-        the layers) and each run's configuration and MACs and parameters."""
+        the layers), each run's configuration and MACs and parameters, and each run's test
+        accuracy against its confusion matrix. Schemas :data:`READABLE_SCHEMAS` are read."""
         if not isinstance(data, dict):
             raise ResultsFileError(f"{source}: expected a JSON object, got {type(data).__name__}")
-        if data.get("schema") != SCHEMA:
+        if data.get("schema") not in READABLE_SCHEMAS:
             raise ResultsFileError(
                 f"{source}: schema is {data.get('schema')!r}, expected {SCHEMA!r}; regenerate it "
                 f"with `python benchmarks/optimal_p.py`"
@@ -298,13 +350,14 @@ class OptimalPResults:
                     _evolution(item, f"evolution[{i}]") for i, item in enumerate(data["evolution"])
                 ),
                 notes=dict(data.get("notes", {})),
+                time_model=_time_model(data.get("time_model", {})),
             )
             for run in results.runs:
                 results.check_config(run.config)
             for check in results.evolution:
                 results.check_config(check.knapsack_config)
                 results.check_config(check.best_config)
-            mismatch = _cost_mismatch(results)
+            mismatch = _cost_mismatch(results) or _accuracy_mismatch(results)
         except ResultsFileError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as err:
@@ -394,7 +447,46 @@ def _run(d: dict[str, Any], what: str) -> Run:
                             exclusive_minimum=True) if searched else None,
         supernet_acc=_fraction(d.get("supernet_acc"), f"{what}.supernet_acc") if searched
         else None,
+        confusion=_confusion(d.get("confusion", []), f"{what}.confusion"),
     )  # fmt: skip
+
+
+def _confusion(values: Any, what: str) -> tuple[tuple[int, ...], ...]:
+    rows = tuple(_counts(row, f"{what}[{i}]") for i, row in enumerate(_list(values)))
+    if any(len(row) != len(rows) for row in rows):
+        raise ValueError(f"{what} must be a square matrix (one row and column per class)")
+    return rows
+
+
+def _accuracy_mismatch(results: OptimalPResults) -> str:
+    """The first run whose test accuracy is not its confusion matrix's diagonal over its total
+    (runs without a matrix, schema 1, are not checked); "" when all agree."""
+    for run in results.runs:
+        if not run.confusion:
+            continue
+        total = sum(map(sum, run.confusion))
+        acc = sum(row[i] for i, row in enumerate(run.confusion)) / total if total else math.nan
+        if not abs(acc - run.test_acc) <= 1e-9:
+            return (
+                f"run {run.label} seed {run.seed} stores test_acc {run.test_acc}, its "
+                f"confusion matrix gives {acc}"
+            )
+    return ""
+
+
+def _time_model(d: Any) -> dict[str, tuple[float, float]]:
+    if not isinstance(d, dict):
+        raise ValueError(f"time_model must be a JSON object, got {d!r}")
+    model = {}
+    for metric, line in d.items():
+        check_choice("time_model metric", metric, TIME_METRICS)
+        model[metric] = (
+            check_number(f"time_model.{metric}.intercept_ms", line["intercept_ms"]),
+            check_number(
+                f"time_model.{metric}.slope", line["slope"], minimum=0.0, exclusive_minimum=True
+            ),
+        )
+    return model
 
 
 def _evolution(d: dict[str, Any], what: str) -> EvolutionCheck:
@@ -465,6 +557,31 @@ def fixed_costs(standard: Costs, layers: Sequence[LayerCosts]) -> Costs:
         infer_ms=max(0.0, standard.infer_ms - sum(layer.infer_ms[0] for layer in layers)),
         train_ms=max(0.0, standard.train_ms - sum(layer.train_ms[0] for layer in layers)),
     )
+
+
+def fit_time_model(layer_sums: Sequence[float], network_ms: Sequence[float]) -> tuple[float, float]:
+    """(intercept, slope) of the line ``network ≈ intercept + slope × layer_sum`` through
+    networks whose layers' summed measured time and whole-network measured time are given (ms
+    per image; the study fits it on the standard and uniform-P networks, timed in one
+    interleaved call): least squares; when noise makes that slope not positive, the line through
+    the origin with the ratio of the sums (``slope = Σ network / Σ layer_sum``), so the model
+    always grows with the layers' times.
+
+    Raises:
+        ValueError: fewer than two networks, different lengths, or times that are not
+            positive.
+    """
+    x, y = [float(v) for v in layer_sums], [float(v) for v in network_ms]
+    if len(x) != len(y) or len(x) < 2:
+        raise ValueError(f"need two or more paired times, got {len(x)} and {len(y)}")
+    if not all(v > 0 and math.isfinite(v) for v in (*x, *y)):
+        raise ValueError(f"times must be positive finite numbers, got {x} and {y}")
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    sxx = sum((a - mx) ** 2 for a in x)
+    slope = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True)) / sxx if sxx else 0.0
+    if slope > 0:
+        return my - slope * mx, slope
+    return 0.0, sum(y) / sum(x)
 
 
 def default_results_path(model: str = "small_vgg") -> Path:
@@ -683,14 +800,15 @@ def measure_layers(
     *,
     batch: int = 32,
     rounds: int = 5,
+    device: str = "cpu",
     progress: Callable[[str], None] | None = None,
 ) -> list[LayerCosts]:
     """Costs of every switchable layer of ``net`` at each of its choices of P: analytic MACs
     and parameters (:func:`analytic_layers`), and measured inference and training-step
     milliseconds per image of a :class:`~hetconv_edu.layers.HetConv2d` alone (the arrangement
     the network uses), timed interleaved by :func:`hetconv_edu.timing.time_layers` on a batch
-    of ``batch``. The ``loss`` (sensitivity) is left empty: :func:`measure_sensitivity`
-    measures it. ``input_shape`` is one image's (C, H, W)."""
+    of ``batch`` on ``device``. The ``loss`` (sensitivity) is left empty:
+    :func:`measure_sensitivity` measures it. ``input_shape`` is one image's (C, H, W)."""
     layers = []
     for nested, layer in zip(net.layers, analytic_layers(net, input_shape), strict=True):
         m, n, stride = layer["in_channels"], layer["out_channels"], layer["stride"]
@@ -704,7 +822,11 @@ def measure_layers(
             progress(f"timing {layer['name']}")
         timings = {
             backward: time_layers(
-                modules, (batch, m, in_size, in_size), backward=backward, rounds=rounds
+                modules,
+                (batch, m, in_size, in_size),
+                backward=backward,
+                rounds=rounds,
+                device=device,
             )
             for backward in (False, True)
         }
@@ -728,19 +850,23 @@ def measure_network(
     *,
     batch: int = 32,
     rounds: int = 5,
+    device: str = "cpu",
 ) -> dict[str, Costs]:
     """Costs of whole networks on one input shape (C, H, W): analytic MACs (the paper's count)
     and parameters from :func:`hetconv_edu.flops.network_cost`, and measured milliseconds per
-    image for inference and for a training step (forward and backward, no optimiser), the
-    networks timed interleaved."""
+    image on ``device`` for inference and for a training step (forward and backward, no
+    optimiser), the networks timed interleaved."""
     shape = tuple(input_shape)
+    counted = {name: network_cost(model.eval(), (1, *shape)) for name, model in models.items()}
     timings = {
-        backward: time_layers(models, (batch, *shape), backward=backward, rounds=rounds)
+        backward: time_layers(
+            models, (batch, *shape), backward=backward, rounds=rounds, device=device
+        )
         for backward in (False, True)
     }
     out = {}
-    for name, model in models.items():
-        cost = network_cost(model.eval(), (1, *shape))
+    for name in models:
+        cost = counted[name]
         out[name] = Costs(
             macs=cost.macs,
             params=cost.params,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import itertools
 import json
 import math
@@ -41,8 +42,10 @@ from hetconv_edu.optimal_p import (
     OptimalPResults,
     ResultsFileError,
     Run,
+    load_results,
     save_results,
 )
+from hetconv_edu.study_answer import answer_sentence, budget_verdicts, spread, uniform_summaries
 from hetconv_edu.study_reference import stamp_reference
 from hetconv_edu.viz.best_p import cost_text, plan_html
 from tests.datasets import write_fake_cifar10
@@ -360,6 +363,25 @@ def test_honesty_section_shows_the_check_or_says_there_is_none(tmp_path: Path) -
     # with no run from scratch, the uniform configurations' predictions stand in
     names = [t.name for t in none.uniform_macs_fig.data]
     assert names == ["uniform P (predicted)"]
+
+
+def test_the_answer_is_stated_from_the_file_with_its_uncertainty() -> None:
+    """The shipped file (whatever its schema): the sentence is the one computed from it, each
+    budget's plan shows its predicted and retrained accuracy apart, and the retrained networks
+    are drawn with error bars from their seeds."""
+    r = load_results()
+    app = BestPApp()
+    assert html.escape(answer_sentence(r)) in app.answer.value
+    assert app.answer.value.count("<tr>") == 1 + len(r.evolution)
+    for v in budget_verdicts(r):
+        assert html.escape(v.outcome) in app.answer.value
+    assert app.answer_fig_box.layout.display is None
+    uniform = next(t for t in app.answer_fig.data if t.name == "uniform P (retrained)")
+    spreads = [spread(u.accs) for u in uniform_summaries(r)]
+    assert list(uniform.error_y.array) == pytest.approx([100 * s for s in spreads])
+    none = BestPApp(make_results(runs=False))
+    assert none.answer_fig_box.layout.display == "none"
+    assert "No per-layer plan was retrained" in none.answer.value
 
 
 def test_missing_results_file_gives_a_message_not_a_traceback(tmp_path: Path) -> None:

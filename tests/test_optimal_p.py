@@ -6,14 +6,14 @@ import dataclasses
 import importlib.util
 import json
 import math
-import sys
+import statistics
 from pathlib import Path
 
 import pytest
 import torch
 
 import hetconv_edu.optimal_p as optimal_p
-from hetconv_edu.data import ImageDataset, load_dataset
+from hetconv_edu.data import ImageDataset
 from hetconv_edu.flops import layer_cost, network_cost
 from hetconv_edu.models import build_model
 from hetconv_edu.optimal_p import (
@@ -24,6 +24,7 @@ from hetconv_edu.optimal_p import (
     ResultsFileError,
     Run,
     default_results_path,
+    fit_time_model,
     fixed_costs,
     load_results,
     measure_layers,
@@ -35,9 +36,9 @@ from hetconv_edu.optimal_p import (
     split_validation,
 )
 from hetconv_edu.search import brute_force_front
+from hetconv_edu.study_answer import budget_verdicts
 from hetconv_edu.study_reference import stale_reasons
 from hetconv_edu.supernet import SuperNet
-from tests.datasets import write_fake_cifar10
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = ROOT / "benchmarks" / "optimal_p.py"
@@ -127,6 +128,48 @@ def test_additive_model_costs_and_predictions_sum_over_layers() -> None:
     assert r.best("macs", 100) is None
 
 
+def test_fit_time_model_is_least_squares_and_always_grows() -> None:
+    assert fit_time_model([1.0, 2.0, 4.0], [1.5, 2.0, 3.0]) == pytest.approx((1.0, 0.5))
+    # least squares on noisy points: the line of the normal equations
+    x, y = [1.0, 2.0, 3.0, 4.0], [2.1, 2.9, 4.2, 4.8]
+    slope = (4 * sum(a * b for a, b in zip(x, y, strict=True)) - sum(x) * sum(y)) / (
+        4 * sum(a * a for a in x) - sum(x) ** 2
+    )
+    assert fit_time_model(x, y) == pytest.approx((sum(y) / 4 - slope * sum(x) / 4, slope))
+    # times that fall as the layers' sum grows (noise): the ratio through the origin instead
+    assert fit_time_model([1.0, 2.0], [3.0, 2.0]) == pytest.approx((0.0, 5.0 / 3.0))
+    assert fit_time_model([2.0, 2.0], [1.0, 3.0]) == pytest.approx((0.0, 1.0))
+    with pytest.raises(ValueError, match="two or more paired times"):
+        fit_time_model([1.0], [1.0])
+    with pytest.raises(ValueError, match="positive finite"):
+        fit_time_model([1.0, 0.0], [1.0, 2.0])
+
+
+def test_a_time_model_calibrates_time_costs_and_the_time_front() -> None:
+    plain = _results()
+    intercept, slope = 0.25, 0.5
+    r = dataclasses.replace(plain, time_model={"infer_ms": (intercept, slope)})
+    for config in ((1, 1), (2, 8), (4, 2)):
+        layers = plain.cost(config, "infer_ms") - plain.fixed.infer_ms
+        assert r.layer_sum(config, "infer_ms") == pytest.approx(layers)
+        assert r.cost(config, "infer_ms") == pytest.approx(intercept + slope * layers)
+        assert r.cost(config, "macs") == plain.cost(config, "macs")  # MACs stay exact
+        assert r.cost(config, "train_ms") == plain.cost(config, "train_ms")  # no model for it
+    assert r.fixed_cost("infer_ms") == intercept and plain.fixed_cost("infer_ms") == 0.5
+    # the line grows with the sum: the same configurations on the front, costs on the line
+    front, base = r.front("infer_ms"), plain.front("infer_ms")
+    assert [p.config for p in front] == [p.config for p in base]
+    for p, q in zip(front, base, strict=True):
+        assert p.cost == pytest.approx(intercept + slope * (q.cost - plain.fixed.infer_ms))
+        assert p.loss == q.loss
+    budget = 1.2
+    plan = r.best("infer_ms", budget)
+    assert plan is not None and r.cost(plan.config, "infer_ms") <= budget
+    brute = brute_force_front(r.options("infer_ms"), r.fixed_cost("infer_ms"))
+    best = min((p for p in brute if p.cost <= budget), key=lambda p: (p.loss, p.cost))
+    assert plan.config == best.config
+
+
 def test_bad_configurations_and_metrics_say_what_is_allowed() -> None:
     r = _results()
     with pytest.raises(ValueError, match=r"b takes P ∈ \{1, 2, 4, 8\}, got 16"):
@@ -163,10 +206,34 @@ def test_rank_correlation_counts_each_trained_network_once() -> None:
 
 def test_results_round_trip_through_a_file(tmp_path: Path) -> None:
     r = file_results((("uniform", (1, 1, 1, 1)), ("searched", (2, 4, 1, 8))))
+    r = dataclasses.replace(
+        r,
+        time_model={"infer_ms": (0.05, 0.8), "train_ms": (0.1, 0.9)},
+        runs=(dataclasses.replace(r.runs[0], test_acc=0.75, confusion=((2, 1), (0, 1))),
+              r.runs[1]),
+    )  # fmt: skip
     path = save_results(r, tmp_path / "sub" / "r.json")
     assert not list(path.parent.glob("*.tmp"))
     assert load_results(path) == r
     assert json.loads(path.read_text())["schema"] == SCHEMA
+
+
+def test_schema_1_files_are_still_read_with_the_additive_time_model(tmp_path: Path) -> None:
+    r = file_results((("uniform", (1, 1, 1, 1)),))
+    data = json.loads(json.dumps(r.to_dict()))
+    data["schema"] = "hetconv_edu.optimal_p/1"
+    for key in ("time_model",):
+        data.pop(key)
+    for run in data["runs"]:
+        run.pop("confusion")
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    old = load_results(path)
+    assert old.time_model == {} and old.runs[0].confusion == ()
+    config = (2, 4, 1, 8)
+    assert old.cost(config, "infer_ms") == pytest.approx(
+        old.fixed.infer_ms + old.layer_sum(config, "infer_ms")
+    )
 
 
 def _scale_layer_macs(d: dict, factor: int) -> None:
@@ -236,6 +303,15 @@ TAMPERED = [
     (lambda d: d.update(model_kwargs={"widths": [8, 16, 32]}), "small_vgg (has|computes)"),
     (lambda d: d["runs"][1].update(budget=-5.0), r"runs\[1\].budget must be a finite number"),
     (lambda d: d.update(input_shape=[3, 32]), "expected 3 values"),
+    (
+        lambda d: d.update(time_model={"infer_ms": {"intercept_ms": 0.1, "slope": -1.0}}),
+        r"time_model.infer_ms.slope must be a finite number 0.0 < time_model.infer_ms.slope",
+    ),
+    (
+        lambda d: d["runs"][0].update(confusion=[[3, 1], [0, 1]]),
+        r"run P=1 seed 0 stores test_acc 0.5, its confusion matrix gives 0.8;",
+    ),
+    (lambda d: d["runs"][0].update(confusion=[[3, 1]]), r"must be a square matrix"),
 ]
 
 
@@ -385,17 +461,68 @@ def _pearson(x: list[float], y: list[float]) -> float:
     return cov / (sx * sy)
 
 
-def check_derived_figures(r: OptimalPResults) -> None:
-    """Recompute from the code every figure of a results file that follows from others: the
-    budgets from the command's fractions, each knapsack plan and its prediction from the stored
-    sensitivities and costs, the evolutionary check's invariants, which configurations were
-    retrained and with what, every trained network's MACs and parameters from the network
-    itself, and the rank correlation (by an independent Spearman)."""
+def expected_verdicts(r: OptimalPResults) -> list[tuple]:
+    """The rule of :mod:`hetconv_edu.study_answer`, computed here independently: at each
+    budget, (plan, rival uniform config or None, margin, noise, better)."""
+    accs: dict[tuple[int, ...], dict[int, float]] = {}
+    costs = {}
+    for run in r.runs:
+        accs.setdefault(run.config, {}).setdefault(run.seed, run.test_acc)
+        costs.setdefault(run.config, run.costs)
+    uniform = {run.config for run in r.runs if run.kind == "uniform"}
+    out = []
+    for check in r.evolution:
+        plan = check.knapsack_config
+        if plan not in accs:
+            out.append((plan, None, None, None, False))
+            continue
+        cost = costs[plan].get(check.metric)
+        fits = [u for u in uniform if costs[u].get(check.metric) <= cost]
+        if not fits:
+            out.append((plan, None, None, None, False))
+            continue
+        mean = {c: statistics.mean(accs[c].values()) for c in (plan, *fits)}
+        rival = max(fits, key=lambda u: (mean[u], -costs[u].get(check.metric)))
+        margin = mean[plan] - mean[rival]
+        sides = (list(accs[plan].values()), list(accs[rival].values()))
+        noise = max(map(statistics.stdev, sides)) if min(map(len, sides)) > 1 else None
+        out.append((plan, rival, margin, noise, noise is not None and margin > noise))
+    return out
+
+
+def check_derived_figures(r: OptimalPResults, test_labels: torch.Tensor | None = None) -> None:
+    """Recompute from the code every figure of a results file that follows from others and
+    compare: the budgets from the command's fractions and the standard network's costs, each
+    knapsack plan and its prediction from the stored sensitivities and costs (and, schema 2,
+    the time model from the standard and uniform networks' measured times), the evolutionary
+    check's invariants, which configurations were retrained with which seeds and with what,
+    every trained network's MACs and parameters from the network itself, each run's accuracy
+    from its confusion matrix (whose rows hold ``test_labels``' class counts), the rank
+    correlation (an independent Spearman) and each budget's verdict (an independent rule)."""
     bench = _benchmark()
     args, _ = bench.build_parser().parse_known_args(r.provenance["command"].split()[2:])
     if args.quick:
         for key, value in bench.QUICK.items():
             setattr(args, key, value)
+    std = network_cost(
+        build_model(r.model, "standard", **r.model_kwargs).eval(), (1, *r.input_shape)
+    )
+    assert (r.standard.macs, r.standard.params) == (std.macs, std.params)
+    assert r.fixed == fixed_costs(r.standard, r.layers)
+    seeds = r.provenance["training_budget"]["seeds"]
+    uniform = {(run.config, run.seed): run for run in r.runs if run.kind == "uniform"}
+    common = r.uniform_choices()
+    expected_p = args.uniform or sorted({p for p in (1, 2, 4, 8, 16) if p in common} | {common[-1]})
+    assert sorted(uniform) == sorted(((p,) * len(r.layers), s) for p in expected_p for s in seeds)
+    if r.time_model:  # schema 2: the line through the standard and uniform networks' times
+        smallest = tuple(layer.choices[0] for layer in r.layers)
+        first = {config: run for (config, _), run in sorted(uniform.items(), reverse=True)}
+        for metric in ("infer_ms", "train_ms"):
+            fitted = fit_time_model(
+                [r.layer_sum(smallest, metric)] + [r.layer_sum(c, metric) for c in first],
+                [r.standard.get(metric)] + [run.costs.get(metric) for run in first.values()],
+            )
+            assert r.time_model[metric] == pytest.approx(fitted, rel=1e-12), metric
     budgets = [
         (metric, fraction * r.standard.get(metric))
         for metric, fractions in (("macs", args.mac_budgets), ("infer_ms", args.time_budgets))
@@ -413,34 +540,47 @@ def check_derived_figures(r: OptimalPResults) -> None:
         assert r.cost(check.best_config, check.metric) <= check.budget * (1 + 1e-12)
         assert check.best_measured >= check.knapsack_measured  # the plan was evaluated too
         first_check.setdefault(check.knapsack_config, check)
-    searched = {run.config: run for run in r.runs if run.kind == "searched"}
+    searched: dict[tuple[int, ...], list[Run]] = {}
+    for run in r.runs:
+        if run.kind == "searched":
+            searched.setdefault(run.config, []).append(run)
     assert set(searched) == set(first_check)
-    seeds = r.provenance["training_budget"]["seeds"]
-    for config, run in searched.items():
+    for config, runs in searched.items():
         check = first_check[config]
-        assert (run.metric, run.budget) == (check.metric, check.budget)
-        assert run.supernet_acc == check.knapsack_measured
-        assert run.seed == seeds[0]
-    uniform = {(run.config, run.seed): run for run in r.runs if run.kind == "uniform"}
-    common = r.uniform_choices()
-    expected_p = args.uniform or sorted({p for p in (1, 2, 4, 8, 16) if p in common} | {common[-1]})
-    assert sorted(uniform) == sorted(((p,) * len(r.layers), s) for p in expected_p for s in seeds)
-    for config, run in searched.items():
-        if (config, run.seed) in uniform:  # retrained once: the same network and accuracy
-            assert run.test_acc == uniform[config, run.seed].test_acc
+        for run in runs:
+            assert (run.metric, run.budget) == (check.metric, check.budget)
+            assert run.supernet_acc == check.knapsack_measured
+        # schema 2: every seed; schema 1 retrained each plan with the first seed only
+        expected_seeds = seeds if r.time_model else seeds[:1]
+        assert sorted(run.seed for run in runs) == sorted(expected_seeds)
+        for run in runs:
+            if (config, run.seed) in uniform:  # retrained once: the same network and accuracy
+                assert run.test_acc == uniform[config, run.seed].test_acc
+    by_config: dict[tuple[int, ...], Costs] = {}
     for run in r.runs:
         net = build_model(r.model, [f"hetconv:{p}" for p in run.config], **r.model_kwargs)
         cost = network_cost(net.eval(), (1, *r.input_shape))
         assert (run.costs.macs, run.costs.params) == (cost.macs, cost.params), run.label
-    std = network_cost(
-        build_model(r.model, "standard", **r.model_kwargs).eval(), (1, *r.input_shape)
-    )
-    assert (r.standard.macs, r.standard.params) == (std.macs, std.params)
-    assert r.fixed == fixed_costs(r.standard, r.layers)
+        assert by_config.setdefault(run.config, run.costs) == run.costs  # one network's costs
+        if r.time_model:
+            matrix = torch.tensor(run.confusion)
+            assert run.test_acc == float(matrix.diagonal().sum()) / float(matrix.sum())
+            if test_labels is not None:
+                counts = torch.bincount(test_labels, minlength=len(matrix))
+                assert matrix.sum(1).tolist() == counts.tolist(), run.label
     unique = list({(run.config, run.seed): run for run in r.runs}.values())
     predicted = _average_ranks([r.predicted_acc(run.config) for run in unique])
     measured = _average_ranks([run.test_acc for run in unique])
     assert r.rank_correlation() == pytest.approx(_pearson(predicted, measured), abs=1e-12)
+    verdicts = [
+        (v.config, None if v.rival is None else v.rival.config, v.margin, v.noise, v.better)
+        for v in budget_verdicts(r)
+    ]
+    assert verdicts == expected_verdicts(r)
+
+
+CIFAR10_TEST_LABELS = torch.arange(10).repeat_interleave(1000)
+"""The class counts of CIFAR-10's test set: 1,000 of each class."""
 
 
 def test_shipped_results_file_is_valid_and_comes_from_the_benchmark() -> None:
@@ -449,7 +589,7 @@ def test_shipped_results_file_is_valid_and_comes_from_the_benchmark() -> None:
     assert r.provenance["data"]["name"] == "CIFAR-10"
     assert r.provenance["data"]["test_images"] == 10_000
     assert {run.kind for run in r.runs} == {"uniform", "searched"}
-    check_derived_figures(r)
+    check_derived_figures(r, CIFAR10_TEST_LABELS)
     stamp = r.provenance["reference"]
     assert (
         len(stamp["commit"].split("+")[0]) == 40 and "benchmarks/optimal_p.py" in stamp["command"]
@@ -462,54 +602,84 @@ def test_shipped_results_file_is_valid_and_comes_from_the_benchmark() -> None:
     )
 
 
-def test_benchmark_quick_run_writes_a_valid_results_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
-) -> None:
-    data = tmp_path / "data"
-    write_fake_cifar10(data, n_train=600, n_test=100)
-    test_set = load_dataset("cifar10", data, download=False).test_images
-    out = tmp_path / "op.json"
-    bench = _benchmark()
-    searched_on, evaluated_on, retrained_on = [], [], []
+def _double_macs(d: dict) -> None:
+    """Every MAC count of the file doubled, consistently (layers, standard, fixed, runs,
+    MAC budgets)."""
+    for layer in d["layers"]:
+        layer["macs"] = [2 * m for m in layer["macs"]]
+    for costs in (d["standard"], d["fixed"], *(run["costs"] for run in d["runs"])):
+        costs["macs"] *= 2
+    for item in (*d["runs"], *d["evolution"]):
+        if item.get("metric") == "macs":
+            item["budget"] *= 2
 
-    def spy(cls, seen):
-        class Spy(cls):
-            def __init__(self, config, dataset, **kwargs):
-                seen.append(dataset)
-                super().__init__(config, dataset, **kwargs)
 
-        return Spy
+def _replace_plan(d: dict) -> None:
+    """The first knapsack plan (and its retrained runs) replaced by a uniform configuration."""
+    old = d["evolution"][0]["knapsack_config"]
+    new = next(run["config"] for run in d["runs"] if run["kind"] == "uniform")
+    d["evolution"][0]["knapsack_config"] = new
+    for run in d["runs"]:
+        if run["kind"] == "searched" and run["config"] == old:
+            run["config"] = new
 
-    real_evaluate = bench.evaluate_config
 
-    def evaluate(trainer, config, **kwargs):
-        evaluated_on.append(trainer.dataset)
-        return real_evaluate(trainer, config, **kwargs)
+def _searched_accuracy(d: dict) -> None:
+    for run in d["runs"]:
+        if run["kind"] == "searched":
+            run["test_acc"] = 0.99
 
-    monkeypatch.setattr(bench, "SuperNetTrainer", spy(bench.SuperNetTrainer, searched_on))
-    monkeypatch.setattr(bench, "Trainer", spy(bench.Trainer, retrained_on))
-    monkeypatch.setattr(bench, "evaluate_config", evaluate)
-    monkeypatch.setattr(
-        sys, "argv", ["benchmarks/optimal_p.py", str(data), "--quick", "--out", str(out)]
-    )
-    assert bench.main(sys.argv[1:]) == 0
-    r = load_results(out)
-    assert r.provenance["data"]["train_images"] == 300
-    assert {run.kind for run in r.runs} == {"uniform", "searched"}
-    assert len(r.evolution) >= 1
-    check_derived_figures(r)
-    assert "rank correlation" in capsys.readouterr().out
-    assert r.provenance["reference"]["commit"] and stale_reasons(r) == []
-    # the search never sees the test set; its validation images are not training images
-    assert searched_on and retrained_on and len(evaluated_on) > 1
-    images = lambda t: {bytes(x.numpy()) for x in t}  # noqa: E731
-    for dataset in (*searched_on, *evaluated_on):
-        val = images(dataset.test_images)
-        assert len(val) == 200 and not val & images(test_set)
-        assert not val & images(dataset.train_images)
-    for dataset in retrained_on:
-        assert torch.equal(dataset.test_images, test_set)
-        assert images(dataset.train_images) == images(searched_on[0].train_images)
+
+def _params_one(d: dict) -> None:
+    for layer in d["layers"]:
+        layer["params"] = [1] * len(layer["params"])
+
+
+def _flip_sensitivities(d: dict) -> None:
+    for layer in d["layers"]:
+        layer["loss"] = [-v for v in layer["loss"]]
+
+
+def _budgets_times_ten(d: dict) -> None:
+    for item in (*d["runs"], *d["evolution"]):
+        if item.get("budget") is not None:
+            item["budget"] *= 10
+
+
+TAMPERINGS = {
+    "every MAC count doubled": _double_macs,
+    "a knapsack plan replaced": _replace_plan,
+    "searched accuracies set to 0.99": _searched_accuracy,
+    "parameter counts set to 1": _params_one,
+    "sensitivity signs flipped": _flip_sensitivities,
+    "budgets scaled by 10": _budgets_times_ten,
+}
+"""Edits of a results file that its own contents cannot reveal (issue 17 §1): each must be
+refused on load or by :func:`check_derived_figures`."""
+
+
+def caught(data: dict, tmp_path: Path, test_labels: torch.Tensor | None = None) -> str:
+    """How a results file's ``data`` is refused: the load error, the failed recomputation,
+    or "" when both accept it."""
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(data))
+    try:
+        check_derived_figures(load_results(path), test_labels)
+    except ResultsFileError as err:
+        return f"load: {err}"
+    except AssertionError as err:
+        return f"derived: {str(err).splitlines()[0] if str(err) else 'assertion'}"
+    return ""
+
+
+@pytest.mark.parametrize("name", list(TAMPERINGS))
+def test_each_tampering_of_the_shipped_file_is_caught(tmp_path: Path, name: str) -> None:
+    data = json.loads(default_results_path().read_text())
+    assert caught(json.loads(json.dumps(data)), tmp_path, CIFAR10_TEST_LABELS) == ""
+    TAMPERINGS[name](data)
+    if name == "searched accuracies set to 0.99" and data["schema"].endswith("/1"):
+        return  # a schema 1 file holds no confusion matrix: test_study_driver checks schema 2
+    assert caught(data, tmp_path, CIFAR10_TEST_LABELS), name
 
 
 def test_split_validation_is_disjoint_and_keeps_the_test_set() -> None:

@@ -5,17 +5,22 @@ best plan, a pick, per-layer costs, the diminishing return of P)."""
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import math
 
 import plotly.graph_objects as go
 import pytest
 
 from hetconv_edu.flops import hetconv_ratio, layer_cost
-from hetconv_edu.optimal_p import Costs, LayerCosts, OptimalPResults, Run
+from hetconv_edu.optimal_p import Costs, EvolutionCheck, LayerCosts, OptimalPResults, Run
+from hetconv_edu.study_answer import answer_sentence, budget_verdicts
 from hetconv_edu.viz.best_p import (
     COLORS,
     MEANING_HTML,
     accuracy_vs_cost,
+    answer_figure,
+    answer_html,
     config_figure,
     cost_text,
     diminishing_returns,
@@ -121,11 +126,12 @@ def test_pareto_front_and_greyed_points_in_macs() -> None:
     front = by_name(fig, "uniform P: Pareto front (means)")
     assert list(front.x) == pytest.approx([1500e-6, 2000e-6])  # millions of MACs, by cost
     assert list(front.y) == pytest.approx([71.0, 82.0])
-    on = by_name(fig, "uniform P: mean, min–max bar")
+    on = by_name(fig, "uniform P: mean ± spread over seeds")
     assert list(on.text) == ["P=4", "P=2"]
     assert on.marker.color == COLORS["uniform"]
-    assert list(on.error_y.array) == pytest.approx([1.0, 1.0])  # max − mean, in points
-    assert list(on.error_y.arrayminus) == pytest.approx([1.0, 1.0])
+    # ± the sample standard deviation of the two seeds, in points: |0.70 − 0.72| / √2
+    assert list(on.error_y.array) == pytest.approx([2 / math.sqrt(2)] * 2)
+    assert "± 1.4 (sample std over seeds)" in on.hovertext[0]
     dominated = by_name(fig, "uniform P: dominated (greyed)")
     assert list(dominated.text) == ["P=1"]
     assert dominated.marker.color == COLORS["dominated"]
@@ -141,7 +147,7 @@ def test_pareto_front_and_greyed_points_in_macs() -> None:
     assert colors[(2000, 83.0)] == colors[(1500, 70.0)] == COLORS["uniform"]
     assert len(seeds.hovertext) == 6 and "seed 1" in seeds.hovertext[1]
     assert fig.layout.xaxis.title.text == "MACs per image (millions, one forward pass)"
-    assert fig.layout.yaxis.title.text == "accuracy (%)"
+    assert fig.layout.yaxis.title.text == "retrained test accuracy (%)"
     assert fig.layout.title.text == "Uniform P: accuracy against MACs"
     assert fig.layout.xaxis.range[0] == 0  # MACs from zero: the saving is seen to scale
     # the dotted mean line goes through every P in cost order
@@ -197,20 +203,64 @@ def test_search_front_budget_plan_and_pick() -> None:
     assert line.x0 == line.x1 == pytest.approx(budget / 1e6)
     (note,) = fig.layout.annotations
     assert note.text == f"budget {cost_text(r, budget, 'macs')}" and "60% of standard" in note.text
-    assert fig.layout.title.text == "Accuracy against MACs: uniform P and the per-layer search"
+    assert fig.layout.title.text == "Predicted accuracy against MACs: the per-layer search"
+    assert fig.layout.yaxis.title.text == "predicted accuracy (%), weight-sharing network"
 
 
-def test_searched_runs_show_predicted_and_retrained() -> None:
+def _with_plan() -> OptimalPResults:
+    """:func:`results` with the plan P = (2, 4) retrained with two seeds (0.78, 0.80) and
+    searched at a MAC budget of 2,800 (one evolutionary check)."""
     costs = Costs(2500, 100, 2.2, 6.6)
-    searched = Run("searched", (2, 4), 0, 0.78, costs, 9.0, "macs", 2800.0, 0.79)
-    r = results((*RUNS, searched))
+    plan = tuple(
+        Run("searched", (2, 4), seed, acc, costs, 9.0, "macs", 2800.0, 0.79)
+        for seed, acc in ((0, 0.78), (1, 0.80))
+    )
+    check = EvolutionCheck("macs", 2800.0, (2, 4), 0.82, 0.79, (2, 4), 0.79, 5)
+    return dataclasses.replace(results((*RUNS, *plan)), evolution=(check,))
+
+
+def test_the_search_figure_shows_predictions_apart_from_retrained_accuracy() -> None:
+    r = _with_plan()
     fig = accuracy_vs_cost(r, "infer_ms")
     predicted = by_name(fig, "searched configuration (predicted)")
-    retrained = by_name(fig, "searched configuration (retrained)")
-    assert list(predicted.y) == pytest.approx([100 * r.predicted_acc((2, 4))])
+    assert list(predicted.y) == pytest.approx([100 * r.predicted_acc((2, 4))])  # one per plan
     assert list(predicted.x) == pytest.approx([r.cost((2, 4), "infer_ms")])
-    assert list(retrained.x) == [2.2] and list(retrained.y) == pytest.approx([78.0])
-    assert "searched for MACs per image ≤ 2.8k MACs" in retrained.hovertext[0]
+    assert "searched for MACs per image ≤ 2.8k MACs" in predicted.hovertext[0]
+    names = [t.name for t in fig.data]
+    assert not [n for n in names if "retrained" in n or n.startswith("uniform P:")], names
+
+
+def test_answer_figure_shows_every_retrained_network_with_its_seeds_spread() -> None:
+    r = _with_plan()
+    fig = answer_figure(r)
+    assert_labelled(fig)
+    uniform = [t for t in fig.data if t.name == "uniform P (retrained)"]
+    plans = [t for t in fig.data if t.name == "searched plan (retrained)"]
+    assert len(uniform) == len(plans) == 2  # against MACs and against measured time
+    macs, time = uniform
+    assert list(macs.text) == ["P=1", "P=2", "P=4"]
+    assert list(macs.y) == pytest.approx([81.0, 82.0, 71.0])
+    assert list(macs.x) == pytest.approx([3000e-6, 2000e-6, 1500e-6])
+    assert list(time.x) == pytest.approx([3.0, 2.5, 3.5])
+    assert list(macs.error_y.array) == pytest.approx([100 * 0.02 / math.sqrt(2)] * 3)
+    assert list(plans[0].y) == pytest.approx([79.0])
+    assert list(plans[0].error_y.array) == pytest.approx([100 * 0.02 / math.sqrt(2)])
+    assert list(plans[1].x) == [2.2] and "79.0 ± 1.4 % (2 seeds)" in plans[1].hovertext[0]
+    assert fig.layout.yaxis.title.text == "retrained test accuracy (%)"
+
+
+def test_answer_html_states_the_computed_answer_and_each_budget_apart() -> None:
+    r = _with_plan()
+    markup = answer_html(r)
+    assert html.escape(answer_sentence(r)) in markup
+    (verdict,) = budget_verdicts(r)
+    # P = (2, 4) costs 2,500 MACs: the best uniform P of equal or lower cost is P = 2 (82 %)
+    assert verdict.rival.config == (2, 2) and not verdict.better
+    assert f"<td class='num'>{100 * r.predicted_acc((2, 4)):.1f}%</td>" in markup  # predicted
+    assert "<td class='num'>79.0 ± 1.4 % (2 seeds)</td>" in markup  # retrained, apart
+    assert "P = 2: 82.0 ± 1.4 % (2 seeds)" in markup
+    assert "no better than uniform P = 2 within noise" in markup
+    assert answer_html(results(runs=())).count("<tr>") == 0  # nothing retrained: the sentence
 
 
 def test_cost_text_says_share_of_standard() -> None:

@@ -13,7 +13,10 @@ The notebook shows one section per cell:
   per image) → the best per-layer configuration (:meth:`OptimalPResults.best`), drawn over the
   layers, with its numbers, next to the uniform-P front;
 * :attr:`BestPApp.beat_section` — "Beat the search": one P per layer, where the pick lands;
-* :attr:`BestPApp.honesty_section` — predicted against retrained accuracy, rank correlation;
+* :attr:`BestPApp.honesty_section` — the study's answer in one sentence with its uncertainty
+  (computed from the file, :mod:`hetconv_edu.study_answer`), each budget's plan predicted and
+  retrained apart, the retrained networks with error bars from the seeds; then predicted
+  against retrained accuracy, rank correlation;
 * :attr:`BestPApp.live_section` — "run it here": a :class:`LiveStudy` trains a small
   weight-sharing network, measures layer costs and sensitivities and the app switches to its
   results; Stop works (a :class:`~hetconv_edu.apps.jobs.SlicedJob`);
@@ -79,6 +82,8 @@ from hetconv_edu.viz import style
 from hetconv_edu.viz.best_p import (
     MEANING_HTML,
     accuracy_vs_cost,
+    answer_figure,
+    answer_html,
     config_figure,
     cost_text,
     diminishing_returns,
@@ -663,6 +668,9 @@ class BestPApp:
         self.beat_config_fig = LiveFigure()
         self.beat_front_fig = LiveFigure()
 
+        self.answer = _html(css="hetconv-bestp-answer")
+        self.answer_fig = LiveFigure()
+        self.answer_fig_box = W.Box([self.answer_fig.widget])  # hidden when nothing retrained
         self.correlation_message = _html(css="hetconv-bestp-correlation")
         self.honesty_table = _html(css="hetconv-bestp-honesty")
         self.evolution_table = _html()
@@ -711,6 +719,8 @@ class BestPApp:
         self.beat_section = W.VBox([self.beat_body])
         self.honesty_body = W.VBox(
             [
+                self.answer,
+                self.answer_fig_box,
                 self.correlation_message,
                 self.honesty_table,
                 self.honesty_fig_box,
@@ -1056,6 +1066,10 @@ class BestPApp:
 
     def _draw_honesty(self) -> None:
         r = self.require_results()
+        self.answer.value = answer_html(r)
+        if r.runs:
+            self.answer_fig.show(answer_figure(r))
+        self.answer_fig_box.layout.display = None if r.runs else "none"
         kind, text = correlation_verdict(r)
         self.correlation_message.value = message_html(kind, text)
         self.honesty_table.value = honesty_table_html(r)

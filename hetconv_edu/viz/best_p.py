@@ -13,9 +13,13 @@ image on the machine of the results. A trained network's cost is its own measure
 prediction's is the additive one (:meth:`~hetconv_edu.optimal_p.OptimalPResults.cost`: the
 fixed part plus each layer's measured time at its P, an approximation for times).
 
-* :func:`accuracy_vs_cost` — uniform-P runs (each seed, their mean with the spread, the Pareto
-  front, dominated points greyed), the search's predicted front, searched configurations
-  (predicted and retrained), the budget, the best plan within it and a student's pick.
+* :func:`accuracy_vs_cost` — retrained: the uniform-P runs (each seed, their mean ± spread, the
+  Pareto front, dominated points greyed); or, apart, predicted: the search's front, uniform P
+  and the searched configurations as predicted, the budget, the best plan within it and a
+  student's pick.
+* :func:`answer_figure`, :func:`answer_html` — the study's answer: uniform P and the plans
+  retrained from scratch (mean ± spread over seeds) against MACs and measured time, the answer
+  in one sentence and each budget's verdict (:mod:`hetconv_edu.study_answer`).
 * :func:`layer_costs_vs_p` — per layer, measured time against P beside MACs against P.
 * :func:`diminishing_returns` — analytic: what each doubling of P saves, and the 1/K² floor.
 * :func:`config_figure` — per-layer P of configurations drawn over the network's layers.
@@ -38,6 +42,7 @@ from plotly.subplots import make_subplots
 from hetconv_edu.flops import hetconv_ratio, standard_macs
 from hetconv_edu.optimal_p import METRICS, LayerCosts, OptimalPResults, Run
 from hetconv_edu.search import Plan, pareto_mask
+from hetconv_edu.study_answer import answer_sentence, budget_verdicts, seed_summaries, spread
 from hetconv_edu.viz import style
 from hetconv_edu.viz.training import format_count
 
@@ -47,6 +52,8 @@ __all__ = [
     "MEANING_HTML",
     "UniformPoint",
     "accuracy_vs_cost",
+    "answer_figure",
+    "answer_html",
     "config_figure",
     "cost_text",
     "diminishing_returns",
@@ -152,9 +159,16 @@ def uniform_points(results: OptimalPResults) -> list[UniformPoint]:
     return [UniformPoint(p, tuple(sorted(by_p[p], key=lambda r: r.seed))) for p in sorted(by_p)]
 
 
+def _spread_text(accs: Sequence[float]) -> str:
+    """``± 0.4`` (points, sample standard deviation over the seeds), or a note for one seed."""
+    s = spread(accs)
+    return "one seed: no spread" if s is None else f"± {100 * s:.1f} (sample std over seeds)"
+
+
 def _uniform_traces(results: OptimalPResults, metric: str) -> list[go.Scatter]:
-    """Seeds, means with their spread (min–max), the mean line and the Pareto front of the
-    means (:func:`hetconv_edu.search.pareto_mask`; dominated P greyed)."""
+    """Seeds, means with their spread (± the sample standard deviation over seeds, as in the
+    answer), the mean line and the Pareto front of the means
+    (:func:`hetconv_edu.search.pareto_mask`; dominated P greyed)."""
     scale, _ = _scale(metric)
     points = uniform_points(results)
     if not points:
@@ -176,7 +190,7 @@ def _uniform_traces(results: OptimalPResults, metric: str) -> list[go.Scatter]:
     front = [i for i in order if on_front[i]]
     mean_text = [
         f"<b>uniform P={pt.p}</b>: mean of {len(pt.runs)} seed(s) {_pct(pt.mean_acc)}"
-        f"<br>spread {_pct(min(pt.accs))} – {_pct(max(pt.accs))}"
+        f" {_spread_text(pt.accs)}<br>seeds {_pct(min(pt.accs))} – {_pct(max(pt.accs))}"
         f"<br>{cost_text(results, c, metric)}"
         f"<br>{'on the Pareto front' if f else 'dominated: another P is cheaper and better'}"
         for pt, c, f in zip(points, costs, on_front, strict=True)
@@ -219,9 +233,7 @@ def _uniform_traces(results: OptimalPResults, metric: str) -> list[go.Scatter]:
                 },
                 error_y={
                     "type": "data",
-                    "symmetric": False,
-                    "array": [100 * (max(points[i].accs) - means[i]) for i in chosen],
-                    "arrayminus": [100 * (means[i] - min(points[i].accs)) for i in chosen],
+                    "array": [100 * (spread(points[i].accs) or 0.0) for i in chosen],
                     "color": COLORS["uniform"] if front_side else COLORS["dominated"],
                     "thickness": 1.5,
                     "width": 6,
@@ -233,7 +245,7 @@ def _uniform_traces(results: OptimalPResults, metric: str) -> list[go.Scatter]:
                 hoverinfo="text",
             )
             for front_side, name in (
-                (True, "uniform P: mean, min–max bar"),
+                (True, "uniform P: mean ± spread over seeds"),
                 (False, "uniform P: dominated (greyed)"),
             )
             if (chosen := [i for i in order if on_front[i] == front_side])
@@ -285,23 +297,26 @@ def accuracy_vs_cost(
     title: str | None = None,
     height: int = 480,
 ) -> go.Figure:
-    """Test accuracy (%) against a cost (``metric``: ``"macs"``, ``"infer_ms"``, ``"train_ms"``).
+    """Accuracy (%) against a cost (``metric``: ``"macs"``, ``"infer_ms"``, ``"train_ms"``):
+    retrained and predicted accuracies never share a figure (they are measured on different
+    images, by different networks).
 
-    Always: the uniform-P runs trained from scratch — each seed a small point, the mean of the
-    seeds a large one with the spread (min to max) as an error bar, a dotted line through the
-    means, and the Pareto front of the means (no other P is at most as costly and at least as
-    accurate), the dominated P greyed. With no uniform runs (a live run trains none), the
-    uniform configurations' predicted accuracy stands in.
+    ``search=False`` — retrained: the uniform-P runs trained from scratch, each seed a small
+    point, the mean of the seeds a large one with ± the spread (sample standard deviation) as
+    an error bar, a dotted line through the means, and the Pareto front of the means (no other
+    P is at most as costly and at least as accurate), the dominated P greyed. With no uniform
+    runs (a live run trains none), the uniform configurations' predicted accuracy stands in,
+    and the title says so.
 
-    With ``search=True`` also: the search's front (``front``, default ``results.front(metric)``:
-    predicted accuracy of the best configuration at every cost, a step line), the uniform
-    configurations as predicted, each searched configuration as predicted (open diamond) and
-    retrained (filled diamond), joined by a dotted line; the ``budget`` as a vertical line,
-    ``plan`` (the best plan within it) as a star and ``pick`` (a configuration) as a cross.
+    ``search=True`` — predicted by the weight-sharing network: the search's front (``front``,
+    default ``results.front(metric)``: predicted accuracy of the best configuration at every
+    cost, a step line), the uniform configurations and each searched configuration as
+    predicted; the ``budget`` as a vertical line, ``plan`` (the best plan within it) as a star
+    and ``pick`` (a configuration) as a cross. Retrained accuracies: :func:`answer_figure`.
     """
     scale, axis_title = _scale(metric)
     fig = go.Figure()
-    uniform = _uniform_traces(results, metric)
+    uniform = [] if search else _uniform_traces(results, metric)
     for trace in uniform:
         fig.add_trace(trace)
     if search or not uniform:
@@ -325,49 +340,31 @@ def accuracy_vs_cost(
                 hoverinfo="text",
             )
         )
-        searched = [r for r in results.runs if r.kind == "searched"]
-        for i, run in enumerate(searched):
-            predicted = results.predicted_acc(run.config)
-            x_pred = results.cost(run.config, metric) / scale
-            x_run = run.costs.get(metric) / scale
-            first = i == 0
+        searched = {r.config: r for r in results.runs if r.kind == "searched"}
+        if searched:
+            configs = list(searched)
             fig.add_trace(
                 go.Scatter(
-                    x=[x_pred, x_run],
-                    y=[100 * predicted, 100 * run.test_acc],
-                    mode="lines",
-                    line={"color": COLORS["searched"], "width": 1.5, "dash": "dot"},
-                    showlegend=False,
-                    legendgroup="searched",
-                    hoverinfo="skip",
+                    x=[results.cost(c, metric) / scale for c in configs],
+                    y=[100 * results.predicted_acc(c) for c in configs],
+                    mode="markers",
+                    marker={
+                        "size": 13,
+                        "symbol": "diamond-open",
+                        "color": COLORS["searched"],
+                        "line": {"width": 2, "color": COLORS["searched"]},
+                    },
+                    name="searched configuration (predicted)",
+                    hovertext=[
+                        f"<b>searched {_config_text(c)}</b> (predicted)<br>"
+                        f"{_searched_for(results, searched[c])}"
+                        f"{_pct(results.predicted_acc(c))}<br>"
+                        f"{cost_text(results, results.cost(c, metric), metric)}"
+                        for c in configs
+                    ],
+                    hoverinfo="text",
                 )
             )
-            for symbol, x, acc, what in (
-                ("diamond-open", x_pred, predicted, "predicted"),
-                ("diamond", x_run, run.test_acc, "retrained"),
-            ):
-                fig.add_trace(
-                    go.Scatter(
-                        x=[x],
-                        y=[100 * acc],
-                        mode="markers",
-                        marker={
-                            "size": 13,
-                            "symbol": symbol,
-                            "color": COLORS["searched"],
-                            "line": {"width": 2, "color": COLORS["searched"]},
-                        },
-                        name=f"searched configuration ({what})",
-                        legendgroup=f"searched-{what}",
-                        showlegend=first,
-                        hovertext=[
-                            f"<b>searched {_config_text(run.config)}</b> ({what})<br>"
-                            f"{_searched_for(results, run)}{_pct(acc)}<br>"
-                            f"{cost_text(results, x * scale, metric)}"
-                        ],
-                        hoverinfo="text",
-                    )
-                )
     if budget is not None:
         fig.add_vline(
             x=budget / scale,
@@ -420,15 +417,19 @@ def accuracy_vs_cost(
     fig.update_xaxes(  # a margin on the right for the P labels
         title_text=axis_title, range=[max(0.0, left - 0.05 * span), right + 0.12 * span]
     )
-    fig.update_yaxes(title_text="accuracy (%)")
+    fig.update_yaxes(
+        title_text="predicted accuracy (%), weight-sharing network"
+        if search
+        else "retrained test accuracy (%)"
+    )
     if title is None:
         what = "MACs" if metric == "macs" else "measured time"
         title = (
-            f"Accuracy against {what}: uniform P and the per-layer search"
+            f"Predicted accuracy against {what}: the per-layer search"
             if search
             else f"Uniform P: accuracy against {what}"
         )
-        if not uniform:
+        if not uniform and not search:
             title += " (no runs from scratch in these results: predictions only)"
     return _layout(
         fig,
@@ -797,6 +798,111 @@ def predicted_vs_retrained(results: OptimalPResults) -> go.Figure:
     return _layout(fig, title, height=440, width=760, hovermode="closest")
 
 
+# ------------------------------------------------------------------ the answer
+
+_ANSWER_AXES = (("macs", "MACs"), ("infer_ms", "measured inference time (whole network)"))
+
+
+def answer_figure(results: OptimalPResults, height: int = 460) -> go.Figure:
+    """What the answer rests on: every network trained from scratch, its test accuracy as the
+    mean over its seeds with ± the spread (sample standard deviation) as an error bar, against
+    MACs (left) and the whole network's measured inference time (right); uniform P as circles
+    joined in order of P, the search's plans as diamonds (:mod:`hetconv_edu.study_answer`)."""
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.06,
+        subplot_titles=[f"against {what}" for _, what in _ANSWER_AXES],
+    )
+    summaries = sorted(seed_summaries(results).values(), key=lambda s: (not s.uniform, s.config))
+    for col, (metric, _) in enumerate(_ANSWER_AXES, start=1):
+        scale, axis_title = _scale(metric)
+        for uniform, symbol, color, name in (
+            (True, "circle", COLORS["uniform"], "uniform P (retrained)"),
+            (False, "diamond", COLORS["searched"], "searched plan (retrained)"),
+        ):
+            chosen = [s for s in summaries if s.uniform == uniform]
+            if not chosen:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=[s.cost(metric) / scale for s in chosen],
+                    y=[100 * s.mean for s in chosen],
+                    mode="lines+markers+text" if uniform else "markers",
+                    line={"color": color, "width": 1.5, "dash": "dot"},
+                    marker={
+                        "size": 12,
+                        "symbol": symbol,
+                        "color": color,
+                        "line": {"width": 1, "color": "#333333"},
+                    },
+                    error_y={
+                        "type": "data",
+                        "array": [100 * (s.spread or 0.0) for s in chosen],
+                        "color": color,
+                        "thickness": 1.5,
+                        "width": 6,
+                    },
+                    text=[f"P={s.config[0]}" for s in chosen] if uniform else None,
+                    textposition="bottom right",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    hovertext=[
+                        f"<b>{s.label}</b> retrained: {s.text()}<br>"
+                        f"{cost_text(results, s.cost(metric), metric)}"
+                        for s in chosen
+                    ],
+                    hoverinfo="text",
+                ),
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(title_text=axis_title, row=1, col=col)
+        fig.update_yaxes(title_text="retrained test accuracy (%)", row=1, col=col)
+    return _layout(
+        fig,
+        "Retrained from scratch (test set): mean ± spread over seeds",
+        height=height,
+        width=FIGURE_WIDTH,
+        hovermode="closest",
+        legend={"orientation": "h", "x": 0.0, "y": -0.2},
+        margin={"l": 70, "r": 20, "t": 90, "b": 110},
+    )
+
+
+def answer_html(results: OptimalPResults) -> str:
+    """The study's answer in one sentence (computed by :func:`~hetconv_edu.study_answer.
+    answer_sentence`), then each budget's plan: predicted accuracy (weight-sharing network)
+    apart from the retrained one (mean ± spread, test set), the most accurate uniform P of equal
+    or lower cost, and the verdict."""
+    sentence = (
+        f"<p class='hetconv-bestp-answer-sentence' style='max-width:900px;font-size:1.1em'>"
+        f"<b>The answer:</b> {html.escape(answer_sentence(results))}</p>"
+    )
+    verdicts = budget_verdicts(results)
+    if not verdicts:
+        return sentence
+    rows = "".join(
+        f"<tr><td>{html.escape(v.budget_text)}</td><td>{_config_text(v.config)}</td>"
+        f"<td class='num'>{_pct(results.predicted_acc(v.config))}</td>"
+        f"<td class='num'>{'–' if v.plan is None else html.escape(v.plan.text())}</td>"
+        f"<td class='num'>"
+        f"{'–' if v.rival is None else html.escape(f'{v.rival.label}: {v.rival.text()}')}</td>"
+        f"<td>{html.escape(v.outcome)}</td></tr>"
+        for v in verdicts
+    )
+    return (
+        f"{sentence}{_TABLE_CSS}<table class='hc-bestp hetconv-answer-table'><tr><th>budget</th>"
+        "<th>plan</th><th>predicted (weight-sharing)</th><th>retrained (test set)</th>"
+        "<th>best uniform P of equal or lower cost</th><th>verdict</th></tr>"
+        f"{rows}</table><span style='color:#555'>± is the sample standard deviation over the "
+        "seeds. A plan counts as better only when its mean beats the uniform P's by more than "
+        "the larger spread.</span>"
+    )
+
+
 # ------------------------------------------------------------------ HTML panels
 
 _TABLE_CSS = (
@@ -832,8 +938,21 @@ def plan_html(results: OptimalPResults, config: Sequence[int], *, heading: str) 
     )
     return (
         f"{_TABLE_CSS}<div><b>{html.escape(heading)}</b><table class='hc-bestp'>{body}</table>"
-        "<span style='color:#555'>Per image. Times are the sum of the layers' measured times "
-        "plus the rest of the network (approximate).</span></div>"
+        f"<span style='color:#555'>Per image. Predicted: by the weight-sharing network (validation "
+        f"images). {_time_model_text(results)}</span></div>"
+    )
+
+
+def _time_model_text(results: OptimalPResults) -> str:
+    """How the results model a configuration's time, in one sentence."""
+    if "infer_ms" in results.time_model:
+        intercept, slope = results.time_model["infer_ms"]
+        return (
+            f"Times: modelled from the layers' measured times, calibrated on whole networks "
+            f"(network ≈ {intercept:.3f} ms + {slope:.2f} × the layers' sum)."
+        )
+    return (
+        "Times: the sum of the layers' measured times plus the rest of the network (approximate)."
     )
 
 
@@ -941,16 +1060,17 @@ def findings_sentence(results: OptimalPResults) -> str:
 
 MEANING_HTML = (
     "<div style='max-width:900px'><b>What these results mean, and what they do not</b><ul>"
-    "<li><b>One data set:</b> CIFAR-10 (a subset, at the stated training budget). Another data "
-    "set can rank the configurations differently.</li>"
+    "<li><b>One data set:</b> CIFAR-10, at the training budget in the provenance table. "
+    "Another data set can rank the configurations differently.</li>"
     "<li><b>One machine:</b> the measured times are those of the machine in the provenance "
     "table, its CPU, threads and PyTorch version. On a GPU, or another CPU, grouped "
     "convolutions speed up differently, so the P that is fastest can change. MACs do not "
     "change.</li>"
     "<li><b>Small networks:</b> a small VGG with a few switchable layers, not the paper's "
     "VGG-16.</li>"
-    "<li><b>Short training:</b> a few epochs. Differences of a point or two can be noise: look "
-    "at the spread of the seeds before you believe a ranking.</li>"
+    "<li><b>Short training:</b> a few epochs, not the paper's schedule. Differences smaller "
+    "than the spread of the seeds are noise: the answer counts a plan as better only beyond "
+    "it.</li>"
     "<li><b>Predictions are a model:</b> the weight-sharing network's accuracy minus the sum "
     "of per-layer sensitivities. The honesty check shows how well it ranks networks "
     "trained from scratch.</li></ul>"
