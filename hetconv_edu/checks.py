@@ -20,6 +20,7 @@ __all__ = [
     "check_int",
     "check_number",
     "check_positive_int",
+    "input_refused",
     "plain",
 ]
 
@@ -105,3 +106,22 @@ def check_choice(name: str, value: object, allowed: Iterable[Any]) -> Any:
     if value not in options:
         raise ValueError(f"{name} must be one of {options}, got {value!r}")
     return value
+
+
+def input_refused(network: str, input_shape: Iterable[int], error: BaseException) -> ValueError:
+    """The ``ValueError`` to raise when running ``network`` (a name, e.g. a class name) on an
+    input of ``input_shape`` failed with ``error`` (torch's ``RuntimeError``: a map shrunk
+    below a kernel, the wrong number of channels, memory that cannot be allocated). One line
+    naming the network, the shape, torch's reason and what to change.
+    """
+    reason = " ".join(str(error).split()) or type(error).__name__
+    memory = "memory" in reason.lower() or "allocate" in reason.lower()
+    advice = (
+        "use a smaller batch or input size"
+        if memory
+        else "give an input the network accepts (its channels; a height and width that its "
+        "kernels and poolings do not shrink to nothing)"
+    )
+    return ValueError(
+        f"{network} cannot run on an input of shape {tuple(input_shape)}: {reason}; {advice}"
+    )

@@ -14,7 +14,6 @@ reader sees where the savings are and whether they show up in wall-clock time he
 
 from __future__ import annotations
 
-import copy
 import platform
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import torch
 from torch import nn
 
 from hetconv_edu.checks import check_bool, check_positive_int
-from hetconv_edu.convert import ConversionPlan, convert, plan_conversion
+from hetconv_edu.convert import ConversionPlan, convert, copy_network, plan_conversion
 from hetconv_edu.flops import NetworkCost, network_cost
 from hetconv_edu.layers import Arrangement
 from hetconv_edu.timing import layer_step, time_candidates
@@ -219,7 +218,7 @@ def _measure(
         try:
             steps = {
                 name: layer_step(
-                    copy.deepcopy(net), input_shape, backward=backward, channels_last=channels_last
+                    copy_network(net), input_shape, backward=backward, channels_last=channels_last
                 )
                 for name, net in (("before", before), ("after", after))
             }

@@ -5,10 +5,13 @@
 bias; ``convert(model, plan={"layer1.0.conv1": 4, ...})`` converts the named layers only, each
 with its own P. The original model is never changed.
 
-**Eligible** is an ``nn.Conv2d`` (or a subclass that keeps its forward) with groups = 1, a
-square odd K×K kernel with K > 1, zero padding, and a P > 1 that divides both M and N
-(:func:`~hetconv_edu.pattern.valid_parts`). Every other convolution is kept as it is and
-listed with the reason (:attr:`ConversionPlan.skipped`).
+**Eligible** is an ``nn.Conv2d`` (or a subclass that keeps its forward), initialized (not a
+lazy one before its first forward), whose weight is neither parametrized (``weight_norm``,
+``spectral_norm``) nor rewritten by forward pre-hooks (pruning), with groups = 1, a square odd
+K×K kernel with K > 1, zero padding, and a P > 1 that divides both M and N
+(:func:`~hetconv_edu.pattern.valid_parts`). With ``p`` every other convolution is kept as it
+is and listed with the reason (:attr:`ConversionPlan.skipped`); a ``plan`` that names one with
+a P > 1 is refused (``ValueError`` naming the layer and the reason).
 
 **Weights carry over exactly where HetConv keeps them** (paper, Fig. 4): at a K×K position
 (filter n, channel m) the whole K×K kernel, at a 1×1 position the kernel's centre tap, which is
@@ -38,12 +41,14 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.modules.lazy import LazyModuleMixin
+from torch.nn.utils import parametrize
 
 from hetconv_edu.checks import check_choice, check_positive_int
 from hetconv_edu.layers import ARRANGEMENTS, Arrangement, HetConv2d
 from hetconv_edu.pattern import valid_parts
 
-__all__ = ["ConversionPlan", "LayerDecision", "convert", "plan_conversion"]
+__all__ = ["ConversionPlan", "LayerDecision", "convert", "copy_network", "plan_conversion"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,25 @@ def _why_not(conv: nn.Module, p: int) -> str:
         return f"already a HetConv2d (P={conv.p})"
     if not isinstance(conv, nn.Conv2d):
         return f"a {type(conv).__name__}: HetConv replaces nn.Conv2d only"
+    if isinstance(conv, LazyModuleMixin) and conv.has_uninitialized_params():
+        return (
+            f"an uninitialized {type(conv).__name__}: run one forward pass first, so its "
+            "in_channels M are known"
+        )
+    if parametrize.is_parametrized(conv):
+        names = ", ".join(conv.parametrizations)
+        return (
+            f"its {names} is parametrized (torch.nn.utils.parametrize, e.g. weight_norm): "
+            "HetConv2d would drop the parametrization"
+        )
+    if conv._forward_pre_hooks:
+        hooks = ", ".join(
+            getattr(h, "__name__", type(h).__name__) for h in conv._forward_pre_hooks.values()
+        )
+        return (
+            f"it has forward pre-hooks ({hooks}; e.g. pruning, the old weight_norm) that change "
+            "its weights or input: HetConv2d would drop them"
+        )
     if not _keeps_forward(conv):
         return (
             f"a subclass of nn.Conv2d with its own forward ({type(conv).__name__}): replacing "
@@ -249,12 +273,45 @@ def _hetconv_like(conv: nn.Conv2d, p: int, arrangement: str) -> HetConv2d:
         dtype=weight.dtype,
     )
     layer.load_dense_weight_(weight)
-    with torch.no_grad():
-        if conv.bias is not None:
+    layer.weight_kxk.requires_grad_(weight.requires_grad)
+    layer.weight_1x1.requires_grad_(weight.requires_grad)
+    if conv.bias is not None:
+        with torch.no_grad():
             layer.bias.copy_(conv.bias)
-    for param in layer.parameters():
-        param.requires_grad_(weight.requires_grad)
+        layer.bias.requires_grad_(conv.bias.requires_grad)
     return layer.train(conv.training)
+
+
+def copy_network(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model``, also when forward pre-hooks keep a computed weight on it.
+
+    Pruning (``torch.nn.utils.prune``) and the old ``torch.nn.utils.weight_norm`` store the
+    weight they compute from other tensors as a plain attribute, a tensor ``copy.deepcopy``
+    refuses (it copies only tensors made by the user). The copy gets that attribute detached;
+    its hook computes it again, from the copied tensors, before each forward.
+    """
+    computed = {
+        id(value): value.detach().clone()
+        for module in model.modules()
+        for value in vars(module).values()
+        if isinstance(value, torch.Tensor) and not value.is_leaf
+    }
+    return copy.deepcopy(model, computed)
+
+
+def _check_plan_applies(decisions: ConversionPlan, parts: dict[str, int]) -> None:
+    """Refuse a plan naming a layer with a P > 1 that the layer cannot take (P = 1 means
+    "keep it"), listing every such layer with its reason."""
+    refused = [
+        f"{d.name!r} with P={parts[d.name]} ({d.reason})"
+        for d in decisions.skipped
+        if d.name in parts and parts[d.name] != 1
+    ]
+    if refused:
+        raise ValueError(
+            f"plan asks for layers that cannot become HetConv: {'; '.join(refused)}; "
+            "plan_conversion(model, plan=...) lists every layer and why"
+        )
 
 
 def convert(
@@ -275,7 +332,13 @@ def convert(
     itself is not modified. Forward hooks registered on a converted convolution are not
     carried over.
 
-    Args and Raises: as :func:`plan_conversion`.
+    Args: as :func:`plan_conversion`.
+
+    Raises:
+        ValueError: as :func:`plan_conversion`; and a ``plan`` naming a layer with a P > 1
+            that it cannot take (P not dividing M and N, a 1×1 or grouped convolution, ...:
+            the message names each with its reason). With ``p`` such layers are kept and
+            listed (:attr:`ConversionPlan.skipped`); a plan asks for its layers by name.
 
     Example::
 
@@ -283,10 +346,12 @@ def convert(
         plan_conversion(torchvision.models.resnet18(), p=4).skipped   # conv1 (M=3), 1×1s
     """
     model, p, parts = _check_request(model, p, plan, arrangement)
-    decisions = _plan(model, p, parts, arrangement).converted
-    result = copy.deepcopy(model)
+    decisions = _plan(model, p, parts, arrangement)
+    if parts is not None:
+        _check_plan_applies(decisions, parts)
+    result = copy_network(model)
     replacements = {}
-    for d in decisions:
+    for d in decisions.converted:
         conv = result.get_submodule(d.name)
         replacements[id(conv)] = _hetconv_like(conv, d.p, arrangement)
     for parent in list(result.modules()):

@@ -184,16 +184,25 @@ def fvcore_flop_count(
 
     Args:
         model: the network.
-        inputs: the tuple of inputs of one forward call.
+        inputs: the tuple of inputs of one forward call: ``(x,)``, not ``x`` (a tensor would
+            be split along its batch dimension into several arguments).
         executed: count what runs instead of the paper's MACs.
 
     Raises:
-        ValueError: ``model`` is not a module, or ``executed`` not a bool.
+        ValueError: ``model`` is not a module, ``inputs`` not a tuple or list of tensors, or
+            ``executed`` not a bool.
         ImportError: fvcore is not installed.
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module (a layer or a network), got {model!r}")
     executed = check_bool("executed", executed)
+    if not isinstance(inputs, tuple | list) or not all(isinstance(x, torch.Tensor) for x in inputs):
+        what = (
+            f"a tensor of shape {tuple(inputs.shape)}" if torch.is_tensor(inputs) else repr(inputs)
+        )
+        raise ValueError(
+            f"inputs must be a tuple of the tensors one forward call takes, e.g. (x,), got {what}"
+        )
     from fvcore.nn import FlopCountAnalysis
 
     analysis = FlopCountAnalysis(model, tuple(inputs))

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from hetconv_edu.checks import check_bool, check_positive_int
+from hetconv_edu.checks import check_bool, check_positive_int, input_refused
 from hetconv_edu.layers import (
     ConvSpec,
     HetConv2d,
@@ -199,18 +199,25 @@ def _check_input_shape(input_shape: object) -> tuple[int, ...]:
 
 
 def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
+    """FLOPs per module name of one eval-mode forward pass on a zero input.
+
+    Raises:
+        ValueError: ``module`` cannot run on that input (:func:`~hetconv_edu.checks.input_refused`).
+    """
     param = next(module.parameters(), None)
     floating = param is not None and param.is_floating_point()
-    x = torch.zeros(
-        *input_shape,
-        device=param.device if param is not None else "cpu",
-        dtype=param.dtype if floating else None,
-    )
     was_training = module.training
     module.eval()
     try:
+        x = torch.zeros(
+            *input_shape,
+            device=param.device if param is not None else "cpu",
+            dtype=param.dtype if floating else None,
+        )
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             module(x)
+    except RuntimeError as error:
+        raise input_refused(type(module).__name__, input_shape, error) from None
     finally:
         module.train(was_training)
     counts = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
@@ -336,8 +343,9 @@ def network_cost(model: nn.Module, input_shape: Iterable[int]) -> NetworkCost:
     counted, as in the paper. Output maps must be square (D_o×D_o).
 
     Raises:
-        ValueError: ``model`` is not a module, ``input_shape`` not positive integers, or an
-            output map is not square.
+        ValueError: ``model`` is not a module, ``input_shape`` not positive integers, ``model``
+            cannot run on that input (too small, wrong channels, too large for the memory),
+            or an output map is not square.
     """
     model = _check_module("model", model)
     shape = _check_input_shape(input_shape)

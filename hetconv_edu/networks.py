@@ -62,7 +62,8 @@ def import_torchvision() -> ModuleType:
 
     Raises:
         TorchvisionUnavailable: torchvision is not installed, or fails to import for another
-            reason; the message names the version to install.
+            reason (an ``ImportError``, ``OSError`` or ``RuntimeError`` of a broken install);
+            the message names the version to install.
     """
     global _library
     version = TORCHVISION_FOR_TORCH
@@ -78,6 +79,10 @@ def import_torchvision() -> ModuleType:
                 f"torchvision cannot be imported ({error}); {install}"
             ) from None
         raise TorchvisionUnavailable(f"torchvision is not installed; {install}") from None
+    except (ImportError, OSError) as error:  # a broken install: missing symbol, bad library
+        raise TorchvisionUnavailable(
+            f"torchvision cannot be imported ({' '.join(str(error).split())}); {install}"
+        ) from None
     except RuntimeError as error:
         if "torchvision::nms" not in str(error) or _library is not None:
             raise TorchvisionUnavailable(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from hetconv_edu.checks import input_refused
+
 __all__ = ["Timing", "layer_step", "time_candidates", "time_layers"]
 
 
@@ -87,33 +89,52 @@ def layer_step(
     start from a stride-0 tensor of ones instead, which layers that reorder channels turn into
     a contiguous NCHW gradient and then pay to convert. ``channels_last`` puts module and input
     in NHWC memory format, usually the faster one for convolutions on CPU.
+
+    Raises:
+        ValueError: ``module`` cannot run on that input, when the step is made or called (a
+            map shrunk below a kernel, the wrong channels, not enough memory:
+            :func:`~hetconv_edu.checks.input_refused`).
     """
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     module = module.to(device=device, memory_format=fmt)
     param = next(module.parameters(), None)
     dtype = param.dtype if param is not None and param.is_floating_point() else None
-    x = torch.randn(*input_shape, device=device, dtype=dtype).contiguous(memory_format=fmt)
+    shape = tuple(input_shape)
+    network = type(module).__name__
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    try:
+        x = torch.randn(*shape, device=device, dtype=dtype).contiguous(memory_format=fmt)
+    except RuntimeError as error:
+        raise input_refused(network, shape, error) from None
 
     if not backward:
         module.eval()
 
         def forward() -> None:
-            with torch.inference_mode():
-                module(x)
+            try:
+                with torch.inference_mode():
+                    module(x)
+            except RuntimeError as error:
+                raise input_refused(network, shape, error) from None
             sync()
 
         return forward
 
     module.train()
     x.requires_grad_(True)
-    with torch.no_grad():
-        grad = torch.randn_like(module(x))
+    try:
+        with torch.no_grad():
+            grad = torch.randn_like(module(x))
+    except RuntimeError as error:
+        raise input_refused(network, shape, error) from None
 
     def forward_backward() -> None:
         module.zero_grad(set_to_none=True)
         x.grad = None
-        module(x).backward(grad)
+        try:
+            module(x).backward(grad)
+        except RuntimeError as error:
+            raise input_refused(network, shape, error) from None
         sync()
 
     return forward_backward

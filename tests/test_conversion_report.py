@@ -190,3 +190,38 @@ def test_default_input_shapes():
     assert default_input_shape("resnet18") == (1, 3, 224, 224)
     with pytest.raises(ValueError, match="name must be a network name"):
         build_network(18)
+
+
+def test_cli_an_input_the_network_cannot_take_is_one_line_with_status_2(capsys):
+    assert main(["convert-report", "small_vgg", "--size", "1", "--no-timing"]) == 2
+    err = capsys.readouterr().err
+    assert "VGG cannot run on an input of shape (1, 3, 1, 1): " in err
+    assert "Output size is too small" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [ImportError("libc10.so: undefined symbol"), OSError("cannot open shared object file")],
+)
+def test_cli_with_a_broken_torchvision_says_what_to_install(failure, capsys, monkeypatch):
+    real = importlib.import_module
+
+    def broken_torchvision(name, *args):
+        if name == "torchvision":
+            raise failure
+        return real(name, *args)
+
+    monkeypatch.setattr("hetconv_edu.networks.importlib.import_module", broken_torchvision)
+    assert main(["convert-report", "resnet18", "--no-timing"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"torchvision cannot be imported ({failure}); install torchvision 0.28" in err
+
+
+def test_a_plan_the_network_cannot_take_is_refused_not_reported_as_unchanged():
+    with pytest.raises(ValueError, match=r"'features.0' with P=2 \(P=2 does not divide M=3"):
+        conversion_report(
+            build_network("small_vgg"), plan={"features.0": 2}, input_shape=(1, 3, 32, 32),
+            timing=False,
+        )  # fmt: skip

@@ -9,6 +9,10 @@ import copy
 
 import pytest
 import torch
+import torch.nn.utils.parametrizations
+import torch.nn.utils.prune
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from hetconv_edu.convert import convert, plan_conversion
@@ -247,3 +251,72 @@ def test_bad_requests_are_refused_in_one_clear_line(kwargs, message):
 def test_a_non_module_is_refused():
     with pytest.raises(ValueError, match=r"model must be a torch\.nn\.Module"):
         convert("resnet18", 4)
+
+
+def test_convolutions_whose_weight_is_computed_or_unknown_are_kept_with_their_reasons():
+    pruned = nn.Conv2d(4, 4, 3, padding=1)
+    torch.nn.utils.prune.l1_unstructured(pruned, "weight", amount=0.5)
+    model = nn.Sequential(
+        torch.nn.utils.parametrizations.weight_norm(nn.Conv2d(4, 4, 3, padding=1)),
+        pruned,
+        nn.LazyConv2d(4, 3, padding=1),
+        nn.Conv2d(4, 4, 3, padding=1),
+    )
+    plan = plan_conversion(model, 2)
+    reasons = [d.reason for d in plan.decisions]
+    assert reasons[0].startswith("its weight is parametrized (torch.nn.utils.parametrize")
+    assert reasons[1].startswith("it has forward pre-hooks (L1Unstructured;")
+    assert reasons[2].startswith("an uninitialized LazyConv2d: run one forward pass first")
+    assert [d.name for d in plan.converted] == ["3"]
+    converted = convert(model, 2)
+    x = torch.randn(1, 4, 6, 6)
+    # the kept layers still compute what they did: their parametrization and pruning live on
+    for i in (0, 1):
+        assert torch.equal(converted[i](x), model[i](x))
+        assert type(converted[i]) is type(model[i])
+    assert isinstance(converted[3], HetConv2d)
+    with torch.no_grad():  # the copy's pruning recomputes its weight from its own tensors
+        converted[1].weight_orig.add_(1.0)
+    converted[1](x)
+    assert torch.equal(converted[1].weight, (model[1].weight_orig + 1) * model[1].weight_mask)
+    assert torch.equal(model[1].weight, model[1].weight_orig * model[1].weight_mask)
+
+
+def test_a_frozen_bias_stays_frozen_and_a_trainable_weight_trainable():
+    conv = nn.Conv2d(4, 4, 3, padding=1)
+    conv.bias.requires_grad_(False)
+    layer = convert(nn.Sequential(conv), 2)[0]
+    assert layer.weight_kxk.requires_grad and layer.weight_1x1.requires_grad
+    assert not layer.bias.requires_grad
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 12), n=st.integers(1, 12), p=st.integers(1, 12))
+def test_a_plan_is_applied_exactly_or_refused_naming_the_layer_and_the_allowed_parts(m, n, p):
+    model = nn.Sequential(nn.Conv2d(m, n, 3, padding=1))
+    if p == 1 or (m % p == 0 and n % p == 0):
+        layer = convert(model, plan={"0": p})[0]
+        assert isinstance(layer, HetConv2d) == (p > 1)
+        if p > 1:
+            assert layer.p == p
+        return
+    with pytest.raises(ValueError) as refused:
+        convert(model, plan={"0": p})
+    message = str(refused.value)
+    assert f"'0' with P={p} (P={p} does not divide" in message and "\n" not in message
+    assert f"P allowed here: {[d for d in range(1, min(m, n) + 1) if m % d == n % d == 0]}" in (
+        message
+    )
+    # the dry run lists it instead of refusing
+    assert plan_conversion(model, plan={"0": p}).skipped[0].name == "0"
+
+
+def test_a_plan_naming_several_layers_it_cannot_convert_lists_each():
+    converted_once = convert(nn.Sequential(nn.Conv2d(4, 4, 3), nn.Conv2d(4, 4, 1)), 2)
+    with pytest.raises(ValueError) as refused:
+        convert(converted_once, plan={"0": 4, "1": 2})
+    message = str(refused.value)
+    assert "'0' with P=4 (already a HetConv2d (P=2))" in message
+    assert "'1' with P=2 (1×1 kernel: already pointwise" in message
+    # P=1 asks to keep a layer: never refused
+    assert convert(converted_once, plan={"0": 1, "1": 1})[0].p == 2

@@ -216,3 +216,14 @@ def test_counted_types():
         counted_types("small_vgg")
     with pytest.raises(ValueError, match="executed must be True or False"):
         thop_custom_ops(model, executed="no")
+
+
+def test_fvcore_inputs_must_be_a_tuple_not_one_tensor():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3))
+    x = torch.zeros(2, 3, 8, 8)
+    with pytest.raises(ValueError, match=r"inputs must be a tuple .* e\.g\. \(x,\), got a "
+                       r"tensor of shape \(2, 3, 8, 8\)"):  # fmt: skip
+        fvcore_flop_count(model, x)
+    with pytest.raises(ValueError, match=r"inputs must be a tuple .* got None"):
+        fvcore_flop_count(model, None)
+    assert fvcore_flop_count(model, [x]).total() == fvcore_flop_count(model, (x,)).total() > 0

@@ -348,3 +348,21 @@ def test_measure_macs_uses_the_module_dtype():
         measure_macs(module, (1, 4, 5, 5))
         == layer_cost("hetconv:2", 4, 4, 3, 5, executed=True).macs
     )
+
+
+@pytest.mark.parametrize(
+    ("shape", "reason"),
+    [
+        ((1, 3, 2, 2), "Kernel size can't be greater than actual input size"),
+        ((1, 4, 8, 8), "expected input[1, 4, 8, 8] to have 3 channels"),
+    ],
+)
+def test_an_input_the_network_cannot_take_is_one_line_naming_the_shape(shape, reason):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    for call in (network_cost, measure_macs):
+        with pytest.raises(ValueError) as refused:
+            call(model, shape)
+        message = str(refused.value)
+        assert message.startswith(f"Sequential cannot run on an input of shape {shape}: ")
+        assert reason in message and "\n" not in message
+        assert model.training  # the mode is restored

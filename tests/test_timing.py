@@ -183,3 +183,39 @@ def test_layer_step_uses_the_module_dtype(backward):
     module.register_forward_pre_hook(lambda mod, inputs: seen.append(inputs[0].dtype))
     layer_step(module, (1, 4, 5, 5), backward=backward)()
     assert seen and set(seen) == {torch.float64}
+
+
+class OutOfMemory(nn.Module):
+    """Runs out of memory as a GPU does with a batch too large."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_an_input_the_module_cannot_take_is_one_line_naming_the_shape(backward):
+    step = lambda: layer_step(nn.Sequential(nn.Conv2d(3, 4, 5)), (2, 3, 4, 4), backward=backward)()  # noqa: E731
+    with pytest.raises(ValueError) as refused:
+        step()
+    message = str(refused.value)
+    assert message.startswith("Sequential cannot run on an input of shape (2, 3, 4, 4): ")
+    assert "Kernel size can't be greater than actual input size" in message
+    assert "\n" not in message and "height and width" in message
+    with pytest.raises(ValueError, match=r"OutOfMemory cannot run on .*\(64, 3, 8, 8\).* "
+                       r"out of memory.*use a smaller batch or input size"):  # fmt: skip
+        layer_step(OutOfMemory(), (64, 3, 8, 8), backward=backward)()
+
+
+def test_an_input_too_large_to_allocate_is_one_line(monkeypatch):
+    def cannot_allocate(*shape, **_):
+        raise RuntimeError(f"DefaultCPUAllocator: can't allocate memory: {shape}")
+
+    monkeypatch.setattr(torch, "randn", cannot_allocate)
+    shape = r"\(10000, 3, 9999, 9999\)"
+    with pytest.raises(ValueError, match=rf"Conv2d cannot run on an input of shape {shape}: "
+                       r".*use a smaller batch or input size$"):  # fmt: skip
+        layer_step(nn.Conv2d(3, 4, 3), (10000, 3, 9999, 9999))
