@@ -21,6 +21,7 @@ __all__ = [
     "check_number",
     "check_positive_int",
     "input_refused",
+    "is_out_of_memory",
     "plain",
 ]
 
@@ -115,13 +116,20 @@ def input_refused(network: str, input_shape: Iterable[int], error: BaseException
     naming the network, the shape, torch's reason and what to change.
     """
     reason = " ".join(str(error).split()) or type(error).__name__
-    memory = "memory" in reason.lower() or "allocate" in reason.lower()
     advice = (
         "use a smaller batch or input size"
-        if memory
+        if is_out_of_memory(error)
         else "give an input the network accepts (its channels; a height and width that its "
         "kernels and poolings do not shrink to nothing)"
     )
     return ValueError(
         f"{network} cannot run on an input of shape {tuple(input_shape)}: {reason}; {advice}"
     )
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` says memory could not be allocated: a ``MemoryError`` (numpy's
+    included), torch's ``OutOfMemoryError`` (CUDA) or a ``RuntimeError`` of torch's CPU
+    allocator ("can't allocate memory")."""
+    text = str(error).lower()
+    return isinstance(error, MemoryError) or "out of memory" in text or "allocate" in text

@@ -140,3 +140,25 @@ def test_an_enumerated_field_takes_each_of_its_choices_and_names_them_when_refus
     with pytest.raises(ValueError, match=f"{field} must be one of") as caught:
         TrainConfig(**{field: "neither"})
     assert all(value in str(caught.value) for value in allowed)
+
+
+def test_widths_too_large_for_memory_are_refused_in_one_line(monkeypatch):
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 9.31 GiB for an array with shape (100000, 100000)")
+
+    monkeypatch.setattr("hetconv_edu.train.config.build_model", out_of_memory)
+    with pytest.raises(ValueError) as refused:
+        TrainConfig(model_kwargs={"widths": [100000, 100000, 100000]})
+    message = str(refused.value)
+    assert "model_kwargs={'widths': [100000, 100000, 100000]} does not fit in memory" in message
+    assert "Unable to allocate 9.31 GiB" in message and "use smaller widths" in message
+    assert "\n" not in message
+
+
+def test_a_model_error_other_than_memory_is_not_disguised(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in a layer")
+
+    monkeypatch.setattr("hetconv_edu.train.config.build_model", broken)
+    with pytest.raises(RuntimeError, match="a bug in a layer"):
+        TrainConfig()

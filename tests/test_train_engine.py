@@ -156,3 +156,18 @@ def test_nan_loss_stops_the_run_naming_step_and_lr(data_root, dataset, tmp_path)
     assert len(trainer.history.steps) == trainer.global_step
     if (trainer.run_path / "checkpoint.pt").exists():
         read_checkpoint(trainer.run_path / "checkpoint.pt")
+
+
+def test_a_model_too_large_for_the_device_is_one_line_naming_its_widths(
+    data_root, dataset, tmp_path, monkeypatch
+):
+    def out_of_memory(self):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(Trainer, "_build_model", out_of_memory)
+    with pytest.raises(ValueError) as refused:
+        Trainer(config(data_root, tmp_path), dataset)
+    message = str(refused.value)
+    assert "model_kwargs={'widths': [8, 16, 32]} does not fit in memory on cpu" in message
+    assert "Tried to allocate 20.00 GiB" in message and "\n" not in message
+    assert not (tmp_path / config(data_root, tmp_path).run_name).exists()

@@ -31,6 +31,7 @@ from hetconv_edu.checks import (
     check_int,
     check_number,
     check_positive_int,
+    is_out_of_memory,
     plain,
 )
 from hetconv_edu.data import DATASET_NAMES
@@ -38,7 +39,7 @@ from hetconv_edu.layers import ARRANGEMENTS, parse_conv_spec
 from hetconv_edu.models import MODELS, build_model
 from hetconv_edu.train.optim import SCHEDULES
 
-__all__ = ["MACHINE_FIELDS", "TrainConfig", "default_of", "describe"]
+__all__ = ["MACHINE_FIELDS", "TrainConfig", "default_of", "describe", "too_large"]
 
 
 def _about(
@@ -58,7 +59,8 @@ class TrainConfig:
     Raises:
         ValueError: a value of the wrong kind or out of range (naming the field, the value
             and what is allowed), or a model that cannot be built with ``conv`` and
-            ``model_kwargs`` (checked on the ``meta`` device: no memory, no arithmetic).
+            ``model_kwargs`` (checked on the ``meta`` device: no weights, no arithmetic; widths
+            whose conv patterns alone do not fit in memory are refused too).
 
     Fields (``python -m hetconv_edu train --help`` shows the same):
     """
@@ -226,6 +228,10 @@ class TrainConfig:
                 f"model {self.model!r} cannot be built with conv={self.conv!r} and "
                 f"model_kwargs={self.model_kwargs!r}: {err}"
             ) from None
+        except (MemoryError, RuntimeError) as err:
+            if not is_out_of_memory(err):
+                raise
+            raise ValueError(too_large(self, err)) from None
 
     @property
     def run_name(self) -> str:
@@ -295,6 +301,15 @@ def describe(setting: Field) -> str:
     default = default_of(setting)
     return f"{setting.metadata['help']}{one_of}" + (
         "" if default is None else f" (default {default!r})"
+    )
+
+
+def too_large(config: TrainConfig, error: BaseException, where: str = "here") -> str:
+    """The message for a model of ``config`` that does not fit in memory (``error``)."""
+    reason = " ".join(str(error).split()) or type(error).__name__
+    return (
+        f"model {config.model!r} with conv={config.conv!r} and model_kwargs="
+        f"{config.model_kwargs!r} does not fit in memory {where} ({reason}); use smaller widths"
     )
 
 

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hetconv_edu.checks import check_bool, check_positive_int
+from hetconv_edu.checks import check_bool, check_positive_int, is_out_of_memory
 from hetconv_edu.data import Batches, ImageDataset, load_dataset
 from hetconv_edu.flops import NetworkCost
 from hetconv_edu.models import build_model
@@ -54,7 +54,7 @@ from hetconv_edu.train.checkpoint import (
     save_checkpoint_file,
     trainer_state,
 )
-from hetconv_edu.train.config import MACHINE_FIELDS, TrainConfig
+from hetconv_edu.train.config import MACHINE_FIELDS, TrainConfig, too_large
 from hetconv_edu.train.devices import distributed, prepare_device, process_group_env
 from hetconv_edu.train.errors import CheckpointError, DivergedError, RunFolderError, write_problem
 from hetconv_edu.train.evaluation import Evaluator, model_cost
@@ -89,8 +89,9 @@ class Trainer:
 
     Raises:
         TypeError: ``config`` is not a :class:`TrainConfig`.
-        ValueError: an unavailable device; a batch larger than the training images per
-            process; ``resume`` with a checkpoint made with a config that trains differently.
+        ValueError: an unavailable device; a model that does not fit in the device's memory
+            (naming its widths); a batch larger than the training images per process;
+            ``resume`` with a checkpoint made with a config that trains differently.
         FileNotFoundError: ``resume`` and no checkpoint in ``run_path``.
         CheckpointError: ``resume`` and the checkpoint is damaged or holds non-finite weights.
         RunExistsError: a new run (no ``resume``, no ``overwrite``) where a run is, naming the
@@ -151,9 +152,14 @@ class Trainer:
         self.dataset = dataset if dataset is not None else self._load_data()
         self.run_path = Path(config.run_dir) / config.run_name
         self.folder = RunFolder(self.run_path, writer=self.is_main)
-        self.model = self._build_model()
+        try:
+            self.model = self._build_model()
+            self._place_model()
+        except (MemoryError, RuntimeError) as err:
+            if not is_out_of_memory(err):
+                raise
+            raise ValueError(too_large(config, err, f"on {self.device}")) from None
         self._cost: NetworkCost | None = None
-        self._place_model()
         self._make_batches()
         self.optimizer, self.scheduler = make_optimizer(self.model, config, self.total_steps)
         self._amp_dtype = amp_dtype(self.device)
