@@ -34,14 +34,24 @@ from typing import TYPE_CHECKING, Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from hetconv_edu.viz.palette import MESSAGE_CSS
+
 if TYPE_CHECKING:
     import torch
 
+REPORT_CSS = (
+    MESSAGE_CSS
+    + ".hetconv-doctor{border-left:6px solid currentColor;font-size:14px}"
+    + ".hetconv-doctor ul{margin:4px 0;padding-left:1.2em}.hetconv-doctor li{margin:4px 0}"
+    + ".hetconv-doctor .fix{color:#222222;font-weight:normal;margin-left:1.2em}"
+)
+"""The setup report's rules: the package's message palette, a rule on the left."""
 
 __all__ = [
     "FRONT_END_PACKAGES",
     "KNOWN_PROBLEMS",
     "LEVELS",
+    "REPORT_CSS",
     "RESTART_SERVER",
     "TORCH_FIX",
     "WIDGETS_BROKEN",
@@ -156,18 +166,17 @@ class Report:
 
     def html(self) -> str:
         """The report as a compact HTML block: a green line when all is well, otherwise every
-        warning and error with its fix; the fine checks fold away under "details"."""
-        colours = {"ok": "#006B4F", "warn": "#8A5A00", "error": "#B00020"}
-        backgrounds = {"ok": "#E6F4EE", "warn": "#FFF4DB", "error": "#FDE7EA"}
+        warning and error with its fix; the fine checks fold away under "details". In the
+        package's one palette (:mod:`hetconv_edu.viz.palette`), its rules inside the block (it
+        is shown where widgets, and so the apps' stylesheet, may be broken)."""
         marks = {"ok": "✔", "warn": "⚠", "error": "✘"}
         rows = []
         for finding in self.problems():
             fix = html.escape(finding.fix).replace("\n", "<br>")
             rows.append(
-                f"<li style='margin:4px 0;color:{colours[finding.level]}'>"
-                f"{marks[finding.level]} <b>{html.escape(finding.topic)}</b>: "
-                f"{html.escape(finding.message)}"
-                f"<div style='color:#222;margin-left:1.2em'><b>Fix:</b> {fix}</div></li>"
+                f"<li class='hetconv-text-{finding.level}'>{marks[finding.level]} "
+                f"<b>{html.escape(finding.topic)}</b>: {html.escape(finding.message)}"
+                f"<div class='fix'><b>Fix:</b> {fix}</div></li>"
             )
         fine = "".join(
             f"<li>{marks['ok']} <b>{html.escape(f.topic)}</b>: {html.escape(f.message)}</li>"
@@ -176,14 +185,13 @@ class Report:
         )
         level = self.level
         return (
-            f"<div class='hetconv-doctor' style='border-left:6px solid {colours[level]};"
-            f"background:{backgrounds[level]};padding:6px 10px;font-size:14px'>"
-            f"<div style='color:{colours[level]};font-weight:bold'>{marks[level]} "
-            f"{html.escape(self.headline())}</div>"
-            + (f"<ul style='margin:4px 0;padding-left:1.2em'>{''.join(rows)}</ul>" if rows else "")
+            f"<style>{REPORT_CSS}</style>"
+            f"<div class='hetconv-doctor hetconv-message hetconv-{level}'>"
+            f"<div class='hetconv-text-{level}'>{marks[level]} {html.escape(self.headline())}</div>"
+            + (f"<ul>{''.join(rows)}</ul>" if rows else "")
             + (
-                f"<details><summary style='color:#444'>What was checked</summary>"
-                f"<ul style='margin:2px 0;padding-left:1.2em;color:#333'>{fine}</ul></details>"
+                f"<details><summary class='hetconv-note'>What was checked</summary>"
+                f"<ul class='hetconv-note'>{fine}</ul></details>"
                 if fine
                 else ""
             )
@@ -755,7 +763,8 @@ class _WidgetProbe:
         bundle = dict(self.widget._repr_mimebundle_(**kwargs))
         bundle["text/plain"] = WIDGETS_BROKEN
         bundle["text/html"] = (
-            f"<div style='color:#B00020;font-weight:bold'>{html.escape(WIDGETS_BROKEN)}</div>"
+            f"<style>{MESSAGE_CSS}</style>"
+            f"<div class='hetconv-text-error'>{html.escape(WIDGETS_BROKEN)}</div>"
         )
         return bundle
 
@@ -772,13 +781,15 @@ def report_outputs(report: Report) -> list[Any]:
 
     outputs.append(
         HTML(
-            f"<div style='color:#444;font-size:13px'>Next line not <b>{html.escape(WIDGETS_WORK)}"
-            "</b> but 'Failed to load model class', 'Error displaying widget' or nothing? "
-            "Restart the Jupyter server (not only the kernel), then reload the page.</div>"
+            f"<style>{MESSAGE_CSS}</style><div class='hetconv-note'>Next line not <b>"
+            f"{html.escape(WIDGETS_WORK)}</b> but 'Failed to load model class', 'Error "
+            "displaying widget' or nothing? Restart the Jupyter server (not only the kernel), "
+            "then reload the page.</div>"
         )
     )
     probe = ipywidgets.HTML(
-        f"<span style='color:#006B4F;font-weight:bold'>{html.escape(WIDGETS_WORK)}</span>"
+        f"<style>{MESSAGE_CSS}</style>"
+        f"<span class='hetconv-text-ok'>{html.escape(WIDGETS_WORK)}</span>"
     )
     outputs.append(_WidgetProbe(probe))
     return outputs

@@ -34,6 +34,7 @@ from hetconv_edu.doctor import (
     report_outputs,
     running_servers,
 )
+from hetconv_edu.viz.palette import MESSAGE_COLORS
 from tests.datasets import write_fake_cifar10
 
 REPO = Path(__file__).resolve().parents[1]
@@ -352,7 +353,8 @@ def test_report_lists_problems_first_with_their_fixes() -> None:
     assert "Fix: pip install it\n      then restart" in text
     page = report.html()
     assert "No &lt;ipywidgets&gt;." in page and "pip install it<br>then restart" in page
-    assert "#B00020" in page  # red
+    assert "hetconv-message hetconv-error" in page  # red, in the package's one palette
+    assert MESSAGE_COLORS["error"][0] in page and "style=" not in page
     assert report._repr_mimebundle_()["text/plain"] == text
 
 
@@ -360,7 +362,8 @@ def test_an_all_ok_report_is_green_and_compact() -> None:
     report = Report((Finding("ok", "torch", "torch fine."),))
     assert report.exit_code == 0 and report.level == "ok"
     page = report.html()
-    assert "Your setup is ready" in page and "#006B4F" in page and "Fix" not in page
+    assert "Your setup is ready" in page and "hetconv-text-ok" in page and "Fix" not in page
+    assert MESSAGE_COLORS["ok"][0] in page  # the rules travel with the report
     assert "<details>" in page  # the fine checks fold away
     assert Report(()).level == "ok"
 

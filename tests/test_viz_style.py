@@ -131,7 +131,56 @@ def test_projector_css_is_self_contained_and_scales_the_package_html():
     assert "--jp-widgets-font-size: 18px" in css
     assert "http" not in css and "@import" not in css and "url(" not in css
     assert style.css_px(13) == "calc(13px * var(--hetconv-scale, 1))"
-    assert style.css_px(13) in ExplorerApp(8, 8, 3, 2).counters.value
+    # the package's HTML carries classes; their rules (sizes that grow with the style) ship
+    # in PAGE_CSS, which holds the projector rules too
+    page = style.PAGE_CSS
+    assert css in page and "http" not in page and "url(" not in page
+    assert ".hetconv-note{" in page and "var(--hetconv-scale, 1)" in page
+    assert "class='hetconv-note'" in ExplorerApp(8, 8, 3, 2).counters.value
+
+
+def test_messages_use_one_palette_and_css_classes_not_inline_colours():
+    for kind, (fg, bg) in style.MESSAGE_COLORS.items():
+        assert style.contrast_ratio(fg, bg) >= 7  # readable on a washed-out projector
+        assert f".hetconv-message.hetconv-{kind}{{color:{fg};background:{bg}}}" in style.PAGE_CSS
+        assert style.message_html(kind, "a < b\nc") == (
+            f"<div class='hetconv-message hetconv-{kind}'>a &lt; b<br>c</div>"
+        )
+        assert (
+            style.text_html(kind, "<b>x</b>")
+            == f"<span class='hetconv-text-{kind}'><b>x</b></span>"
+        )
+    with pytest.raises(ValueError, match="got 'loud'"):
+        style.message_html("loud", "x")
+    note = style.note_details("Note on the data", "this copy is odd: md5 differs. Use another.")
+    assert "<summary>Note on the data: this copy is odd…</summary>" in note
+    assert "md5 differs" in note
+    checker = AnswerChecker("2 + 2?", lambda: 4)
+    checker.check("4")
+    assert "class='hetconv-text-ok'" in checker.feedback.value
+    checker.check("5")
+    assert "class='hetconv-text-warn'" in checker.feedback.value and "style=" not in (
+        checker.feedback.value
+    )
+
+
+def test_a_pixel_exact_figure_keeps_its_plot_area_in_the_projector_style():
+    fig = go.Figure(
+        layout={
+            "width": 300, "height": 200, "margin": {"l": 40, "r": 20, "t": 32, "b": 48},
+            "meta": {style.PIXEL_EXACT: True},
+        }
+    )  # fmt: skip
+    big = style.restyle_figure(go.Figure(fig), style.NORMAL, style.PROJECTOR)
+    m = big.layout.margin
+    assert (m.l, m.r, m.t, m.b) == (50, 25, 40, 60)
+    assert big.layout.width - m.l - m.r == 300 - 40 - 20  # the plot area, in pixels
+    assert big.layout.height - m.t - m.b == 200 - 32 - 48
+    back = style.restyle_figure(big, style.PROJECTOR, style.NORMAL)
+    assert (back.layout.width, back.layout.height) == (300, 200)
+    plain = style.restyle_figure(go.Figure(layout={"width": 300, "margin": {"l": 40}}),
+                                 style.NORMAL, style.PROJECTOR)  # fmt: skip
+    assert plain.layout.width == 300  # other figures keep their size
 
 
 def test_switches_follow_the_state_wherever_it_is_changed():

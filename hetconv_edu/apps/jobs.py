@@ -15,8 +15,9 @@ A step that cannot be cut into slices (one library call that takes seconds) is y
 heard, widgets stay live) while it works, and sends its result back into the generator (or
 throws its exception there). A blocking run calls it in place.
 
-Also shared by the apps: :func:`message_html` / :func:`message_text` (a status message in one of
-four kinds, and its plain text) and :func:`progress_bar` (a tqdm notebook bar shown in a box).
+Also shared by the apps: :func:`message_html` (a status message in one of four kinds; made by
+:func:`hetconv_edu.viz.style.message_html`, re-exported here) / :func:`message_text` (its plain
+text) and :func:`progress_bar` (a tqdm notebook bar shown in a box).
 """
 
 from __future__ import annotations
@@ -30,28 +31,12 @@ from typing import Any
 
 import ipywidgets as W
 
+from hetconv_edu.viz.style import MESSAGE_COLORS, message_html
+
 __all__ = ["MESSAGE_KINDS", "Offload", "SlicedJob", "message_html", "message_text", "progress_bar"]
 
-MESSAGE_KINDS: dict[str, tuple[str, str]] = {
-    "info": ("#1b4f72", "#eaf2fb"),
-    "ok": ("#1e6b3a", "#e8f6ec"),
-    "warn": ("#7a4a00", "#fff4e0"),
-    "error": ("#9b1c1c", "#fdecec"),
-}
-"""Text and background colour of each kind of status message."""
-
-
-def message_html(kind: str, text: str) -> str:
-    """A status message box: ``kind`` is one of :data:`MESSAGE_KINDS`; ``text`` is plain text
-    (escaped here; line breaks kept)."""
-    if kind not in MESSAGE_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(MESSAGE_KINDS)}, got {kind!r}")
-    color, background = MESSAGE_KINDS[kind]
-    body = html.escape(text).replace("\n", "<br>")
-    return (
-        f"<div class='hetconv-message hetconv-{kind}' style='padding:6px 10px;border-radius:4px;"
-        f"color:{color};background:{background};white-space:normal;line-height:1.4'>{body}</div>"
-    )
+MESSAGE_KINDS: tuple[str, ...] = tuple(MESSAGE_COLORS)
+"""The kinds of status message (their colours: :data:`hetconv_edu.viz.style.MESSAGE_COLORS`)."""
 
 
 def message_text(markup: str) -> str:

@@ -33,6 +33,18 @@ Projector style (one switch for the whole package):
   widget, nothing fetched) and sets the switches' values.
 * :func:`css_px` — a font size for the package's own HTML/CSS that grows with the theme.
 * :func:`css_width` — a control width that grows with the projector style's control text.
+
+The package's HTML (status messages, notes, tables, answer feedback) carries CSS classes, never
+inline colours: :data:`MESSAGE_COLORS` is the one palette of the message kinds and
+:data:`PAGE_CSS` holds every rule (the classes of :data:`CSS_CLASSES`, and the projector rules
+of :data:`PROJECTOR_CSS`); :func:`track_widget` ships it inside each app's box.
+:func:`message_html` makes a status message, :func:`note_html` a grey note, :func:`text_html` a
+coloured sentence (answer feedback).
+
+A figure whose plot area is sized in whole pixels (a kernel map: one cell, a whole number of
+pixels, so a fine pattern shows no moiré) says so with :data:`PIXEL_EXACT` in its layout's
+``meta``; switching the theme then grows its width and height with its margins, so the plot
+area keeps its size in pixels.
 """
 
 from __future__ import annotations
@@ -48,10 +60,20 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from hetconv_edu.pattern import Kernel
+from hetconv_edu.viz.palette import (
+    MESSAGE_COLORS,
+    MESSAGE_CSS,
+    NOTE_COLOR,
+    message_html,
+    note_details,
+    note_html,
+    text_html,
+)
 
 __all__ = [
     "ACCENT",
     "CONTROL_SCALE",
+    "CSS_CLASSES",
     "FAMILY_COLORS",
     "FAMILY_DASHES",
     "FAMILY_SYMBOLS",
@@ -60,13 +82,22 @@ __all__ = [
     "KIND_COLORS",
     "KIND_ORDER",
     "KIND_ZRANGE",
+    "MESSAGE_COLORS",
     "MUTED",
     "NORMAL",
+    "NOTE_COLOR",
     "OKABE_ITO",
+    "OUTLINE",
+    "PAGE_CSS",
     "PALETTE",
+    "PIXEL_EXACT",
     "PROJECTOR",
     "PROJECTOR_CLASS",
     "PROJECTOR_CSS",
+    "TABLE_HEAD",
+    "TABLE_STRIPE",
+    "TABLE_TOTAL",
+    "TEXT_COLOR",
     "Restylable",
     "Theme",
     "apply_layout",
@@ -82,10 +113,14 @@ __all__ = [
     "kind_label",
     "kind_legend_traces",
     "kind_weights",
+    "message_html",
+    "note_details",
+    "note_html",
     "projector_enabled",
     "relative_luminance",
     "restyle_figure",
     "set_projector",
+    "text_html",
     "themed",
     "themed_json",
     "track_figure",
@@ -119,6 +154,12 @@ PALETTE: tuple[str, ...] = (
 
 MUTED = "#8C8C8C"
 """Grey for reference lines, secondary text and "other" series."""
+
+TEXT_COLOR = "#222222"
+"""The figures' text colour in the default style (black in the projector style)."""
+
+OUTLINE = "#333333"
+"""Dark grey outline of markers and bars."""
 
 ACCENT = OKABE_ITO["vermillion"]
 """One highlight colour (a selected point, the current setting)."""
@@ -262,7 +303,7 @@ def kind_legend_traces(
                 "symbol": "square",
                 "size": 15,
                 "color": KIND_COLORS[Kernel(kind)],
-                "line": {"color": "#444444", "width": 1},
+                "line": {"color": OUTLINE, "width": 1},
             },
             name=kind_label(kind, kernel_size),
             legendgroup=f"{legendgroup_prefix}{int(kind)}",
@@ -280,7 +321,7 @@ def base_layout(**overrides: Any) -> dict[str, Any]:
     """
     layout: dict[str, Any] = {
         "template": "plotly_white",
-        "font": {"family": FONT_FAMILY, "size": FONT_SIZE, "color": "#222222"},
+        "font": {"family": FONT_FAMILY, "size": FONT_SIZE, "color": TEXT_COLOR},
         "title": {"font": {"size": FONT_SIZE + 3}, "x": 0.01, "xanchor": "left"},
         "margin": {"l": 70, "r": 30, "t": 60, "b": 60},
         "hoverlabel": {"font": {"family": FONT_FAMILY, "size": FONT_SIZE - 1}},
@@ -360,7 +401,7 @@ class Theme:
         return template
 
 
-NORMAL = Theme("normal", 1.0, 1.0, 1.0, "#222222", "#EBF0F8", "#444444", 1.0)
+NORMAL = Theme("normal", 1.0, 1.0, 1.0, TEXT_COLOR, "#EBF0F8", "#444444", 1.0)
 """The look of a laptop screen: the sizes the figure modules write."""
 
 PROJECTOR = Theme("projector", 1.25, 2.0, 1.5, "#000000", "#B8B8B8", "#000000", 2.0)
@@ -379,9 +420,9 @@ PROJECTOR_CSS = f"""
   --hetconv-scale: {PROJECTOR.font_scale};
   --hetconv-control-scale: {CONTROL_SCALE};
   --jp-widgets-font-size: 18px;
-  --jp-widgets-inline-height: 36px;
-  --jp-widgets-inline-margin: 6px;
-  --jp-widgets-input-padding: 6px;
+  --jp-widgets-inline-height: 34px;
+  --jp-widgets-inline-margin: 3px;
+  --jp-widgets-input-padding: 4px;
   --jp-widgets-input-border-width: 2px;
   --jp-widgets-slider-handle-size: 22px;
   --jp-widgets-slider-track-thickness: 6px;
@@ -393,13 +434,62 @@ PROJECTOR_CSS = f"""
   color: #000000;
 }}
 .{PROJECTOR_CLASS} .widget-html-content {{ font-size: var(--jp-widgets-font-size); }}
-.{PROJECTOR_CLASS} .widget-html-content h3 {{ font-size: 26px; }}
-.{PROJECTOR_CLASS} .widget-html-content h4 {{ font-size: 22px; }}
+.{PROJECTOR_CLASS} .widget-html-content h3 {{ font-size: 24px; }}
+.{PROJECTOR_CLASS} .widget-html-content h4 {{ font-size: 21px; }}
 .{PROJECTOR_CLASS} .widget-toggle-button {{ width: auto !important; padding: 0 10px; }}
+.{PROJECTOR_CLASS} .hetconv-note, .{PROJECTOR_CLASS} .hetconv-message {{ color: #000000; }}
 """
 """The widgets' projector look, switched by :data:`PROJECTOR_CLASS`: larger fonts, controls
 and slider handles, black text. ``--hetconv-scale`` scales the sizes written with
-:func:`css_px`. Shipped as a ``<style>`` element inside each tracked box: nothing is fetched."""
+:func:`css_px`. Part of :data:`PAGE_CSS`."""
+
+TABLE_HEAD = "#DFE6EF"
+"""Background of a table's header row (and of a total row, lighter: :data:`TABLE_TOTAL`)."""
+TABLE_TOTAL = "#E8EEF8"
+TABLE_STRIPE = "#F6F6F6"
+TABLE_RULE = "#CCCCDD"
+"""The lines between a table's cells."""
+"""Background of every other row of a long table."""
+
+CSS_CLASSES: Mapping[str, str] = {
+    "hetconv-message": "a status message; with a kind class hetconv-info/-ok/-warn/-error",
+    "hetconv-text-ok": "a sentence in the ok colour, bold (a right answer)",
+    "hetconv-text-warn": "a sentence in the warn colour, bold (a wrong answer, a warning)",
+    "hetconv-text-error": "a sentence in the error colour, bold (a failure)",
+    "hetconv-note": "secondary text: grey, a little smaller",
+    "hetconv-heading": "a section heading (h3) with little space around it",
+    "hetconv-table": "a data table: ruled cells, a shaded header; td.num right-aligned digits",
+    "hetconv-formula": "a worked formula: monospace on grey, a green rule on the left",
+    "hetconv-prose": "a paragraph of explanation, kept to a readable line length",
+}
+"""The CSS classes of :data:`PAGE_CSS` for the package's HTML, and what each is for."""
+
+PAGE_CSS = (
+    (
+        MESSAGE_CSS
+        + ".hetconv-note{font-size:{note};line-height:1.35}"
+        ".hetconv-heading{margin:2px 0 4px 0}"
+        ".hetconv-table{border-collapse:collapse;font-size:{table};margin:2px 0;line-height:1.3}"
+        f".hetconv-table th,.hetconv-table td{{border:1px solid {TABLE_RULE};padding:2px 8px;"
+        "text-align:left;vertical-align:top}"
+        f".hetconv-table th{{background:{TABLE_HEAD}}}"
+        ".hetconv-table td.num{text-align:right;font-variant-numeric:tabular-nums;"
+        "white-space:nowrap}"
+        f".hetconv-table tr.total td{{font-weight:bold;background:{TABLE_TOTAL}}}"
+        f".hetconv-formula{{font-family:monospace;background:{TABLE_STRIPE};padding:4px 9px;"
+        f"margin:4px 0;border-left:3px solid {OKABE_ITO['bluish_green']};white-space:pre-wrap;"
+        "line-height:1.4}"
+        ".hetconv-prose{max-width:62em;margin:2px 0}"
+        ".hetconv-table td.label{white-space:nowrap}"
+        ".hetconv-projector .jupyter-widget-Collapse-header,"
+        ".hetconv-projector .lm-AccordionPanel-title{font-size:18px}" + PROJECTOR_CSS
+    )
+    .replace("{note}", "calc(14px * var(--hetconv-scale, 1))")
+    .replace("{table}", "calc(14px * var(--hetconv-scale, 1))")
+)
+"""Every CSS rule of the package's widgets and HTML (the classes of :data:`CSS_CLASSES` and
+:data:`PROJECTOR_CSS`). Shipped as a hidden ``<style>`` element inside each tracked box
+(:func:`track_widget`): nothing is fetched."""
 
 
 def css_px(size: float) -> str:
@@ -505,10 +595,23 @@ def _restyle_props(obj: Any, key: str, src: Theme, dst: Theme) -> Any:
     return out
 
 
+PIXEL_EXACT = "pixel_exact"
+"""Key of a layout's ``meta`` (``meta={PIXEL_EXACT: True}``): the figure's plot area is sized
+in whole pixels and keeps its size when the theme changes (its margins grow, so do its
+``width`` and ``height``)."""
+
+
 def _restyle_layout(layout: dict[str, Any], src: Theme, dst: Theme) -> dict[str, Any]:
     out = _restyle_props(layout, "layout", src, dst)
     if src is not dst and "template" in layout:
         out["template"] = dst.template() if dst is not NORMAL else "plotly_white"
+    meta = layout.get("meta")
+    if isinstance(meta, dict) and meta.get(PIXEL_EXACT) and "margin" in layout:
+        old, new = layout["margin"], out["margin"]
+        for size, sides in (("width", "lr"), ("height", "tb")):
+            if layout.get(size) is not None:
+                grow = sum(new.get(k, 0) - old.get(k, 0) for k in sides)
+                out[size] = _times(layout[size] + grow, (1, 1))
     return out
 
 
@@ -582,18 +685,18 @@ def track_figure(fig: Restylable) -> Restylable:
 
 
 def _stylesheet() -> widgets.HTML:
-    return widgets.HTML(f"<style>{PROJECTOR_CSS}</style>", layout=widgets.Layout(display="none"))
+    return widgets.HTML(f"<style>{PAGE_CSS}</style>", layout=widgets.Layout(display="none"))
 
 
 def track_widget(widget: widgets.DOMWidget) -> widgets.DOMWidget:
     """Keep a weak reference to ``widget`` (an app's root box, a control): it carries
     :data:`PROJECTOR_CLASS` while the projector style is on. A box also gets a hidden
-    ``<style>`` child with :data:`PROJECTOR_CSS`, so the rules reach every page that shows it
+    ``<style>`` child with :data:`PAGE_CSS`, so the rules reach every page that shows it
     (JupyterLab, Voilà) without a network. Returns ``widget``."""
     if not isinstance(widget, widgets.DOMWidget):
         raise TypeError(f"track_widget takes an ipywidgets DOMWidget, got {type(widget).__name__}")
     if isinstance(widget, widgets.Box) and not any(
-        isinstance(c, widgets.HTML) and PROJECTOR_CSS in c.value for c in widget.children
+        isinstance(c, widgets.HTML) and PAGE_CSS in c.value for c in widget.children
     ):
         widget.children = (*widget.children, _stylesheet())
     if projector_enabled():
