@@ -35,6 +35,7 @@ from hetconv_edu.viz import style
 from hetconv_edu.viz.explorer import (
     EXPLORER_FAMILIES,
     FILTER_TRACES,
+    FILTER_WINDOW_COLUMNS,
     KINDS,
     MAP_TRACES,
     MAX_PANELS,
@@ -235,6 +236,38 @@ def test_map_layout_keeps_cells_square_and_filter_zero_on_top():
     assert data.layout["xaxis2"]["visible"] is False
 
 
+@pytest.mark.parametrize(
+    "state",
+    [
+        ExplorerState(16, 16, 3, 4, compare="standard"),
+        ExplorerState(256, 256, 3, 4),  # the "real layer": 1 px per kernel, no moiré
+        ExplorerState(512, 512, 3, 4),  # larger than the screen's share: still whole pixels
+        ExplorerState(16, 16, 3, 4, "depthwise_pointwise", "groupwise_pointwise"),
+        ExplorerState(12, 8, 5, 2, "naive_hetconv", "hetconv"),
+    ],
+)
+def test_map_cells_are_whole_pixels_in_both_styles(state):
+    """A fine pattern drawn at a fractional number of pixels per cell shows moiré: every map
+    cell is a whole number of pixels, in the default and the projector style."""
+    for theme in (style.NORMAL, style.PROJECTOR):
+        fig = style.restyle_figure(map_figure_data(state).figure(), style.NORMAL, theme)
+        lay = fig.layout
+        width = lay.width - lay.margin.l - lay.margin.r
+        height = lay.height - lay.margin.t - lay.margin.b
+        cells = set()
+        for i, panel in enumerate(map_panels(state)):
+            suffix = "" if i == 0 else str(i + 1)
+            xa, ya = lay[f"xaxis{suffix}"], lay[f"yaxis{suffix}"]
+            n_rows, n_cols = panel.stage.pattern.shape
+            for axis, span, n in ((xa, width, n_cols), (ya, height, n_rows)):
+                px = (axis.domain[1] - axis.domain[0]) * span / n
+                offset = axis.domain[0] * span
+                assert px >= 1 and abs(px - round(px)) < 1e-6, (theme.name, i, px)
+                assert abs(offset - round(offset)) < 1e-6, (theme.name, i, offset)
+                cells.add(round(px))
+        assert len(cells) == 1  # square cells, the same size in every panel
+
+
 def test_compare_of_two_stage_families_uses_a_grid():
     state = ExplorerState(16, 16, 3, 4, "depthwise_pointwise", "groupwise_pointwise")
     data = map_figure_data(state)
@@ -284,7 +317,7 @@ def test_filter_window_follows_the_first_kxk_kernel_of_large_filters():
     state = ExplorerState(512, 512, 7, 256, filter_index=300)
     start, width = filter_window(state)
     first = int(np.flatnonzero(hetconv_pattern(512, 512, 256)[300] == Kernel.FULL)[0])
-    assert width == 128 // 8 and start <= first < start + width
+    assert width == FILTER_WINDOW_COLUMNS // 8 and start <= first < start + width
     assert filter_window(ExplorerState(16, 16, 3, 4)) == (0, 16)
     assert "of 512" in filter_figure_data(state).layout["annotations"][0]["text"]
 

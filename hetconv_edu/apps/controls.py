@@ -34,6 +34,10 @@ __all__ = [
     "Exercise",
     "LayerValues",
     "channel_controls",
+    "columns",
+    "disclosure",
+    "heading",
+    "inline_toggles",
     "nearest_valid_part",
     "parse_number",
     "pick_exercise",
@@ -43,6 +47,12 @@ __all__ = [
 KERNEL_SIZES = (1, 3, 5, 7)
 MAX_CHANNELS = 512
 _DESCRIPTION = {"description_width": "initial"}
+
+
+def inline_toggles() -> widgets.Layout:
+    """Layout of a ToggleButtons whose description sits left of its buttons (ipywidgets puts
+    it above them): one row instead of two."""
+    return widgets.Layout(display="flex", flex_flow="row", align_items="center")
 
 
 @dataclass(frozen=True)
@@ -96,7 +106,7 @@ class ChannelControls:
             description="M input channels",
             tooltip="M: input channels (each filter holds one kernel per input channel)",
             style=_DESCRIPTION,
-            layout=widgets.Layout(width=css_width(210)),
+            layout=widgets.Layout(width=css_width(185)),
         )
         self.out_channels = widgets.BoundedIntText(
             value=n,
@@ -105,7 +115,7 @@ class ChannelControls:
             description="N filters",
             tooltip="N: filters = output channels",
             style=_DESCRIPTION,
-            layout=widgets.Layout(width=css_width(210)),
+            layout=widgets.Layout(width=css_width(140)),
         )
         self.kernel_size = widgets.ToggleButtons(
             options=[(f"{s}×{s}", s) for s in kernel_sizes],
@@ -113,6 +123,7 @@ class ChannelControls:
             description="K kernel",
             tooltips=[f"K = {s}: the large kernels are {s}×{s}" for s in kernel_sizes],
             style={**_DESCRIPTION, "button_width": css_width(52)},
+            layout=inline_toggles(),
         )
         self.p = widgets.SelectionSlider(
             options=valid_parts(m, n),
@@ -122,7 +133,7 @@ class ChannelControls:
             continuous_update=continuous_update,
             style=_DESCRIPTION,
             disabled=len(valid_parts(m, n)) == 1,
-            layout=widgets.Layout(width=css_width(420)),
+            layout=widgets.Layout(width=css_width(330)),
         )
         self.note = widgets.HTML(value=self._options_note(m, n))
         self.note.add_class("hetconv-p-note")
@@ -190,7 +201,7 @@ class ChannelControls:
         if moved is not None:
             old, new = moved
             text = f"P = {old} does not divide both M and N, so P moved to {new}. " + text
-        return f"<span style='font-size:{style.css_px(13)};color:#555'>{html.escape(text)}</span>"
+        return style.note_html(html.escape(text))
 
     def _sync_parts(self, wanted: int) -> None:
         m, n = int(self.in_channels.value), int(self.out_channels.value)
@@ -303,9 +314,7 @@ class AnswerChecker:
         self.reveal_after = int(reveal_after)
         self.attempts = 0
         self.solved = False
-        self.prompt = widgets.HTML(
-            value=f"<div style='font-size:{style.css_px(15)}'>{prompt}</div>"
-        )
+        self.prompt = widgets.HTML(value=f"<div class='hetconv-prose'>{prompt}</div>")
         self.box = widgets.Text(
             placeholder=placeholder,
             description="Answer",
@@ -338,26 +347,25 @@ class AnswerChecker:
             value = self.box.value
         number = parse_number(value) if isinstance(value, str) else float(value)
         if number is None:
-            self.feedback.value = (
-                "<span style='color:#555'>Type a number (e.g. <code>8</code>, "
-                "<code>0.25</code> or <code>1/4</code>), then press Check.</span>"
+            self.feedback.value = style.note_html(
+                "Type a number (e.g. <code>8</code>, <code>0.25</code> or <code>1/4</code>), "
+                "then press Check.",
+                tag="span",
             )
             return False
         try:
             expected = self.expected
         except (ValueError, OSError) as err:
-            self.feedback.value = (
-                "<span style='color:#555'>This exercise cannot be checked yet: "
-                f"{html.escape(str(err))}</span>"
+            self.feedback.value = style.note_html(
+                f"This exercise cannot be checked yet: {html.escape(str(err))}", tag="span"
             )
             return False
         self.attempts += 1
         right = abs(number - expected) <= self.tolerance + 1e-9 * max(1.0, abs(expected))
         if right:
             self.solved = True
-            self.feedback.value = (
-                f"<span style='color:#006B4F;font-weight:bold'>✔ Right: "
-                f"{html.escape(self._format(expected))}.</span>"
+            self.feedback.value = style.text_html(
+                "ok", f"✔ Right: {html.escape(self._format(expected))}."
             )
         else:
             text = f"✘ Not quite ({html.escape(self._format(number))})."
@@ -365,7 +373,7 @@ class AnswerChecker:
                 text += f" Hint: {self.hint}"
             if self.reveal_after and self.attempts >= self.reveal_after:
                 text += f" The answer is {html.escape(self._format(expected))}."
-            self.feedback.value = f"<span style='color:#B24A00;font-weight:bold'>{text}</span>"
+            self.feedback.value = style.text_html("warn", text)
         return right
 
     def _repr_mimebundle_(self, **kwargs):  # display the checker itself in a notebook
@@ -403,6 +411,37 @@ def pick_exercise(exercises: Sequence[Exercise], number: int) -> Exercise:
     if not 1 <= number <= len(exercises):
         raise ValueError(f"exercise number must be 1 … {len(exercises)}, got {number!r}")
     return exercises[number - 1]
+
+
+def columns(
+    left: widgets.Widget, right: widgets.Widget, *, left_width: str, gap: str = "16px"
+) -> widgets.HBox:
+    """``left`` (``left_width`` wide, a CSS width such as :func:`css_width` makes) and
+    ``right`` (the rest of the row) side by side: one screen for controls and a figure."""
+    left.layout.width = left_width
+    left.layout.flex = "0 0 auto"
+    right.layout.flex = "1 1 0"
+    right.layout.min_width = "0"
+    return widgets.HBox(
+        [left, right], layout=widgets.Layout(width="100%", grid_gap=gap, align_items="flex-start")
+    )
+
+
+def disclosure(title: str, *children: widgets.Widget) -> widgets.Accordion:
+    """``children`` behind a closed disclosure titled ``title`` (one click opens it): what a
+    section shows on demand, so the section itself fits one screen."""
+    box = widgets.Accordion(
+        [widgets.VBox(list(children))] if len(children) != 1 else list(children),
+        titles=(title,),
+        selected_index=None,
+    )
+    box.add_class("hetconv-details")
+    return box
+
+
+def heading(text: str) -> widgets.HTML:
+    """A section's heading (``text`` is HTML)."""
+    return widgets.HTML(f"<h3 class='hetconv-heading'>{text}</h3>")
 
 
 def projector_switch() -> widgets.ToggleButton:

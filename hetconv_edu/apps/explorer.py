@@ -35,7 +35,9 @@ from hetconv_edu.viz.explorer import (
     FigureData,
     counters_html,
     filter_figure_data,
+    key_numbers_html,
     map_figure_data,
+    map_panels,
 )
 from hetconv_edu.viz.style import css_width
 
@@ -114,6 +116,10 @@ class ExplorerApp:
     """The explorer: M/N/K/P controls, family and filter selectors, compare mode, D_o;
     a kernel map, the selected filter, and the counters. Display it (or ``.widget``).
 
+    One screen (1280×720, default and projector style): the controls and the key numbers in
+    a column on the left, the map and the filter figure beside them; every count with its
+    formula behind the "All counts, with formulas" disclosure under the key numbers.
+
     ``compare`` names a second family to draw beside ``family`` (compare mode on).
     Families: keys of :data:`hetconv_edu.viz.explorer.EXPLORER_FAMILIES`.
     """
@@ -149,13 +155,17 @@ class ExplorerApp:
             layout=widgets.Layout(width=css_width(330)),
         )
         self.compare_on = widgets.Checkbox(
-            value=compare is not None, description="compare with", indent=False, style=_WIDE
+            value=compare is not None,
+            description="compare with",
+            indent=False,
+            style=_WIDE,
+            layout=widgets.Layout(width="auto"),
         )
         self.compare_family = widgets.Dropdown(
             options=_FAMILY_OPTIONS,
             value=compare if compare is not None else "standard",
             disabled=compare is None,
-            layout=widgets.Layout(width=css_width(300)),
+            layout=widgets.Layout(width=css_width(240)),
         )
         self.filter_index = widgets.IntSlider(
             value=min(max(0, filter_index), n - 1),
@@ -186,31 +196,47 @@ class ExplorerApp:
         """The kernel maps (figure 1)."""
         self.filter_figure: LiveFigure = self._filter.figure
         """The selected filter at its real kernel sizes (figure 2)."""
-        self.counters = widgets.HTML(value=counters_html(state))
+        self.counters = widgets.HTML(value=key_numbers_html(state))
+        """The key numbers beside the map (per family: kernels of the selected filter,
+        weights, MACs, MACs ÷ standard)."""
         self.counters.add_class("hetconv-counters-box")
-        header = (
-            [widgets.HTML(f"<h3 style='margin:4px 0'>{html.escape(title)}</h3>")] if title else []
+        self.all_counts = widgets.HTML(value=counters_html(state))
+        """Every count with its formula, behind the "All counts, with formulas" disclosure."""
+        self.details = widgets.Accordion(
+            [self.all_counts], titles=("All counts, with formulas",), selected_index=None
         )
-        selectors = widgets.VBox(
+        self.details.add_class("hetconv-details")
+        self.details.layout.width = "100%"
+        header = (
+            [widgets.HTML(f"<h3 class='hetconv-heading'>{html.escape(title)}</h3>")]
+            if title
+            else []
+        )
+        controls = widgets.VBox(
             [
+                self.controls.widget,
                 self.family,
                 widgets.HBox([self.compare_on, self.compare_family]),
                 self.filter_index,
                 self.out_size,
-            ]
-        )
-        self.widget = widgets.VBox(
-            [
-                *header,
-                widgets.HBox(
-                    [self.controls.widget, selectors],
-                    layout=widgets.Layout(flex_flow="row wrap", justify_content="flex-start"),
-                ),
                 self.status,
-                self.map_figure.widget,
                 self.counters,
-                self.filter_figure.widget,
-            ]
+                self.details,
+            ],
+            layout=widgets.Layout(width=css_width(385), flex="0 0 auto"),
+        )
+        self.filter_details = widgets.Accordion(
+            titles=("The selected filter at its real size",), selected_index=None
+        )
+        """Holds the filter figure while the map needs two rows of panels (no room under it)."""
+        self.filter_details.add_class("hetconv-details")
+        self.filter_details.layout.width = "100%"
+        self._figures = widgets.VBox(
+            layout=widgets.Layout(flex="1 1 0", min_width="0", align_items="flex-start")
+        )
+        self._place_filter(state)
+        self.widget = widgets.VBox(
+            [*header, widgets.HBox([controls, self._figures], layout=widgets.Layout(width="100%"))]
         )
         self.widget.add_class("hetconv-explorer")
         style.track_widget(self.widget)
@@ -243,13 +269,14 @@ class ExplorerApp:
             state = self.state
             self._map.assign(map_figure_data(state))
             self._filter.assign(filter_figure_data(state))
-            self.counters.value = counters_html(state)
+            self._place_filter(state)
+            self.counters.value = key_numbers_html(state)
+            self.all_counts.value = counters_html(state)
         except Exception as exc:  # a student's click must never end in a traceback
             log.exception("explorer update failed")
             self.last_error = f"{type(exc).__name__}: {exc}"
-            self.status.value = (
-                "<span style='color:#B24A00'>This setting could not be drawn: "
-                f"{html.escape(str(exc))}</span>"
+            self.status.value = style.message_html(
+                "error", f"This setting could not be drawn: {exc}"
             )
             return
         self.last_error = None
@@ -291,6 +318,18 @@ class ExplorerApp:
             self._busy = False
         self.update()
         return self.state
+
+    def _place_filter(self, state: ExplorerState) -> None:
+        """The filter figure under the map, or behind its disclosure while the map has two
+        rows of panels (then the map takes the whole column)."""
+        below = len(map_panels(state)) <= 2
+        filter_box = self.filter_figure.widget if below else self.filter_details
+        if below and self.filter_details.children:
+            self.filter_details.children = ()
+        if not below and not self.filter_details.children:
+            self.filter_details.children = (self.filter_figure.widget,)
+        if tuple(self._figures.children) != (self.map_figure.widget, filter_box):
+            self._figures.children = (self.map_figure.widget, filter_box)
 
     # ------------------------------------------------------------------ callbacks
 

@@ -122,7 +122,9 @@ class LiveFigure:
         self.figure: go.Figure = figure if figure is not None else go.Figure()
         self.sends = 0
         self._depth = 0
-        self._output = widgets.Output(layout=widgets.Layout(grid_area="plot", width="100%"))
+        self._output = widgets.Output(
+            layout=widgets.Layout(grid_area="plot", width="100%", margin="0")
+        )
         self._output.add_class("hetconv-live-plot")
         self.redraw_button = widgets.Button(
             description=REDRAW_LABEL,
@@ -208,8 +210,10 @@ class LiveFigure:
         """Send the whole figure to the page (deferred to the end of a :meth:`batch_update`)."""
         if self._depth:
             return
-        height = self.figure.layout.height
+        height, width = self.figure.layout.height, self.figure.layout.width
         self._output.layout.min_height = f"{int(height)}px" if height else None
+        # a figure of a set width: its box is that wide (no redraw button peeking out)
+        self.widget.layout.width = f"{int(width)}px" if width else "100%"
         self._output.outputs = (
             {"output_type": "display_data", "data": {MIME_TYPE: self.bundle()}, "metadata": {}},
         )

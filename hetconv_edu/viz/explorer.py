@@ -51,8 +51,11 @@ from hetconv_edu.viz.style import (
     FONT_SIZE,
     KIND_COLORS,
     KIND_ORDER,
+    MUTED,
+    NOTE_COLOR,
+    PIXEL_EXACT,
+    TEXT_COLOR,
     base_layout,
-    css_px,
     kind_hover,
     kind_label,
     kind_legend_traces,
@@ -61,14 +64,22 @@ from hetconv_edu.viz.style import (
 
 __all__ = [
     "EXPLORER_FAMILIES",
+    "FILTER_MARGIN",
     "FILTER_TRACES",
     "FILTER_WINDOW_COLUMNS",
+    "GRID_GAP_X_PX",
     "KINDS",
+    "MAP_GRID_PLOT_PX",
+    "MAP_MARGIN",
+    "MAP_PLOT_PX",
     "MAP_TRACES",
+    "MAX_CELL_PX",
     "MAX_PANELS",
+    "PANEL_GAP_PX",
     "ExplorerState",
     "FamilyNumbers",
     "FigureData",
+    "MapGeometry",
     "MapPanel",
     "StageCount",
     "cells_to_pattern",
@@ -79,8 +90,10 @@ __all__ = [
     "family_title",
     "filter_figure_data",
     "filter_window",
+    "key_numbers_html",
     "kind_cells",
     "map_figure_data",
+    "map_geometry",
     "map_panels",
 ]
 
@@ -98,14 +111,52 @@ The groupwise family uses G = P, the paper's comparison (HetConv with P = G)."""
 MAX_PANELS = 4
 """Map panels: two families side by side, each with up to two stages."""
 
+MAP_PLOT_PX: tuple[int, int] = (460, 248)
+"""Width and height (px) the panels of the map figure share, gaps included: with the margins
+of :data:`MAP_MARGIN` the figure is 532 px wide in the default style and 550 px in the
+projector style, beside the controls on a 1280×720 screen."""
+MAP_GRID_PLOT_PX: tuple[int, int] = (460, 400)
+"""The same for two rows of panels (a two-stage family compared with another family)."""
+MAP_MARGIN: dict[str, int] = {"l": 56, "r": 16, "t": 44, "b": 88}
+"""Margins of the map figure (px, multiples of 4 so the projector's ×1.25 keeps them whole):
+tick labels and "filter n" on the left, the panel headings on top, tick labels, "input
+channel m" and the legend below."""
+MAP_LEGEND_DROP_PX = 58
+"""How far below the panels the legend starts (px): under the x axis's title."""
+PANEL_GAP_PX: tuple[int, int] = (52, 84)
+"""Gap between panels side by side (the right one's tick labels) and between rows of panels
+(the upper row's tick labels and the lower row's headings), px."""
+GRID_GAP_X_PX = 88
+"""Gap between the two stages of a family in two rows of panels: the first stage's heading
+carries the family's name, wider than its panel."""
+GRID_MARGIN_RIGHT_PX = 48
+"""Right margin of two rows of panels: room for the second stage's heading."""
+LEGEND_ROW_PX = 24
+"""Height of one row of a horizontal legend (px, projector style)."""
+LEGEND_ENTRY_PX, LEGEND_CHAR_PX = 56.0, 9.0
+"""Estimated width of a legend entry, projector style: symbol and gaps, plus per character."""
+MAX_CELL_PX = 24
+"""The largest cell of a map (px): a small map is drawn no larger than this."""
+
 KINDS: tuple[Kernel, ...] = KIND_ORDER
 MAP_TRACES = MAX_PANELS * len(KINDS) + len(KINDS)
 """Traces of the map figure: one heatmap per (panel, kind), then one legend entry per kind."""
 FILTER_TRACES = 2 * len(KINDS)
 """Traces of the filter figure: one heatmap per kind, then one legend entry per kind."""
 
-FILTER_WINDOW_COLUMNS = 128
-"""Grid columns the filter strip may use: K + 1 per channel, so K = 3 shows 32 channels."""
+FILTER_WINDOW_COLUMNS = 64
+"""Grid columns the filter strip may use: K + 1 per channel, so K = 3 shows 16 channels."""
+FILTER_PLOT_WIDTH_PX = 460
+"""Width (px) the filter strips may take, beside the controls on a 1280×720 screen."""
+FILTER_MAX_CELL_PX = 12
+"""The largest grid cell of the filter strips (px): a 3×3 kernel is at most 36 px wide."""
+FILTER_NOTE_LINE_PX = 20
+"""Extra top margin (px) for the note's second line (a stage without the selected filter)."""
+FILTER_LABEL_PX = 22
+"""Height (px) kept above each strip for its label."""
+FILTER_MARGIN: dict[str, int] = {"l": 12, "r": 12, "t": 28, "b": 24}
+"""Margins of the filter figure (px, multiples of 4): the title and the window note on top
+(a second line when a stage lacks the filter), the channel numbers below."""
 
 
 @dataclass(frozen=True)
@@ -219,11 +270,15 @@ class MapPanel:
 
     @property
     def heading(self) -> str:
-        """Two-line panel heading (HTML): family in bold; stage and shape below."""
+        """Panel heading (HTML): the family in bold, its shape or stage below. A second stage
+        sits beside the first, under the same family name: only its stage is named."""
         rows, cols = self.stage.pattern.shape
-        line = f"{rows} filters × {cols} channels"
-        if self.n_stages > 1:
-            line = f"stage {self.stage_index + 1}: {self.stage.name} · {rows}×{cols}"
+        if self.n_stages == 1:
+            line = f"{rows} filters × {cols} channels"
+        else:
+            line = f"stage {self.stage_index + 1}: {html.escape(self.stage.name)}"
+            if self.stage_index > 0:
+                return line
         return f"<b>{html.escape(family_title(self.family, self.p))}</b><br>{line}"
 
 
@@ -322,7 +377,7 @@ def _dtick(size: int, target: int = 8) -> int:
 
 def _kind_style(kind: Kernel) -> dict[str, Any]:
     color = KIND_COLORS[kind]
-    text_color = "white" if kind in (Kernel.FULL, Kernel.BOTH) else "#222222"
+    text_color = "white" if kind in (Kernel.FULL, Kernel.BOTH) else TEXT_COLOR
     return {
         "colorscale": [[0.0, color], [1.0, color]],
         "zmin": 0,
@@ -353,62 +408,117 @@ def _grid_positions(panels: Sequence[MapPanel]) -> tuple[int, int, list[tuple[in
     return rows, cols, [(p.family_index, p.stage_index) for p in panels]
 
 
+@dataclass(frozen=True)
+class MapGeometry:
+    """Where the panels of a map figure go, in whole pixels.
+
+    Every cell is ``cell`` × ``cell`` px (a whole number, so a fine pattern such as a 256×256
+    map shows no moiré); ``x0[i]``/``y0[i]`` are panel i's left and top edge in the plot area
+    of ``width`` × ``height`` px.
+    """
+
+    cell: int
+    width: int
+    height: int
+    x0: tuple[int, ...]
+    y0: tuple[int, ...]
+
+
+def map_geometry(panels: Sequence[MapPanel]) -> MapGeometry:
+    """The pixel plan of the map figure (:class:`MapGeometry`): the largest whole cell size
+    (at most :data:`MAX_CELL_PX`, at least 1) with which the panels and the gaps between them
+    fit :data:`MAP_PLOT_PX` (one row of panels) or :data:`MAP_GRID_PLOT_PX` (two rows, the
+    figure then has the column to itself). A map too large for 1 px per cell gets 1 px per
+    cell anyway (a taller figure, never a blurred one)."""
+    grid_rows, grid_cols, positions = _grid_positions(panels)
+    col_cells = [0] * grid_cols
+    row_cells = [0] * grid_rows
+    for panel, (row, col) in zip(panels, positions, strict=True):
+        n_rows, n_cols = panel.stage.pattern.shape
+        col_cells[col] = max(col_cells[col], n_cols)
+        row_cells[row] = max(row_cells[row], n_rows)
+    budget_w, budget_h = MAP_PLOT_PX if grid_rows == 1 else MAP_GRID_PLOT_PX
+    gap_x = PANEL_GAP_PX[0] if grid_rows == 1 else GRID_GAP_X_PX
+    fit_w = (budget_w - gap_x * (grid_cols - 1)) / sum(col_cells)
+    fit_h = (budget_h - PANEL_GAP_PX[1] * (grid_rows - 1)) / sum(row_cells)
+    cell = int(max(1, min(MAX_CELL_PX, fit_w, fit_h)))
+    col_x = [sum(col_cells[:c]) * cell + gap_x * c for c in range(grid_cols)]
+    row_y = [sum(row_cells[:r]) * cell + PANEL_GAP_PX[1] * r for r in range(grid_rows)]
+    return MapGeometry(
+        cell=cell,
+        width=col_x[-1] + col_cells[-1] * cell,
+        height=row_y[-1] + row_cells[-1] * cell,
+        x0=tuple(col_x[c] for _, c in positions),
+        y0=tuple(row_y[r] for r, _ in positions),
+    )
+
+
+def _legend_rows(labels: Sequence[str], width_px: float) -> int:
+    """How many rows a horizontal legend of ``labels`` takes in ``width_px`` (estimated for
+    the projector style's larger text, the wider case)."""
+    rows, used = 1, 0.0
+    for label in labels:
+        entry = LEGEND_ENTRY_PX + LEGEND_CHAR_PX * len(label)
+        if used and used + entry > width_px:
+            rows, used = rows + 1, 0.0
+        used += entry
+    return rows
+
+
 def map_figure_data(state: ExplorerState) -> FigureData:
     """The N×M filter-by-channel maps of ``state``: one panel per family stage.
 
     Trace ``4·i + j`` is panel slot i's heatmap of kind ``KIND_ORDER[j]`` (empty for unused
     slots); the last four are the legend entries. The selected filter's row is outlined. Cells
     of small maps also carry the kernel size as text, so colour is never the only cue.
+
+    The figure is sized in pixels (:func:`map_geometry`): every cell is a whole number of
+    pixels, in the default and the projector style (its layout's ``meta`` says
+    :data:`~hetconv_edu.viz.style.PIXEL_EXACT`).
     """
     panels = map_panels(state)
     k = state.kernel_size
     n_panels = len(panels)
-    grid_rows, grid_cols, positions = _grid_positions(panels)
-    # Plan in pixels (a notebook output is ~900 px wide), then convert to paper fractions:
-    # each grid row is as tall as its flattest-needed panel, so wide maps leave no blank band.
-    gap_x = 0.1 if grid_cols > 1 else 0.0
-    width = (1.0 - gap_x * (grid_cols - 1)) / grid_cols
-    panel_w_px = 810 * width
-    max_row_px = 330 if grid_rows == 1 else 300
-    row_px = [120.0] * grid_rows
-    for panel, (row, _col) in zip(panels, positions, strict=True):
-        n_rows, n_cols = panel.stage.pattern.shape
-        row_px[row] = max(row_px[row], min(max_row_px, panel_w_px * n_rows / n_cols))
-    gap_px = 130.0  # x-axis title of one row + heading of the next (projector fonts too)
-    plot_h = sum(row_px) + gap_px * (grid_rows - 1)
-    top, bottom = 80, 115
-    height = int(top + bottom + plot_h)
-    row_top = [1.0 - (sum(row_px[:r]) + gap_px * r) / plot_h for r in range(grid_rows)]
+    geo = map_geometry(panels)
+    grid_rows, _cols, positions = _grid_positions(panels)
+    last_row = grid_rows - 1
+    margin = dict(MAP_MARGIN)
+    if grid_rows > 1:
+        margin["r"] = GRID_MARGIN_RIGHT_PX
+    labels = [kind_label(kind, k) for kind in KINDS if any(
+        np.any(p.stage.pattern == kind) for p in panels)]  # fmt: skip
+    margin["b"] += LEGEND_ROW_PX * (_legend_rows(labels, margin["l"] + geo.width) - 1)
     traces: list[dict[str, Any]] = []
     layout: dict[str, Any] = base_layout(
-        height=height,
-        margin={"l": 70, "r": 20, "t": top, "b": bottom},
+        width=margin["l"] + geo.width + margin["r"],
+        height=margin["t"] + geo.height + margin["b"],
+        autosize=False,
+        margin=margin,
+        meta={PIXEL_EXACT: True},
         legend={
             "orientation": "h",
             "x": 0.0,
-            "y": -84 / plot_h,  # under the x-axis title, also in the projector style
+            "y": -MAP_LEGEND_DROP_PX / geo.height,  # under the x-axis title, projector too
             "xanchor": "left",
             "yanchor": "top",
-            "font": {"size": FONT_SIZE - 1},
+            "font": {"size": FONT_SIZE - 2},
         },
         hovermode="closest",
     )
     annotations = []
     shapes = []
     present: set[Kernel] = set()
+    show_text = geo.cell >= 14  # the kernel size printed in cells only where legible
     for i in range(MAX_PANELS):
         xa, ya = _axis_name(i, "x"), _axis_name(i, "y")
         panel = panels[i] if i < n_panels else None
         if panel is not None:
             n_rows, n_cols = panel.stage.pattern.shape
             row, col = positions[i]
-            x0 = round(col * (width + gap_x), 6)
-            x1 = min(1.0, round(x0 + width, 6))
-            y1 = round(row_top[row], 6)
-            y0 = max(0.0, round(y1 - row_px[row] / plot_h, 6))
-            # Rough on-screen cell size: print the kernel size in cells only if legible.
-            cell_px = min(panel_w_px / n_cols, row_px[row] / n_rows)
-            show_text = cell_px >= 15
+            x0 = geo.x0[i] / geo.width
+            x1 = (geo.x0[i] + n_cols * geo.cell) / geo.width
+            y1 = 1.0 - geo.y0[i] / geo.height
+            y0 = 1.0 - (geo.y0[i] + n_rows * geo.cell) / geo.height
         for kind in KINDS:
             trace: dict[str, Any] = {
                 "type": "heatmap",
@@ -451,21 +561,22 @@ def map_figure_data(state: ExplorerState) -> FigureData:
             "showgrid": False,
             "zeroline": False,
             "showline": True,
-            "linecolor": "#888888",
+            "linecolor": MUTED,
             "mirror": True,
             "ticks": "outside",
         }
         layout[_layout_key(i, "x")] = {
             **axis_common,
-            "domain": [x0, x1],
+            "domain": [max(0.0, x0), min(1.0, x1)],
             "anchor": ya,
             "range": [-0.5, n_cols - 0.5],
-            "title": {"text": "input channel m", "standoff": 6},
-            "dtick": _dtick(n_cols),
+            # one "input channel m" per column of panels, under the lowest
+            "title": {"text": "input channel m" if row == last_row else "", "standoff": 4},
+            "dtick": _dtick(n_cols, target=max(2, n_cols * geo.cell // 40)),
         }
         layout[_layout_key(i, "y")] = {
             **axis_common,
-            "domain": [y0, y1],
+            "domain": [max(0.0, y0), min(1.0, y1)],
             "anchor": xa,
             "range": [n_rows - 0.5, -0.5],
             "constraintoward": "top",  # a wide, flat map stays under its heading
@@ -473,26 +584,26 @@ def map_figure_data(state: ExplorerState) -> FigureData:
             "scaleratio": 1,
             # one "filter n" per row of panels: a title between two panels would sit on the
             # left one's cells in the projector style
-            "title": {"text": "filter n" if col == 0 else "", "standoff": 4},
-            "dtick": _dtick(n_rows),
+            "title": {"text": "filter n" if col == 0 else "", "standoff": 2},
+            "dtick": _dtick(n_rows, target=max(2, n_rows * geo.cell // 28)),
         }
         annotations.append(
             {
                 "text": panel.heading,
-                "x": (x0 + x1) / 2,
+                "x": x0,
                 "y": y1,
                 "xref": "paper",
                 "yref": "paper",
-                "xanchor": "center",
+                "xanchor": "left",
                 "yanchor": "bottom",
-                "yshift": 6,
+                "yshift": 4,
                 "showarrow": False,
-                "font": {"size": FONT_SIZE - 1},
+                "font": {"size": FONT_SIZE - 2},
             }
         )
         if state.filter_index < n_rows:
             n = state.filter_index
-            for color, w in (("white", 4), ("#000000", 1.5)):
+            for color, w in (("white", 4), ("black", 1.5)):
                 shapes.append(
                     {
                         "type": "rect",
@@ -562,9 +673,9 @@ def filter_figure_data(state: ExplorerState) -> FigureData:
         else:
             skipped.append(f"{panel.title} has only {rows} filters")
     n_cols = width * slot - 1
-    # Square cells on a ~900 px wide plot; each strip has a label above it (in grid rows).
-    cell_px = min(14.0, 900 / n_cols)
-    label_rows = math.ceil(22 / cell_px)
+    # Square cells of whole pixels; each strip has its label above it (in grid rows).
+    cell_px = int(max(2, min(FILTER_MAX_CELL_PX, FILTER_PLOT_WIDTH_PX // n_cols)))
+    label_rows = math.ceil(FILTER_LABEL_PX / cell_px)
     band = label_rows + k + 1
     n_rows = max(1, len(strips) * band - 1)
     channels = np.arange(start, start + width)
@@ -616,25 +727,25 @@ def filter_figure_data(state: ExplorerState) -> FigureData:
         entry["showlegend"] = Kernel(_legend_kind(entry)) in present
         traces.append(entry)
 
-    tick_step = _dtick(width, target=16)
+    tick_step = _dtick(width, target=max(2, width * slot * cell_px // 36))
     shown = [m for m in range(start, start + width) if m % tick_step == 0]
     note = f"channels {start}–{start + width - 1} of {state.in_channels}"
     if width < state.in_channels:
-        note += " (a window: the map above shows them all)"
+        note += " (a window)"
     if skipped:
-        note += "; " + "; ".join(skipped)
+        note += "<br>" + html.escape("; ".join(skipped))
     annotations = [
         {
-            "text": html.escape(note),
-            "x": 0.0,
+            "text": note,
+            "x": 1.0,
             "y": 1.0,
             "xref": "paper",
             "yref": "paper",
-            "xanchor": "left",
+            "xanchor": "right",
             "yanchor": "bottom",
-            "yshift": 26,
+            "yshift": 2,
             "showarrow": False,
-            "font": {"size": FONT_SIZE - 3, "color": "#555555"},
+            "font": {"size": FONT_SIZE - 3, "color": NOTE_COLOR},
         }
     ] + [
         {
@@ -650,47 +761,45 @@ def filter_figure_data(state: ExplorerState) -> FigureData:
         }
         for s, (label, _row) in enumerate(strips)
     ]
-    top, bottom = 78, 62
+    margin = dict(FILTER_MARGIN)
+    if skipped:
+        margin["t"] += FILTER_NOTE_LINE_PX
     layout = base_layout(
-        height=int(top + bottom + n_rows * cell_px + 10),
-        margin={"l": 20, "r": 20, "t": top, "b": bottom},
+        width=margin["l"] + n_cols * cell_px + margin["r"],
+        height=margin["t"] + n_rows * cell_px + margin["b"],
+        autosize=False,
+        margin=margin,
+        meta={PIXEL_EXACT: True},
         title={
-            "text": f"Filter {n}: its kernels at their real size",
-            "font": {"size": FONT_SIZE},
-            "x": 0.01,
+            "text": f"Filter {n} at its real size",
+            "font": {"size": FONT_SIZE - 1},
+            "x": 0.0,
+            "xref": "paper",
             "xanchor": "left",
-            "y": 0.98,
-            "yanchor": "top",
-        },
-        legend={  # top right, beside the title: close to the strips whatever their size
-            "orientation": "h",
-            "x": 1.0,
             "y": 1.0,
-            "xanchor": "right",
-            "yanchor": "bottom",
-            "font": {"size": FONT_SIZE - 2},
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 4},
         },
+        showlegend=False,  # the same kinds and colours as the map's legend just above
         hovermode="closest",
         annotations=annotations,
         xaxis={
+            "domain": [0.0, 1.0],
             "range": [-0.5, n_cols - 0.5],
             "autorange": False,
-            "constrain": "domain",
-            "constraintoward": "left",
             "tickmode": "array",
             "tickvals": [(m - start) * slot + (k - 1) / 2 for m in shown],
             "ticktext": [str(m) for m in shown],
-            "title": {"text": "input channel m", "standoff": 4},
             "showgrid": False,
             "zeroline": False,
         },
         yaxis={
+            "domain": [0.0, 1.0],
             "range": [n_rows - 0.5, -0.5],
             "autorange": False,
             "scaleanchor": "x",
             "scaleratio": 1,
-            "constrain": "domain",
-            "constraintoward": "top",
             "showticklabels": False,
             "showgrid": False,
             "zeroline": False,
@@ -858,22 +967,58 @@ def _channel_cover(numbers: FamilyNumbers) -> str:
     return "<br>".join(parts)
 
 
-_CSS = (
-    "<style>"
-    f".hetconv-counters table{{border-collapse:collapse;font-size:{css_px(15)};line-height:1.35}}"
-    ".hetconv-counters th,.hetconv-counters td{padding:4px 10px;text-align:left;"
-    "vertical-align:top;border-bottom:1px solid #ddd}"
-    ".hetconv-counters th{border-bottom:2px solid #888}"
-    ".hetconv-counters td.v{font-variant-numeric:tabular-nums;white-space:nowrap}"
-    f".hetconv-counters .f{{color:#555;font-size:{css_px(13)}}}"
-    f".hetconv-counters p{{margin:6px 0;font-size:{css_px(13)};color:#444;max-width:60em}}"
-    ".hetconv-counters{padding-bottom:10px}"
-    "</style>"
-)
+def _compact_per_stage(numbers: FamilyNumbers, attr: str) -> str:
+    """One line per family: ``"4"``, or ``"1 + 16"`` (stage 1 + stage 2)."""
+    values = [getattr(s, attr) for s in numbers.stages]
+    return " + ".join("—" if v is None else f"{v:,}" for v in values)
+
+
+def _layer_line(state: ExplorerState) -> str:
+    return (
+        f"Layer: M = {state.in_channels} input channels, N = {state.out_channels} filters, "
+        f"K = {state.kernel_size}, P = {state.p}."
+    )
+
+
+def key_numbers_html(state: ExplorerState) -> str:
+    """The numbers a class reads beside the map (HTML, class ``hetconv-counters``): for each
+    family the K×K and 1×1 kernels of the selected filter, the layer's weights and MACs and
+    **MACs ÷ standard**, then the layer's M, N, K, P. Two-stage families show
+    ``stage 1 + stage 2``. :func:`counters_html` has every count with its formula.
+
+    Values carry ``data-counter``/``data-family`` attributes so tests can read them.
+    """
+    fams = [family_numbers(state, f) for f in state.families]
+    n, d = state.filter_index, state.out_size
+
+    def cell(key: str, fam: FamilyNumbers, value: str) -> str:
+        return f"<td class='num' data-counter='{key}' data-family='{fam.family}'>{value}</td>"
+
+    rows = [
+        ("", f"K×K in filter {n}",
+         [cell("full_in_filter", f, _compact_per_stage(f, "full_in_filter")) for f in fams]),
+        ("", f"1×1 in filter {n}",
+         [cell("one_in_filter", f, _compact_per_stage(f, "one_in_filter")) for f in fams]),
+        ("", "weights (layer)", [cell("weights", f, f"{f.weights:,}") for f in fams]),
+        ("", f"MACs, D<sub>o</sub> = {d}", [cell("macs", f, f"{f.macs:,}") for f in fams]),
+        (" class='total'", "MACs ÷ standard", [cell("ratio", f, f"{f.ratio:.4f}") for f in fams]),
+    ]  # fmt: skip
+    head = "".join(f"<th data-family='{f.family}'>{html.escape(f.title)}</th>" for f in fams)
+    body = "".join(
+        f"<tr{cls}><td class='label'>{label}</td>{''.join(cells)}</tr>"
+        for cls, label, cells in rows
+    )
+    stages = any(len(f.stages) > 1 for f in fams)
+    note = _layer_line(state) + (" Two stages: stage 1 + stage 2." if stages else "")
+    return (
+        f"<div class='hetconv-counters'><table class='hetconv-table'><tr><th></th>{head}</tr>"
+        f"{body}</table><div class='hetconv-note'>{note}</div></div>"
+    )
 
 
 def counters_html(state: ExplorerState) -> str:
-    """The counters as an HTML table: one value column per family, formulas with numbers.
+    """Every count as an HTML table: one value column per family, formulas with numbers,
+    and what MACs and FLOPs mean (the explorer's "All counts, with formulas").
 
     Values carry ``data-counter``/``data-family`` attributes so tests can read them.
     """
@@ -882,8 +1027,10 @@ def counters_html(state: ExplorerState) -> str:
     k = state.kernel_size
 
     def cell(key: str, fam: FamilyNumbers, value: str, formula: str = "") -> str:
-        extra = f"<br><span class='f'>{formula}</span>" if formula else ""
-        return f"<td class='v' data-counter='{key}' data-family='{fam.family}'>{value}{extra}</td>"
+        extra = f"<br><span class='hetconv-note'>{formula}</span>" if formula else ""
+        return (
+            f"<td class='num' data-counter='{key}' data-family='{fam.family}'>{value}{extra}</td>"
+        )
 
     rows: list[tuple[str, list[str]]] = [
         (
@@ -934,14 +1081,13 @@ def counters_html(state: ExplorerState) -> str:
     ]
     head = "".join(f"<th data-family='{f.family}'>{html.escape(f.title)}</th>" for f in fams)
     body = "".join(f"<tr><td>{label}</td>{''.join(cells)}</tr>" for label, cells in rows)
-    m_, n_ = state.in_channels, state.out_channels
     notes = (
-        f"<p>Layer: M = {m_} input channels, N = {n_} filters, K = {k}, P = {state.p}. "
-        f"MACs are multiply–accumulates, one per weight per output position "
-        f"(MACs = weights × D<sub>o</sub>², here D<sub>o</sub> = {d}); the paper calls them "
-        "FLOPs. Bias is not counted.</p>"
+        f"<p class='hetconv-note hetconv-prose'>{_layer_line(state)} MACs are "
+        f"multiply–accumulates, one per weight per output position (MACs = weights × "
+        f"D<sub>o</sub>², here D<sub>o</sub> = {d}); the paper calls them FLOPs. Bias is not "
+        "counted.</p>"
     )
     return (
-        f"{_CSS}<div class='hetconv-counters'><table><tr><th></th>{head}</tr>{body}</table>"
-        f"{notes}</div>"
+        f"<div class='hetconv-counts'><table class='hetconv-table'><tr><th></th>{head}</tr>"
+        f"{body}</table>{notes}</div>"
     )
