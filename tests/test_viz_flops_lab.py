@@ -127,10 +127,13 @@ def test_macs_by_layer_figure(small_costs):
     fig = macs_by_layer_figure(std, het, "FLOPs", ("standard", "HetConv P=4"))
     _has_text(fig)
     bars = [t for t in fig.data if t.type == "bar"]
-    assert len(bars) == len(std.rows)
-    assert sum(b.y[0] for b in bars) == 2 * std.macs
-    assert sum(b.y[1] for b in bars) == 2 * het.macs
-    assert fig.layout.barmode == "stack"
+    # one bar per network and layer, side by side: two legend entries, not one per layer
+    assert len(bars) == 2 and fig.layout.barmode == "group"
+    assert list(bars[0].x) == list(bars[1].x) == [r.name for r in std.rows]
+    assert list(bars[0].y) == [2 * r.macs for r in std.rows]
+    assert list(bars[1].y) == [2 * r.macs for r in het.rows]
+    assert sum(bars[0].y) == 2 * std.macs and sum(bars[1].y) == 2 * het.macs
+    assert bars[0].name.startswith("standard: total") and bars[1].name.startswith("HetConv P=4")
     other = network_cost(build_model("small_resnet"), (1, 3, 32, 32))
     with pytest.raises(ValueError, match="same layers"):
         macs_by_layer_figure(std, other)

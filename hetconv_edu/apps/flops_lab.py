@@ -34,6 +34,10 @@ from hetconv_edu.apps.controls import (
     AnswerChecker,
     ChannelControls,
     Exercise,
+    columns,
+    disclosure,
+    heading,
+    inline_toggles,
     pick_exercise,
 )
 from hetconv_edu.apps.jobs import message_html
@@ -95,7 +99,7 @@ NETWORK_FAMILIES: dict[str, str] = {
 
 
 WHY_TOOLS_DISAGREE = (
-    "<p style='max-width:900px'><b>Why do tools disagree?</b> They count different things. "
+    "<p class='hetconv-prose'><b>Why do tools disagree?</b> They count different things. "
     "A convolution does one <i>multiply-accumulate</i> (MAC) per weight per output position; "
     "the paper, fvcore and thop count those MACs (thop and fvcore even call them “flops”). "
     "PyTorch's <code>torch.utils.flop_counter</code> counts the multiply and the add "
@@ -260,11 +264,12 @@ def _html(value: str = "") -> W.HTML:
 
 
 def _note(text: str) -> W.HTML:
-    return W.HTML(f"<div style='color:#444;font-size:{viz_style.css_px(14)}'>{text}</div>")
+    return W.HTML(viz_style.note_html(text))
 
 
-def _heading(text: str) -> W.HTML:
-    return W.HTML(f"<h3 style='margin:10px 0 4px 0'>{text}</h3>")
+def _flow(*children: W.Widget) -> W.HBox:
+    """Controls in a row that wraps onto the next line when the projector style widens them."""
+    return W.HBox(list(children), layout=W.Layout(flex_flow="row wrap", align_items="center"))
 
 
 def _reselect(slider: W.SelectionSlider, options: Sequence[int]) -> None:
@@ -325,12 +330,13 @@ class FlopsLabApp:
         self.ratio_k = W.ToggleButtons(
             options=[(f"{s}×{s}", s) for s in KERNEL_SIZES], value=k, description="K kernel",
             style={"description_width": "initial", "button_width": css_width(52)},
+            layout=inline_toggles(),
         )  # fmt: skip
         """Section 3's own K (the ratio curve depends on K and P only)."""
         self.ratio_p = W.SelectionSlider(
             options=RATIO_PARTS, value=min(RATIO_PARTS, key=lambda q: (abs(q - p), q)),
             description="P part", continuous_update=False,
-            style={"description_width": "initial"}, layout=W.Layout(width=css_width(420)),
+            style={"description_width": "initial"}, layout=W.Layout(width=css_width(330)),
         )  # fmt: skip
         """Section 3's own P."""
         self.latency_channels = ChannelControls(m, n, k, p, continuous_update=False)
@@ -338,51 +344,66 @@ class FlopsLabApp:
         style = {"description_width": "initial"}
         self.d_o = W.IntSlider(
             value=d_o, min=1, max=64, description="D_o output size", style=style,
-            continuous_update=False, layout=W.Layout(width=css_width(420)),
+            continuous_update=False, layout=W.Layout(width=css_width(330)),
         )  # fmt: skip
         self.latency_d_o = W.IntSlider(
             value=d_o, min=1, max=64, description="D_o output size", style=style,
-            continuous_update=False, layout=W.Layout(width=css_width(420)),
+            continuous_update=False, layout=W.Layout(width=css_width(330)),
         )  # fmt: skip
         self.g = W.SelectionSlider(
             options=divisors(m), value=g, description="G groups", style=style,
-            continuous_update=False, layout=W.Layout(width=css_width(420)),
+            continuous_update=False, layout=W.Layout(width=css_width(330)),
         )  # fmt: skip
         self._g_busy = False
         self.unit = W.ToggleButtons(
             options=["MACs", "FLOPs"], value="MACs", description="count (all sections)",
-            style={"description_width": "initial"}, tooltips=[
+            style={"description_width": "initial", "button_width": css_width(70)}, tooltips=[
                 "multiply-accumulates (the paper's 'FLOPs')", "FLOPs = 2 × MACs (PyTorch)"
-            ],
+            ], layout=inline_toggles(),
         )  # fmt: skip
         self.numbers = _html()
         self.layer_fig = LiveFigure()
         self.tools = _html()
         self.ratio_fig = LiveFigure()
 
-        self.network = W.Dropdown(options=NETWORKS, value=network, description="network")
+        self.network = W.Dropdown(
+            options=NETWORKS, value=network, description="network", style=style,
+            layout=W.Layout(width=css_width(230)),
+        )  # fmt: skip
         self.net_family = W.Dropdown(
-            options=list(NETWORK_FAMILIES), value="HetConv", description="family"
-        )
+            options=list(NETWORK_FAMILIES), value="HetConv", description="family", style=style,
+            layout=W.Layout(width=css_width(230)),
+        )  # fmt: skip
         self.net_p = W.SelectionSlider(
-            options=network_parts(network), value=net_p, description="P (or G)"
-        )
+            options=network_parts(network), value=net_p, description="P (or G)", style=style,
+            layout=W.Layout(width=css_width(300)),
+        )  # fmt: skip
         self.net_totals = _html()
         self.net_table = LiveFigure()
         self.paper_table = LiveFigure()
         self.breakdown_fig = LiveFigure()
 
-        self.batch = W.Dropdown(options=(1, 2, 4, 8, 16, 32, 64), value=batch, description="batch")
-        self.rounds = W.IntSlider(value=rounds, min=1, max=21, description="rounds")
+        self.batch = W.Dropdown(
+            options=(1, 2, 4, 8, 16, 32, 64), value=batch, description="batch", style=style,
+            layout=W.Layout(width=css_width(150)),
+        )  # fmt: skip
+        self.rounds = W.IntSlider(
+            value=rounds, min=1, max=21, description="rounds", style=style,
+            layout=W.Layout(width=css_width(330)),
+        )  # fmt: skip
         self.warmup = warmup
         self.measure_button = W.Button(
             description="measure on this machine", button_style="primary", icon="stopwatch",
             layout=W.Layout(width=css_width(260)),
         )  # fmt: skip
-        self.progress = W.IntProgress(value=0, min=0, max=1, description="timing")
+        self.progress = W.IntProgress(
+            value=0, min=0, max=1, description="timing", style=style,
+            layout=W.Layout(width=css_width(300)),
+        )  # fmt: skip
         self.measure_status = _html()
         self.clear_button = W.Button(description="clear points", icon="trash")
         self.reset_buttons = [self._reset_button() for _ in range(5)]
+        self.paper_latency = W.HTML(paper_latency_html())
         """One "lesson defaults" button per section with controls (all call :meth:`reset`)."""
         self.speedup_fig = LiveFigure(action=True)  # changes when "measure" is pressed
 
@@ -410,66 +431,91 @@ class FlopsLabApp:
 
     def _build_sections(self) -> None:
         c = self.channels
-        row = W.Layout(flex_flow="row wrap")
         reset = iter(self.reset_buttons)
+        wide = css_width(385)
         self.layer_section = W.VBox(
             [
-                _heading("One layer: five filter families"),
-                W.HBox([c.widget, W.VBox([self.d_o, self.g, next(reset)])], layout=row),
-                self.unit,
+                heading("One layer: five filter families"),
+                _flow(
+                    c.in_channels,
+                    c.out_channels,
+                    c.kernel_size,
+                    c.p,
+                    self.d_o,
+                    self.g,
+                    self.unit,
+                    next(reset),
+                ),
+                c.note,
                 self.numbers,
                 self.layer_fig.widget,
             ]
         )
         self.units_section = W.VBox(
-            [_heading("MACs vs FLOPs"), self.unit, W.HTML(WHY_TOOLS_DISAGREE), self.tools]
+            [
+                heading("MACs vs FLOPs"),
+                self.unit,
+                columns(W.HTML(WHY_TOOLS_DISAGREE), self.tools, left_width=css_width(420)),
+            ]
         )
         self.ratio_section = W.VBox(
             [
-                _heading("The cost ratio and its floor"),
-                W.HBox([W.VBox([self.ratio_k, self.ratio_p]), next(reset)], layout=row),
-                self.ratio_fig.widget,
+                heading("The cost ratio and its floor"),
+                columns(
+                    W.VBox([self.ratio_k, self.ratio_p, next(reset)]),
+                    self.ratio_fig.widget,
+                    left_width=wide,
+                ),
             ]
         )
         self.network_section = W.VBox(
             [
-                _heading("A whole network"),
-                W.HBox([self.network, self.net_family, self.net_p, next(reset)], layout=row),
-                self.unit,
+                heading("A whole network"),
+                _flow(self.network, self.net_family, self.net_p, self.unit, next(reset)),
                 self.net_totals,
-                self.net_table.widget,
-                _heading("The paper's VGG-16 table, reproduced"),
-                self.paper_table.widget,
+                disclosure("Per-layer table", self.net_table.widget),
+                disclosure("The paper's VGG-16 table, reproduced", self.paper_table.widget),
             ]
         )
         self.breakdown_section = W.VBox(
             [
-                _heading("Where the MACs go"),
-                W.HBox([self.network, self.net_family, self.net_p, next(reset)], layout=row),
+                heading("Where the MACs go"),
+                columns(
+                    W.VBox([self.network, self.net_family, self.net_p, next(reset)]),
+                    self.breakdown_fig.widget,
+                    left_width=wide,
+                ),
                 _note(SHARED_NETWORK_NOTE),
-                self.breakdown_fig.widget,
             ]
         )
+        self.paper_latency_section = W.VBox(
+            [heading("Latency, meaning 1: sequential stages (the paper)"), self.paper_latency]
+        )
+        lat = self.latency_channels
         self.latency_section = W.VBox(
             [
-                _heading("Latency, meaning 1: sequential stages (the paper)"),
-                W.HTML(paper_latency_html()),
-                _heading("Latency, meaning 2: wall-clock time on this machine"),
-                W.HBox(
-                    [
-                        self.latency_channels.widget,
-                        W.VBox([self.latency_d_o, self.batch, self.rounds, next(reset)]),
-                    ],
-                    layout=row,
+                heading("Latency, meaning 2: wall-clock time on this machine"),
+                columns(
+                    W.VBox(
+                        [
+                            lat.widget,
+                            self.latency_d_o,
+                            W.HBox([self.batch, next(reset)]),
+                            self.rounds,
+                            W.HBox([self.measure_button, self.clear_button]),
+                            self.progress,
+                            self.measure_status,
+                        ]
+                    ),
+                    self.speedup_fig.widget,
+                    left_width=css_width(400),
                 ),
-                W.HBox([self.measure_button, self.clear_button, self.progress]),
-                self.measure_status,
-                self.speedup_fig.widget,
             ]
         )
-        for name in ("layer", "units", "ratio", "network", "breakdown", "latency"):
+        names = ("layer", "units", "ratio", "network", "breakdown", "paper_latency", "latency")
+        for name in names:
             section = getattr(self, f"{name}_section")
-            section.add_class(f"hetconv-flops-{name}")
+            section.add_class(f"hetconv-flops-{name.replace('_', '-')}")
             viz_style.track_widget(section)  # the notebook shows the sections one by one
         self.numbers.add_class("hetconv-flops-numbers")
         self.tools.add_class("hetconv-flops-tools")
@@ -486,6 +532,7 @@ class FlopsLabApp:
                 self.ratio_section,
                 self.network_section,
                 self.breakdown_section,
+                self.paper_latency_section,
                 self.latency_section,
             ]
         )
@@ -657,12 +704,16 @@ class FlopsLabApp:
         finally:
             self.measure_button.disabled = False
         self.measurements.extend(points)
-        self.measure_status.value = "<br>".join(
-            f"<b>{p.candidate}</b>: {p.time_s * 1e3:.2f} ms vs standard "
-            f"{p.standard_time_s * 1e3:.2f} ms → measured ×{p.measured:.2f}, "
-            f"ideal ×{p.ideal:.2f} ({p.settings})"
-            for p in points
-        ) + ("" if warning is None else message_html("warn", warning))
+        self.measure_status.value = (
+            "<br>".join(
+                f"<b>{p.candidate}</b>: {p.time_s * 1e3:.2f} ms vs standard "
+                f"{p.standard_time_s * 1e3:.2f} ms → measured ×{p.measured:.2f}, "
+                f"ideal ×{p.ideal:.2f}"
+                for p in points
+            )
+            + viz_style.note_html(f"({points[0].settings})" if points else "")
+            + ("" if warning is None else message_html("warn", warning))
+        )
         self.speedup_fig.show(speedup_figure(self.measurements))
         return points
 

@@ -8,6 +8,7 @@ paper's "FLOPs") or **FLOPs = 2 × MACs** (what ``torch.utils.flop_counter`` rep
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from hetconv_edu.viz import style
 
 __all__ = [
     "PAPER_LATENCY_ROWS",
+    "SHORT_LABELS",
     "UNITS",
     "FamilyCost",
     "SpeedupPoint",
@@ -157,16 +159,34 @@ def family_costs(
     return out
 
 
+SHORT_LABELS: dict[str, str] = {
+    "standard": "standard",
+    "depthwise_pointwise": "dw + pw",
+    "groupwise_pointwise": "gw + pw",
+    "naive_hetconv": "naive",
+    "hetconv": "HetConv",
+}
+"""Tick labels of the families in the small bar charts (the table beside names them in full;
+hovering a bar names it too)."""
+
+
 def layer_costs_figure(rows: Sequence[FamilyCost], unit: str = "MACs") -> go.Figure:
-    """Bar chart of (left) MACs or FLOPs and (right) parameters for each family of one layer."""
+    """Bar chart of (left) MACs or FLOPs and (right) parameters for each family of one layer.
+
+    The bars' x values are the families' full labels; the axis shows short ones
+    (:data:`SHORT_LABELS`), upright, so five families fit a chart beside the numbers.
+    """
     factor = unit_factor(unit)
     labels = [r.label for r in rows]
     colors = [_color(r.key) for r in rows]
     work = [r.cost.macs * factor for r in rows]
     params = [r.cost.params for r in rows]
-    work_title = "MACs" if unit == "MACs" else "FLOPs (= 2 × MACs)"
+    work_title = "MACs" if unit == "MACs" else "FLOPs = 2 × MACs"
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=(f"{work_title}, bias excluded", "parameters (incl. bias)")
+        rows=1,
+        cols=2,
+        subplot_titles=(f"{work_title} (no bias)", "parameters"),
+        horizontal_spacing=0.16,
     )
     hover_work = [
         f"<b>{r.label}</b><br>{fmt_count(w)} {unit}<br>{r.ratio:.4f} × standard"
@@ -174,43 +194,35 @@ def layer_costs_figure(rows: Sequence[FamilyCost], unit: str = "MACs") -> go.Fig
         for r, w in zip(rows, work, strict=True)
     ]
     hover_params = [f"<b>{r.label}</b><br>{fmt_count(r.cost.params)} parameters" for r in rows]
-    fig.add_trace(
-        go.Bar(
-            x=labels,
-            y=work,
-            marker_color=colors,
-            text=[_short(w) for w in work],
-            textposition="outside",
-            hovertext=hover_work,
-            hoverinfo="text",
-            name=unit,
-            showlegend=False,
-        ),
-        row=1,
-        col=1,
+    for col, values, hover, name in ((1, work, hover_work, unit),
+                                     (2, params, hover_params, "parameters")):  # fmt: skip
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=values,
+                marker_color=colors,
+                text=[_short(v) for v in values],
+                textposition="outside",
+                cliponaxis=False,
+                hovertext=hover,
+                hoverinfo="text",
+                name=name,
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_yaxes(title_text=name, range=[0, max(values) * 1.22], row=1, col=col)
+    fig.update_xaxes(
+        tickmode="array", tickvals=labels, ticktext=[SHORT_LABELS.get(r.key, r.label) for r in rows]
     )
-    fig.add_trace(
-        go.Bar(
-            x=labels,
-            y=params,
-            marker_color=colors,
-            text=[_short(p) for p in params],
-            textposition="outside",
-            hovertext=hover_params,
-            hoverinfo="text",
-            name="parameters",
-            showlegend=False,
-        ),
-        row=1,
-        col=2,
+    fig.update_yaxes(rangemode="tozero", nticks=4)
+    return _layout(
+        fig,
+        f"{unit} and parameters, family by family",
+        height=270,
+        margin={"l": 64, "r": 8, "t": 64, "b": 32},
     )
-    fig.update_yaxes(title_text=unit, row=1, col=1)
-    fig.update_yaxes(title_text="parameters", row=1, col=2)
-    fig.update_xaxes(title_text="filter family", tickangle=-25)
-    fig.update_yaxes(rangemode="tozero")
-    for col, values in ((1, work), (2, params)):
-        fig.update_yaxes(range=[0, max(values) * 1.18], row=1, col=col)
-    return _layout(fig, f"One layer, five filter families ({unit} and parameters)", height=460)
 
 
 # ---------------------------------------------------------------- (b) ratio vs P
@@ -274,13 +286,19 @@ def ratio_curve_figure(kernel_size: int, p: int, max_p: int = 64) -> go.Figure:
             "<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text="part P (log scale)", type="log", dtick=0.30102999566)
-    fig.update_yaxes(title_text="MACs relative to a standard convolution", rangemode="tozero")
+    fig.update_xaxes(
+        title_text="part P (log scale)",
+        type="log",
+        dtick=0.30102999566,
+        range=[-0.08, math.log10(max_p) + 0.04],  # "1" clear of the corner
+    )
+    fig.update_yaxes(title_text="× standard MACs", rangemode="tozero")
     return _layout(
         fig,
-        f"Cost ratio vs P for K={k}: it can never drop below 1/K² = 1/{k * k}",
-        height=440,
-        legend={"x": 0.55, "y": 0.95},
+        f"Cost ratio against P, K={k}: never below 1/K² = 1/{k * k}",
+        height=400,
+        margin={"l": 64, "r": 16, "t": 52, "b": 56},
+        legend={"x": 0.98, "xanchor": "right", "y": 0.97, "bgcolor": "rgba(255,255,255,0.85)"},
     )
 
 
@@ -299,16 +317,16 @@ def _table(
 ) -> go.Figure:
     """A plotly table sized to its columns (``widths`` in px; headers may contain ``<br>``)."""
     n_rows = len(columns[0]) if columns else 0
-    fill = ["#f6f6f6" if i % 2 else "white" for i in range(n_rows)]
+    fill = [style.TABLE_STRIPE if i % 2 else "white" for i in range(n_rows)]
     if total_row and n_rows:
-        fill[-1] = "#e8eef8"
+        fill[-1] = style.TABLE_TOTAL
     fig = go.Figure(
         go.Table(
             columnwidth=list(widths),
             header={
                 # plain text: plotly mis-measures bold header text and clips it
                 "values": list(header),
-                "fill_color": "#dfe6ef",
+                "fill_color": style.TABLE_HEAD,
                 "align": "left",
                 "font": {"size": 12},
                 "height": 40,
@@ -410,51 +428,45 @@ def paper_table_figure(rows: Sequence[object]) -> go.Figure:
 def macs_by_layer_figure(
     baseline: NetworkCost, hetconv: NetworkCost, unit: str = "MACs", labels=("standard", "HetConv")
 ) -> go.Figure:
-    """Stacked bars, one per network, each split by layer: where the (analytic) MACs go.
+    """Where the (analytic) MACs go: for every layer one bar per network (``labels``: the two
+    networks' names, the legend's two entries), the totals in the title.
 
     ``baseline`` and ``hetconv`` must list the same layers (the same network with two families).
     """
     f = unit_factor(unit)
     if [r.name for r in baseline.rows] != [r.name for r in hetconv.rows]:
         raise ValueError("both networks must have the same layers")
-    fig = go.Figure()
-    n = len(baseline.rows)
+    names = [r.name for r in baseline.rows]
     totals = (baseline.macs * f, hetconv.macs * f)
-    for i, (a, b) in enumerate(zip(baseline.rows, hetconv.rows, strict=True)):
-        shade = i / max(n - 1, 1)
-        color = f"hsl({int(210 - 170 * shade)}, 55%, {int(38 + 30 * shade)}%)"
-        values = (a.macs * f, b.macs * f)
-        families = (a.family, b.family)
+    fig = go.Figure()
+    for net, label, total, color in zip(
+        (baseline, hetconv), labels, totals, (_color("standard"), _color("hetconv")), strict=True
+    ):
+        values = [r.macs * f for r in net.rows]
         fig.add_trace(
             go.Bar(
-                x=list(labels),
-                y=list(values),
-                name=a.name,
+                x=names,
+                y=values,
+                name=f"{label}: total {_short(total)}",
                 marker_color=color,
                 hovertext=[
-                    f"<b>{a.name}</b> ({fam}, {a.in_channels}→{a.out_channels}, D_o={a.out_size})"
-                    f"<br>{fmt_count(v)} {unit}<br>{v / t:.1%} of this network"
-                    for v, t, fam in zip(values, totals, families, strict=True)
+                    f"<b>{r.name}</b> ({label}: {r.family}, {r.in_channels}→{r.out_channels}, "
+                    f"D_o={r.out_size})<br>{fmt_count(v)} {unit}<br>{v / total:.1%} of this "
+                    "network"
+                    for r, v in zip(net.rows, values, strict=True)
                 ],
                 hoverinfo="text",
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=list(labels),
-            y=list(totals),
-            mode="text",
-            text=[f"total {_short(t)}" for t in totals],
-            textposition="top center",
-            showlegend=False,
-            hoverinfo="skip",
-        )
-    )
-    fig.update_layout(barmode="stack")
-    fig.update_yaxes(title_text=f"{unit} per image", range=[0, max(totals) * 1.12])
-    fig.update_xaxes(title_text="network")
+    fig.update_layout(barmode="group", bargap=0.25)
+    fig.update_yaxes(title_text=f"{unit} per image", rangemode="tozero", nticks=5)
+    fig.update_xaxes(title_text="layer, input to output", tickangle=-45)
     return _layout(
-        fig, f"Where the {unit} go, layer by layer", height=520, legend={"title": {"text": "layer"}}
+        fig,
+        f"Where the {unit} go, layer by layer",
+        height=430,
+        margin={"l": 64, "r": 16, "t": 80, "b": 110},
+        legend={"orientation": "h", "x": 0.0, "y": 1.02, "yanchor": "bottom"},
     )
 
 
@@ -535,24 +547,21 @@ def speedup_figure(points: Sequence[SpeedupPoint]) -> go.Figure:
                 hoverinfo="text",
             )
         )
-    fig.update_xaxes(title_text="ideal speedup = standard MACs / layer MACs", range=[0, top])
-    fig.update_yaxes(title_text="measured speedup = standard time / layer time", range=[0, top])
-    title = "Measured vs ideal speedup on this machine"
+    fig.update_xaxes(title_text="ideal: standard MACs ÷ its MACs", range=[-0.05 * top, top])
+    fig.update_yaxes(title_text="measured: time ÷ its time", range=[0, top])
+    title = "Speedup on this machine"
     if not points:
-        title += " (press “measure” to add points)"
-    return _layout(fig, title, height=460)
+        title += ": press “measure”"
+    return _layout(
+        fig,
+        title,
+        height=400,
+        margin={"l": 64, "r": 16, "t": 84, "b": 56},
+        legend={"orientation": "h", "x": 0.0, "y": 1.02, "yanchor": "bottom"},
+    )
 
 
 # ---------------------------------------------------------------- HTML panels (pure)
-
-_TABLE_CSS = (
-    f"<style>.hc-lab{{border-collapse:collapse;font-size:{style.css_px(14)};margin:4px 0}}"
-    ".hc-lab th,.hc-lab td{border:1px solid #ccd;padding:3px 9px}"
-    ".hc-lab th{background:#dfe6ef}.hc-lab td.num{text-align:right;"
-    "font-family:monospace}.hc-lab tr.hc-total td{font-weight:bold;background:#e8eef8}"
-    ".hc-formula{font-family:monospace;background:#f6f6f6;padding:6px 9px;margin:6px 0;"
-    "border-left:3px solid #55A868;white-space:pre-wrap}</style>"
-)
 
 
 def _cell(value: object, key: str | None = None) -> str:
@@ -609,9 +618,8 @@ def layer_numbers_html(
         "<th>parameters</th><th>× standard</th><th>sequential stages</th></tr>"
     )
     return (
-        _TABLE_CSS
-        + f'<table class="hc-lab">{header}{"".join(body)}</table>'
-        + f'<div class="hc-formula" data-key="formula">{formula}</div>'
+        f'<table class="hetconv-table">{header}{"".join(body)}</table>'
+        + f'<div class="hetconv-formula" data-key="formula">{formula}</div>'
     )
 
 
@@ -641,9 +649,8 @@ def tool_conventions_html(paper: Cost, executed_macs: int, label: str) -> str:
         for i, (tool, unit, v, note) in enumerate(rows)
     )
     return (
-        _TABLE_CSS
-        + f"<b>{label}: one layer, four reported numbers</b>"
-        + '<table class="hc-lab"><tr><th>tool</th><th>counts</th><th>number</th>'
+        f"<b>{label}: one layer, four reported numbers</b>"
+        + '<table class="hetconv-table"><tr><th>tool</th><th>counts</th><th>number</th>'
         + f"<th>why</th></tr>{body}</table>"
     )
 
@@ -683,8 +690,7 @@ def network_totals_html(
             + "<td></td><td></td></tr>"
         )
     return (
-        _TABLE_CSS
-        + f'<table class="hc-lab"><tr><th>{unit} per image</th><th>this network</th>'
+        f'<table class="hetconv-table"><tr><th>{unit} per image</th><th>this network</th>'
         + f"<th>all standard</th><th>ratio</th></tr>{body}{extra}</table>"
     )
 
@@ -706,8 +712,7 @@ def paper_latency_html() -> str:
         for name, stages, extra, why in PAPER_LATENCY_ROWS
     )
     return (
-        _TABLE_CSS
-        + '<table class="hc-lab"><tr><th>design</th><th>sequential layers</th>'
+        '<table class="hetconv-table"><tr><th>design</th><th>sequential layers</th>'
         + "<th>latency (paper)</th><th>why</th></tr>"
         + body
         + "</table>"
