@@ -42,7 +42,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 import torch
 
-from hetconv_edu.apps.controls import AnswerChecker, Exercise, pick_exercise
+from hetconv_edu.apps.controls import AnswerChecker, Exercise, columns, heading, pick_exercise
 from hetconv_edu.apps.jobs import SlicedJob, message_html, message_text, progress_bar
 from hetconv_edu.apps.live_figure import LiveFigure
 from hetconv_edu.checks import check_int
@@ -66,7 +66,7 @@ from hetconv_edu.train import (
     unused_run_name,
 )
 from hetconv_edu.viz import style as viz_style
-from hetconv_edu.viz.style import css_px, css_width
+from hetconv_edu.viz.style import css_width
 from hetconv_edu.viz.training import (
     RunCurves,
     RunResult,
@@ -301,19 +301,19 @@ class TrainingApp:
         )  # fmt: skip
         self.families_input = W.TagsInput(
             value=list(s.families), allowed_tags=[], allow_duplicates=False,
-            placeholder="add a family, e.g. hetconv:8", layout=W.Layout(width=css_width(520)),
+            placeholder="add a family, e.g. hetconv:8", layout=W.Layout(width=css_width(300)),
         )  # fmt: skip
         families_label = W.HTML("<b>Families</b>", layout=W.Layout(width=css_width(110)))
         self.families_hint = W.HTML(
-            "<span style='color:#555;font-size:"
-            + css_px(13)
-            + "'>Type and press Enter: "
-            + ", ".join(f"<code style='font-size:inherit'>{f}</code>" for f in FAMILY_CHOICES)
-            + ". The first family is the baseline of the MACs column.</span>"
+            viz_style.note_html(
+                "Type and press Enter: "
+                + ", ".join(f"<code>{f}</code>" for f in FAMILY_CHOICES)
+                + ". The first family is the baseline of the MACs column."
+            )
         )
         self.epochs_input = W.BoundedIntText(
             value=s.epochs, min=1, max=200, description="Epochs", style=style,
-            layout=W.Layout(width=css_width(200)),
+            layout=W.Layout(width=css_width(180)),
         )  # fmt: skip
         self.subset_input = W.BoundedIntText(
             value=s.subset or 50_000, min=100, max=60_000, step=500,
@@ -334,9 +334,12 @@ class TrainingApp:
         self.progress_box = W.VBox(layout=W.Layout(width="auto"))
         self.curves = LiveFigure(training_curves([]), action=True)  # Train draws on it
         self.curves_box = W.Box([self.curves.widget], layout=W.Layout(width="100%"))
+        self.curves_box.add_class("hetconv-curves")
         self.table = W.HTML(results_table_html([]))
         self.scatter = LiveFigure(accuracy_vs_macs([]), action=True)
         self.confusion_fig = LiveFigure()
+        self.confusion_fig.widget.layout.flex = "1 1 0"
+        self.confusion_fig.widget.layout.min_width = "0"
         self.predictions_fig = LiveFigure()
         self.inspect_select = W.Dropdown(
             options=[],
@@ -345,7 +348,9 @@ class TrainingApp:
             style=style,
             layout=W.Layout(width=css_width(420)),
         )
-        self.inspect_box = W.VBox()
+        self.inspect_box = W.HBox(  # the confusion matrix beside the predictions
+            layout=W.Layout(width="100%", grid_gap="16px", align_items="flex-start")
+        )
         self.inspect_message = W.HTML()
 
         self._limit_subset()
@@ -361,17 +366,22 @@ class TrainingApp:
 
         self.controls = W.VBox(
             [
-                W.HBox([self.dataset_select, self.network_select]),
+                self.dataset_select,
+                self.network_select,
                 W.HBox([families_label, self.families_input]),
                 self.families_hint,
-                W.HBox([self.epochs_input, self.subset_input, self.full_run_toggle]),
-                W.HBox([self.train_button, self.stop_button]),
+                W.HBox([self.epochs_input, self.subset_input]),
+                W.HBox([self.train_button, self.stop_button, self.full_run_toggle]),
                 self.message,
             ]
         )
-        self.training_section = W.VBox([self.controls, self.progress_box, self.curves_box])
+        self.training_section = columns(
+            self.controls,
+            W.VBox([self.curves_box, self.progress_box]),
+            left_width=css_width(420),
+        )
         self.results_section = W.VBox(
-            [W.HTML("<h4>Results</h4>"), self.table, self.scatter.widget], layout=wide
+            [heading("Results"), self.table, self.scatter.widget], layout=wide
         )
         self.inspect_section = W.VBox(
             [self.inspect_select, self.inspect_message, self.inspect_box], layout=wide
@@ -386,7 +396,6 @@ class TrainingApp:
         self.train_button.add_class("hetconv-train")
         self.stop_button.add_class("hetconv-stop")
         self.message.add_class("hetconv-training-message")
-        self.curves_box.add_class("hetconv-curves")
         self.training_section.add_class("hetconv-training-section")
         self.table.add_class("hetconv-results-table")
         if self.ci:
@@ -395,8 +404,10 @@ class TrainingApp:
             self._say("info", self._plan_text())
 
     def _say(self, kind: str, text: str) -> None:
-        notes = [f"Note on the data: {n}" for n in self.data_notes]
-        self.message.value = message_html(kind, "\n\n".join([text, *notes]))
+        """Show a status message; the loader's notes on the data follow it, each a one-line
+        summary that opens to the whole note."""
+        notes = "".join(viz_style.note_details("Note on the data", n) for n in self.data_notes)
+        self.message.value = message_html(kind, text) + notes
 
     @property
     def message_text(self) -> str:
@@ -780,7 +791,7 @@ class TrainingApp:
             f"(accuracy {100 * acc:.1f}%)",
         )  # fmt: skip
 
-    def predictions(self, label: str | None = None, count: int = 24) -> go.Figure:
+    def predictions(self, label: str | None = None, count: int = 12) -> go.Figure:
         """``count`` test images taken across the classes (:func:`spread_across_classes`)
         with a finished run's predictions."""
         run = self._trainer_of(label)
@@ -790,7 +801,7 @@ class TrainingApp:
         predicted = t.predict(images).argmax(1)
         return prediction_grid(
             images, t.dataset.test_labels[chosen].tolist(), predicted.tolist(),
-            t.dataset.classes, columns=8,
+            t.dataset.classes, columns=4,
         )  # fmt: skip
 
     def _ipython_display_(self) -> None:  # pragma: no cover - display hook

@@ -42,7 +42,15 @@ __all__ = [
     "update_training_curves",
 ]
 
-from hetconv_edu.viz.style import OKABE_ITO, PALETTE, apply_layout, css_px, themed
+from hetconv_edu.viz.style import (
+    OKABE_ITO,
+    OUTLINE,
+    PALETTE,
+    TABLE_HEAD,
+    TEXT_COLOR,
+    apply_layout,
+    themed,
+)
 
 RIGHT_COLOR = OKABE_ITO["bluish_green"]
 WRONG_COLOR = OKABE_ITO["vermillion"]
@@ -153,7 +161,7 @@ class RunResult:
 # Curves
 # --------------------------------------------------------------------------------------------
 
-_CURVE_TITLES = ("Training loss (per step, smoothed)", "Test accuracy (per epoch)")
+_CURVE_TITLES = ("Loss per step (smoothed)", "Test accuracy per epoch")
 
 
 def training_curves(
@@ -161,7 +169,7 @@ def training_curves(
     *,
     smoothing: float = 0.9,
     title: str | None = "Training side by side",
-    height: int = 420,
+    height: int = 400,
 ) -> go.Figure:
     """Training loss per step (left) and test accuracy per epoch (right) of every run.
 
@@ -206,11 +214,11 @@ def training_curves(
     apply_layout(fig)
     # x from the first point (not 0): a 0 of each axis would meet in the corner
     fig.update_xaxes(title_text="training step (batch)", row=1, col=1)
-    fig.update_yaxes(title_text="cross-entropy loss", row=1, col=1, rangemode="tozero")
+    fig.update_yaxes(title_text="loss", row=1, col=1, rangemode="tozero")
     fig.update_xaxes(title_text="epoch", row=1, col=2)
     fig.update_yaxes(title_text="test accuracy (%)", row=1, col=2, range=[0, 100])
     fig.update_layout(
-        title=title, height=height, margin={"l": 60, "r": 20, "t": 80 if title else 50, "b": 95},
+        title=title, height=height, margin={"l": 60, "r": 16, "t": 76 if title else 48, "b": 92},
         # the legend at the figure's bottom edge, under the axis titles in either style
         legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
                 "x": 0.5, "xanchor": "center"},
@@ -282,11 +290,11 @@ def results_table(results: Sequence[RunResult], *, title: str | None = "Results"
         go.Table(
             header={
                 "values": [f"<b>{c}</b>" for c in TABLE_COLUMNS], "align": "left",
-                "fill_color": "#eef1f6", "font": {"size": 13},
+                "fill_color": TABLE_HEAD, "font": {"size": 13},
             },
             cells={
                 "values": columns, "align": "left", "height": 26,
-                "font": {"size": 13, "color": [colors] + [["#222"] * len(rows)] * 6},
+                "font": {"size": 13, "color": [colors] + [[TEXT_COLOR] * len(rows)] * 6},
             },
             columnwidth=[2.2, 1.6, 1.1, 1.2, 1.1, 0.9, 1],
         )
@@ -300,27 +308,24 @@ def results_table(results: Sequence[RunResult], *, title: str | None = "Results"
 
 
 def results_table_html(results: Sequence[RunResult]) -> str:
-    """The same table as :func:`results_table`, as HTML (for an ``ipywidgets.HTML``)."""
-    head = "".join(
-        f"<th style='text-align:left;padding:4px 10px;border-bottom:2px solid #999'>{c}</th>"
-        for c in TABLE_COLUMNS
-    )
+    """The same table as :func:`results_table`, as HTML (for an ``ipywidgets.HTML``); each
+    run's name in its colour."""
+    head = "".join(f"<th>{c}</th>" for c in TABLE_COLUMNS)
     body = []
     for i, (row, result) in enumerate(zip(_table_rows(results), results, strict=True)):
         cells = []
         for j, value in enumerate(row):
-            style = "padding:3px 10px;border-bottom:1px solid #ddd"
             if j == 0:
-                style += f";color:{result.color or run_color(i)};font-weight:bold"
-            cells.append(f"<td style='{style}'>{html.escape(value)}</td>")
+                color = result.color or run_color(i)
+                cells.append(f"<td style='color:{color}'><b>{html.escape(value)}</b></td>")
+            else:
+                cells.append(f"<td class='num'>{html.escape(value)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     if not body:
         span = len(TABLE_COLUMNS)
-        body.append(
-            f"<tr><td colspan={span} style='padding:4px 10px;color:#777'>no run yet</td></tr>"
-        )
+        body.append(f"<tr><td colspan={span} class='hetconv-note'>no run yet</td></tr>")
     return (
-        f"<table class='hetconv-results' style='border-collapse:collapse;font-size:{css_px(13)}'>"
+        f"<table class='hetconv-table hetconv-results'>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
 
@@ -331,7 +336,7 @@ def results_table_html(results: Sequence[RunResult]) -> str:
 
 
 def confusion_matrix_figure(
-    matrix: Any, classes: Sequence[str], *, title: str | None = None, height: int = 480
+    matrix: Any, classes: Sequence[str], *, title: str | None = None, height: int = 470
 ) -> go.Figure:
     """Heatmap of a confusion matrix (rows: true class, columns: predicted class).
 
@@ -350,7 +355,8 @@ def confusion_matrix_figure(
         go.Heatmap(
             z=rates, x=list(classes), y=list(classes), customdata=counts,
             text=counts, texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=100,
-            colorbar={"title": {"text": "% of true class"}},
+            colorbar={"title": {"text": "% of the true class", "side": "right"},
+                      "thickness": 14},
             hovertemplate=(
                 "true %{y}<br>predicted %{x}<br>%{customdata} images (%{z:.1f}% of %{y})"
                 "<extra></extra>"
@@ -360,8 +366,8 @@ def confusion_matrix_figure(
     apply_layout(fig)
     if title is None:
         title = f"Confusion matrix (accuracy {100 * accuracy:.1f}%)"
-    fig.update_layout(title=title, height=height, margin={"l": 90, "r": 20, "t": 60, "b": 80})
-    fig.update_xaxes(title_text="predicted class", side="bottom", tickangle=-35)
+    fig.update_layout(title=title, height=height, margin={"l": 96, "r": 8, "t": 48, "b": 96})
+    fig.update_xaxes(title_text="predicted class", side="bottom", tickangle=-45)
     fig.update_yaxes(title_text="true class", autorange="reversed")
     return themed(fig)
 
@@ -377,7 +383,7 @@ def prediction_grid(
     predicted: Sequence[int],
     classes: Sequence[str],
     *,
-    columns: int = 8,
+    columns: int = 4,
     scale: int = 3,
     title: str | None = None,
 ) -> go.Figure:
@@ -400,7 +406,7 @@ def prediction_grid(
         arr = np.repeat(arr, 3, axis=1)
     arr = arr.transpose(0, 2, 3, 1).repeat(scale, axis=1).repeat(scale, axis=2)
     h, w = arr.shape[1:3]
-    frame, gap_x, gap_y = 3, 8, 34
+    frame, gap_x, gap_y = 3, 16, 44
     columns = max(1, min(columns, n))
     rows = math.ceil(n / columns)
     tile_w, tile_h = w + 2 * frame + gap_x, h + 2 * frame + gap_y
@@ -416,29 +422,24 @@ def prediction_grid(
         canvas[y0 : y0 + h + 2 * frame, x0 : x0 + w + 2 * frame] = rgb
         canvas[y0 + frame : y0 + frame + h, x0 + frame : x0 + frame + w] = arr[i]
         label = classes[int(predicted[i])]
-        text = (
-            label
-            if right
-            else f"{label}<br><span style='font-size:9px'>({classes[int(true[i])]})</span>"
-        )
+        text = label if right else f"{label}<br>({classes[int(true[i])]})"
         annotations.append(
             {
                 "x": x0 + frame + w / 2, "y": y0 - 2, "xref": "x", "yref": "y",
                 "text": text, "showarrow": False, "yanchor": "bottom",
-                "font": {"size": 11, "color": RIGHT_COLOR if right else WRONG_COLOR},
+                "font": {"size": 12, "color": RIGHT_COLOR if right else WRONG_COLOR},
             }
         )  # fmt: skip
     fig = apply_layout(go.Figure(go.Image(z=canvas, hoverinfo="skip")))
     if title is None:
         title = (
-            f"Predictions: {n_right} of {n} right "
-            f"(<span style='color:{RIGHT_COLOR}'>green</span> right, "
-            f"<span style='color:{WRONG_COLOR}'>red</span> wrong, true class in brackets)"
+            f"{n_right} of {n} right: <span style='color:{RIGHT_COLOR}'>green</span> right, "
+            f"<span style='color:{WRONG_COLOR}'>red</span> wrong (true class)"
         )
     fig.update_layout(
         title=title, annotations=annotations,
-        width=min(1100, canvas.shape[1] + 40), height=canvas.shape[0] + 80,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        width=canvas.shape[1] + 16, height=canvas.shape[0] + 56,
+        margin={"l": 8, "r": 8, "t": 48, "b": 8},
     )  # fmt: skip
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
@@ -456,7 +457,7 @@ def _hex_rgb(color: str) -> tuple[int, int, int]:
 
 
 def accuracy_vs_macs(
-    results: Sequence[RunResult], *, title: str | None = "Accuracy vs cost", height: int = 400
+    results: Sequence[RunResult], *, title: str | None = "Accuracy vs cost", height: int = 340
 ) -> go.Figure:
     """Test accuracy (%) against MACs per image (millions) of every run, one colour per run;
     hover shows parameters and speed. Up and to the left is better."""
@@ -471,7 +472,7 @@ def accuracy_vs_macs(
                 name=r.name, text=[r.name], textposition="top center",
                 marker={
                     "size": 14, "color": r.color or run_color(i),
-                    "line": {"width": 1, "color": "#333"},
+                    "line": {"width": 1, "color": OUTLINE},
                 },
                 customdata=[[format_count(r.params), speed]],
                 hovertemplate=(
@@ -483,8 +484,8 @@ def accuracy_vs_macs(
         )  # fmt: skip
     fig.update_layout(
         title=title, height=height, showlegend=False,
-        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        margin={"l": 60, "r": 16, "t": 48, "b": 52},
     )  # fmt: skip
-    fig.update_xaxes(title_text="MACs per image (millions, one forward pass)", rangemode="tozero")
+    fig.update_xaxes(title_text="MACs per image (millions)", rangemode="tozero")
     fig.update_yaxes(title_text="test accuracy (%)")
     return themed(fig)
