@@ -203,7 +203,7 @@ def test_search_front_budget_plan_and_pick() -> None:
     assert line.x0 == line.x1 == pytest.approx(budget / 1e6)
     (note,) = fig.layout.annotations
     assert note.text == f"budget {cost_text(r, budget, 'macs')}" and "60% of standard" in note.text
-    assert fig.layout.title.text == "Predicted accuracy against MACs: the per-layer search"
+    assert fig.layout.title.text == "Per-layer search: predicted accuracy"
     assert fig.layout.yaxis.title.text == "predicted accuracy (%), weight-sharing network"
 
 

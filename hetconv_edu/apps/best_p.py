@@ -13,10 +13,10 @@ The notebook shows one section per cell:
   per image) → the best per-layer configuration (:meth:`OptimalPResults.best`), drawn over the
   layers, with its numbers, next to the uniform-P front;
 * :attr:`BestPApp.beat_section` — "Beat the search": one P per layer, where the pick lands;
-* :attr:`BestPApp.honesty_section` — the study's answer in one sentence with its uncertainty
+* :attr:`BestPApp.answer_section` — the study's answer in one sentence with its uncertainty
   (computed from the file, :mod:`hetconv_edu.study_answer`), each budget's plan predicted and
-  retrained apart, the retrained networks with error bars from the seeds; then predicted
-  against retrained accuracy, rank correlation;
+  retrained apart, the retrained networks with error bars from the seeds;
+* :attr:`BestPApp.honesty_section` — predicted against retrained accuracy, rank correlation;
 * :attr:`BestPApp.live_section` — "run it here": a :class:`LiveStudy` trains a small
   weight-sharing network, measures layer costs and sensitivities and the app switches to its
   results; Stop works (a :class:`~hetconv_edu.apps.jobs.SlicedJob`);
@@ -46,7 +46,14 @@ from typing import Any
 
 import ipywidgets as W
 
-from hetconv_edu.apps.controls import AnswerChecker, Exercise, pick_exercise
+from hetconv_edu.apps.controls import (
+    AnswerChecker,
+    Exercise,
+    columns,
+    disclosure,
+    inline_toggles,
+    pick_exercise,
+)
 from hetconv_edu.apps.jobs import Offload, SlicedJob, Slices, message_html, message_text
 from hetconv_edu.apps.jobs import progress_bar as new_progress_bar
 from hetconv_edu.apps.live_figure import LiveFigure
@@ -540,9 +547,10 @@ class LiveStudy:
 
 # --------------------------------------------------------------------- the app
 
-_NO_RESULTS = (
-    "<p style='color:#7a4a00'>No results to show yet: see the message at the top, or press "
-    "<b>Run it here</b> in the “Run it here” section.</p>"
+_NO_RESULTS = style.text_html(
+    "warn",
+    "No results to show yet: see the message at the top, or press <b>Run it here</b> in the "
+    "“Run it here” section.",
 )
 
 
@@ -625,13 +633,13 @@ class BestPApp:
         self.message = _html(css="hetconv-bestp-message")
         self.source_toggle = W.ToggleButtons(
             options=[("shipped results file", "shipped"), ("live run", "live")],
-            value="shipped", description="Show", style=wide, disabled=True,
+            value="shipped", description="Show", style=wide, disabled=True, layout=inline_toggles(),
         )  # fmt: skip
         self.source_toggle.observe(self._on_source, names="value")
 
         self.time_toggle = W.ToggleButtons(
             options=[("inference", "infer_ms"), ("training step", "train_ms")],
-            value="infer_ms", description="Measured time", style=wide,
+            value="infer_ms", description="Measured time", style=wide, layout=inline_toggles(),
         )  # fmt: skip
         self.time_toggle.observe(lambda _c: self._draw_costs(), names="value")
         self.layers_fig = LiveFigure()
@@ -642,21 +650,20 @@ class BestPApp:
 
         self.metric_toggle = W.ToggleButtons(
             options=[(label, key) for key, label in BUDGET_METRICS.items()],
-            value="macs", description="Budget in", style=wide,
+            value="macs", description="Budget in", style=wide, layout=inline_toggles(),
         )  # fmt: skip
         self.budget_slider = W.FloatSlider(
             value=0.5, min=0.1, max=1.0, step=0.01, description="Budget",
             readout_format=".0%", continuous_update=False, style={"description_width": "initial"},
-            layout=W.Layout(width=css_width(520)),
+            layout=W.Layout(width=css_width(380)),
         )  # fmt: skip
         self.summary = _html(css="hetconv-bestp-summary")
-        self.summary.layout.min_width = css_width(430)
         self.config_fig = LiveFigure()
         self.front_fig = LiveFigure()
         self.metric_toggle.observe(self._on_metric, names="value")
         self.budget_slider.observe(self._on_budget, names="value")
 
-        self.pickers_box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+        self.pickers_box = W.VBox()
         self.pickers: list[W.Dropdown] = []
         self.copy_button = W.Button(
             description="Start from the search's plan",
@@ -691,59 +698,66 @@ class BestPApp:
         ), action=True)  # fmt: skip
         self.provenance = _html(css="hetconv-bestp-provenance")
 
+        left = css_width(400)
         self.source_section = W.VBox([self.message, self.source_toggle])
-        self.costs_body = W.VBox([self.time_toggle, self.layers_fig.widget])
-        self.costs_section = W.VBox([self.costs_body, self.returns_fig.widget])
-        self.uniform_body = W.VBox([self.uniform_macs_fig.widget, self.uniform_time_fig.widget])
+        self.costs_body = W.VBox(
+            [self.time_toggle, columns(self.layers_fig.widget, self.returns_fig.widget,
+                                       left_width="50%")]
+        )  # fmt: skip
+        self.costs_section = W.VBox([self.costs_body])
+        self.uniform_body = columns(
+            self.uniform_macs_fig.widget, self.uniform_time_fig.widget, left_width="50%"
+        )
         self.uniform_section = W.VBox([self.uniform_body])
-        self.budget_body = W.VBox(
-            [
-                W.HBox([self.metric_toggle]),
-                self.budget_slider,
-                W.HBox(
-                    [self.summary, self.config_fig.widget], layout=W.Layout(align_items="center")
-                ),
-                self.front_fig.widget,
-            ]
+        self.budget_body = columns(
+            W.VBox([self.metric_toggle, self.budget_slider, self.summary, self.config_fig.widget]),
+            self.front_fig.widget,
+            left_width=left,
         )
         self.budget_section = W.VBox([self.budget_body])
-        self.beat_body = W.VBox(
-            [
-                self.pickers_box,
-                self.copy_button,
-                self.pick_message,
-                self.beat_config_fig.widget,
-                self.beat_front_fig.widget,
-            ]
+        self.beat_body = columns(
+            W.VBox(
+                [self.pickers_box, self.copy_button, self.pick_message, self.beat_config_fig.widget]
+            ),
+            self.beat_front_fig.widget,
+            left_width=left,
         )
         self.beat_section = W.VBox([self.beat_body])
+        self.answer_body = columns(self.answer, self.answer_fig_box, left_width=css_width(460))
+        self.answer_section = W.VBox([self.answer_body])
         self.honesty_body = W.VBox(
             [
-                self.answer,
-                self.answer_fig_box,
-                self.correlation_message,
-                self.honesty_table,
-                self.honesty_fig_box,
-                self.evolution_table,
+                columns(
+                    W.VBox([self.correlation_message, self.honesty_table]),
+                    self.honesty_fig_box,
+                    left_width=left,
+                ),
+                disclosure("How the search found its plans", self.evolution_table),
             ]
         )
         self.honesty_section = W.VBox([self.honesty_body])
-        self.live_section = W.VBox(
-            [
-                _html(self._live_plan_text()),
-                W.HBox([self.run_button, self.stop_button]),
-                self.live_message,
-                self.live_progress,
-                self.live_curves.widget,
-            ]
+        self.live_section = columns(
+            W.VBox(
+                [
+                    _html(self._live_plan_text()),
+                    W.HBox([self.run_button, self.stop_button]),
+                    self.live_message,
+                ]
+            ),
+            W.VBox([self.live_curves.widget, self.live_progress]),
+            left_width=left,
         )
-        self.meaning_section = W.VBox([self.provenance, _html(MEANING_HTML)])
+        self.meaning_section = W.VBox(
+            [_html(MEANING_HTML), disclosure("Provenance: how these results were made",
+                                             self.provenance)]
+        )  # fmt: skip
         sections = {
             "source": self.source_section,
             "costs": self.costs_section,
             "uniform": self.uniform_section,
             "budget": self.budget_section,
             "beat": self.beat_section,
+            "answer": self.answer_section,
             "honesty": self.honesty_section,
             "live": self.live_section,
             "meaning": self.meaning_section,
@@ -763,7 +777,7 @@ class BestPApp:
     def _live_plan_text(self) -> str:
         s = self.live_settings
         return (
-            "<p style='max-width:900px'>Trains a weight-sharing small_vgg (widths "
+            "<p class='hetconv-prose'>Trains a weight-sharing small_vgg (widths "
             f"{'-'.join(map(str, s.widths))}, P ∈ {{{', '.join(map(str, s.choices))}}}) for "
             f"{s.epochs} epoch(s) on {s.subset:,} CIFAR-10 training images, then times every "
             f"layer at every P and measures each layer's sensitivity on {s.val:,} images. "
@@ -799,8 +813,9 @@ class BestPApp:
 
     def _say_live(self, kind: str, text: str) -> None:
         notes = [] if self.study is None else self.study.data_notes
-        text = "\n\n".join([text, *(f"Note on the data: {n}" for n in notes)])
-        self.live_message.value = message_html(kind, text)
+        self.live_message.value = message_html(kind, text) + "".join(
+            style.note_details("Note on the data", n) for n in notes
+        )
 
     @property
     def message_text(self) -> str:
@@ -867,7 +882,7 @@ class BestPApp:
     def _show_results(self) -> None:
         r = self.results
         bodies = (self.costs_body, self.uniform_body, self.budget_body, self.beat_body,
-                  self.honesty_body)  # fmt: skip
+                  self.answer_body, self.honesty_body)  # fmt: skip
         if r is None:
             self._say(
                 "error",
@@ -878,13 +893,15 @@ class BestPApp:
             for body in bodies:
                 body.layout.display = "none"
             for section in (self.costs_section, self.uniform_section, self.budget_section,
-                            self.beat_section, self.honesty_section):  # fmt: skip
+                            self.beat_section, self.answer_section,
+                            self.honesty_section):  # fmt: skip
                 if not any(getattr(c, "value", None) == _NO_RESULTS for c in section.children):
                     section.children = (_html(_NO_RESULTS), *section.children)
             self.provenance.value = ""
             return
         for section in (self.costs_section, self.uniform_section, self.budget_section,
-                        self.beat_section, self.honesty_section):  # fmt: skip
+                        self.beat_section, self.answer_section,
+                        self.honesty_section):  # fmt: skip
             section.children = tuple(
                 c for c in section.children if getattr(c, "value", None) != _NO_RESULTS
             )
@@ -924,8 +941,8 @@ class BestPApp:
 
     def _draw_uniform(self) -> None:
         r = self.require_results()
-        self.uniform_macs_fig.show(accuracy_vs_cost(r, "macs", search=False, height=440))
-        self.uniform_time_fig.show(accuracy_vs_cost(r, "infer_ms", search=False, height=440))
+        self.uniform_macs_fig.show(accuracy_vs_cost(r, "macs", search=False, height=460))
+        self.uniform_time_fig.show(accuracy_vs_cost(r, "infer_ms", search=False, height=460))
 
     # ---- budget → best configuration ---------------------------------------------------
 
@@ -989,12 +1006,10 @@ class BestPApp:
         else:
             self.summary.value = plan_html(r, plan.config, heading="Best configuration found")
             self.config_fig.show(
-                config_figure(
-                    r, {"search's best": plan.config}, title="Its P, layer by layer", width=500
-                ),
+                config_figure(r, {"search's best": plan.config}, title="Its P, layer by layer"),
             )
         self.front_fig.show(
-            accuracy_vs_cost(r, metric, front=front, budget=budget, plan=plan),
+            accuracy_vs_cost(r, metric, front=front, budget=budget, plan=plan, height=540),
         )
         self._draw_pick()
 
@@ -1054,11 +1069,11 @@ class BestPApp:
         configs = {"your pick": verdict.config}
         if verdict.best is not None:
             configs = {"search's best": verdict.best.config, **configs}
-        self.beat_config_fig.show(config_figure(r, configs, title="Your pick and the search's"))
+        self.beat_config_fig.show(config_figure(r, configs, title="Yours and the search's"))
         self.beat_front_fig.show(
             accuracy_vs_cost(
                 r, self.metric, budget=verdict.budget, plan=verdict.best, pick=verdict.config,
-                title="Where your pick lands",
+                title="Where your pick lands", height=540,
             ),
         )  # fmt: skip
 

@@ -48,7 +48,6 @@ from hetconv_edu.viz.training import format_count
 
 __all__ = [
     "COLORS",
-    "FIGURE_WIDTH",
     "MEANING_HTML",
     "UniformPoint",
     "accuracy_vs_cost",
@@ -79,9 +78,6 @@ COLORS: Mapping[str, str] = {
 }
 """One colour per series: uniform P retrained, the search's predictions, searched
 configurations, the best plan within the budget, the student's pick, dominated points."""
-
-FIGURE_WIDTH = 940
-"""Width (px) of the wide figures: a notebook's output area beside JupyterLab's side bar."""
 
 
 def layer_color(index: int) -> str:
@@ -229,7 +225,7 @@ def _uniform_traces(results: OptimalPResults, metric: str) -> list[go.Scatter]:
                 marker={
                     "size": 13,
                     "color": COLORS["uniform"] if front_side else COLORS["dominated"],
-                    "line": {"width": 1, "color": "#333333"},
+                    "line": {"width": 1, "color": style.OUTLINE},
                 },
                 error_y={
                     "type": "data",
@@ -400,7 +396,7 @@ def accuracy_vs_cost(
                     "size": 18,
                     "symbol": "x",
                     "color": COLORS["pick"],
-                    "line": {"width": 1.5, "color": "#333333"},
+                    "line": {"width": 1.5, "color": style.OUTLINE},
                 },
                 name="your pick (predicted)",
                 hovertext=[
@@ -425,20 +421,19 @@ def accuracy_vs_cost(
     if title is None:
         what = "MACs" if metric == "macs" else "measured time"
         title = (
-            f"Predicted accuracy against {what}: the per-layer search"
+            "Per-layer search: predicted accuracy"
             if search
             else f"Uniform P: accuracy against {what}"
         )
         if not uniform and not search:
-            title += " (no runs from scratch in these results: predictions only)"
+            title += " (predictions only)"
     return _layout(
         fig,
         title,
         height=height,
-        width=FIGURE_WIDTH,
         hovermode="closest",
-        legend={"x": 1.02, "y": 1.0, "xanchor": "left", "yanchor": "top"},
-        margin={"l": 70, "r": 20, "t": 90, "b": 60},
+        legend={"orientation": "h", "x": 0.0, "y": -0.2, "xanchor": "left", "yanchor": "top"},
+        margin={"l": 64, "r": 16, "t": 56, "b": 124},
     )
 
 
@@ -557,12 +552,11 @@ def layer_costs_vs_p(results: OptimalPResults, time_metric: str = "infer_ms") ->
     fig.update_yaxes(title_text="× MACs at smallest P", rangemode="tozero", row=1, col=2)
     return _layout(
         fig,
-        "Each layer's cost against P: measured time beside MACs",
-        height=500,
-        width=FIGURE_WIDTH,
+        "Each layer's cost against P",
+        height=440,
         hovermode="closest",
-        legend={"orientation": "h", "y": -0.28, "x": 0.0, "yanchor": "top"},
-        margin={"l": 70, "r": 30, "t": 90, "b": 150},
+        legend={"orientation": "h", "y": -0.3, "x": 0.0, "yanchor": "top"},
+        margin={"l": 64, "r": 16, "t": 64, "b": 140},
     )
 
 
@@ -664,11 +658,10 @@ def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
     )
     return _layout(
         fig,
-        f"Diminishing return of P (K = {k}): each doubling saves half as much as the last",
-        height=500,
-        width=FIGURE_WIDTH,
-        legend={"orientation": "h", "y": -0.28, "x": 0.0, "yanchor": "top"},
-        margin={"l": 70, "r": 30, "t": 90, "b": 150},
+        f"Each doubling of P saves half as much (K = {k})",
+        height=440,
+        legend={"orientation": "h", "y": -0.3, "x": 0.0, "yanchor": "top"},
+        margin={"l": 64, "r": 16, "t": 64, "b": 140},
     )
 
 
@@ -680,12 +673,13 @@ def config_figure(
     configs: Mapping[str, Sequence[int]],
     *,
     title: str | None = None,
-    width: int = FIGURE_WIDTH,
+    width: int | None = None,
 ) -> go.Figure:
     """Per-layer P of each configuration in ``configs`` (name → one P per switchable layer),
     as grouped bars over the network's layers (log-2 P axis, labelled on the bars), ``width``
-    pixels wide. Hover: the layer's channels and output size, its MACs and measured times at
-    that P, and its sensitivity (accuracy lost when only this layer takes that P)."""
+    pixels wide (default: as wide as its place on the page). Hover: the layer's channels and
+    output size, its MACs and measured times at that P, and its sensitivity (accuracy lost
+    when only this layer takes that P)."""
     fig = go.Figure()
     labels = [layer_label(i, layer) for i, layer in enumerate(results.layers)]
     palette = (COLORS["best"], COLORS["pick"], COLORS["predicted"], COLORS["uniform"])
@@ -719,20 +713,21 @@ def config_figure(
         )
     ticks = [2**i for i in range(int(math.log2(top)) + 1)]
     fig.update_yaxes(
-        title_text="P of the layer (log scale)",
+        title_text="P (log scale)",
         type="log",
         tickvals=ticks,
         ticktext=list(map(str, ticks)),
         range=[-0.15, math.log10(top) + 0.35],
     )
-    fig.update_xaxes(title_text="switchable layer (position: M→N), input to output")
+    fig.update_xaxes(title_text="layer (M→N), input to output")
     return _layout(
         fig,
         title or "Per-layer P over the network",
-        height=360,
+        height=250,
         width=width,
         barmode="group",
-        legend={"orientation": "h", "y": 1.12, "x": 1.0, "xanchor": "right"},
+        margin={"l": 64, "r": 16, "t": 72, "b": 56},
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.0},
     )
 
 
@@ -772,7 +767,7 @@ def predicted_vs_retrained(results: OptimalPResults) -> go.Figure:
                     "size": 13,
                     "symbol": symbol,
                     "color": COLORS[kind],
-                    "line": {"width": 1, "color": "#333333"},
+                    "line": {"width": 1, "color": style.OUTLINE},
                 },
                 name=f"{kind} runs",
                 hovertext=[
@@ -795,7 +790,7 @@ def predicted_vs_retrained(results: OptimalPResults) -> go.Figure:
         title = f"Predicted vs retrained accuracy: Spearman ρ = {rho:.2f} over {len(runs)} runs"
     fig.update_xaxes(title_text="predicted accuracy (%), weight-sharing network", range=[lo, hi])
     fig.update_yaxes(title_text="retrained test accuracy (%)", range=[lo, hi])
-    return _layout(fig, title, height=440, width=760, hovermode="closest")
+    return _layout(fig, title, height=420, hovermode="closest")
 
 
 # ------------------------------------------------------------------ the answer
@@ -835,7 +830,7 @@ def answer_figure(results: OptimalPResults, height: int = 460) -> go.Figure:
                         "size": 12,
                         "symbol": symbol,
                         "color": color,
-                        "line": {"width": 1, "color": "#333333"},
+                        "line": {"width": 1, "color": style.OUTLINE},
                     },
                     error_y={
                         "type": "data",
@@ -863,12 +858,11 @@ def answer_figure(results: OptimalPResults, height: int = 460) -> go.Figure:
         fig.update_yaxes(title_text="retrained test accuracy (%)", row=1, col=col)
     return _layout(
         fig,
-        "Retrained from scratch (test set): mean ± spread over seeds",
+        "Retrained from scratch: mean ± spread",
         height=height,
-        width=FIGURE_WIDTH,
         hovermode="closest",
-        legend={"orientation": "h", "x": 0.0, "y": -0.2},
-        margin={"l": 70, "r": 20, "t": 90, "b": 110},
+        legend={"orientation": "h", "x": 0.0, "y": -0.2, "yanchor": "top"},
+        margin={"l": 64, "r": 16, "t": 72, "b": 110},
     )
 
 
@@ -878,7 +872,7 @@ def answer_html(results: OptimalPResults) -> str:
     apart from the retrained one (mean ± spread, test set), the most accurate uniform P of equal
     or lower cost, and the verdict."""
     sentence = (
-        f"<p class='hetconv-bestp-answer-sentence' style='max-width:900px;font-size:1.1em'>"
+        f"<p class='hetconv-bestp-answer-sentence hetconv-prose'>"
         f"<b>The answer:</b> {html.escape(answer_sentence(results))}</p>"
     )
     verdicts = budget_verdicts(results)
@@ -894,23 +888,16 @@ def answer_html(results: OptimalPResults) -> str:
         for v in verdicts
     )
     return (
-        f"{sentence}{_TABLE_CSS}<table class='hc-bestp hetconv-answer-table'><tr><th>budget</th>"
+        f"{sentence}<table class='hetconv-table hetconv-answer-table'><tr><th>budget</th>"
         "<th>plan</th><th>predicted (weight-sharing)</th><th>retrained (test set)</th>"
         "<th>best uniform P of equal or lower cost</th><th>verdict</th></tr>"
-        f"{rows}</table><span style='color:#555'>± is the sample standard deviation over the "
+        f"{rows}</table><span class='hetconv-note'>± is the sample standard deviation over the "
         "seeds. A plan counts as better only when its mean beats the uniform P's by more than "
         "the larger spread.</span>"
     )
 
 
 # ------------------------------------------------------------------ HTML panels
-
-_TABLE_CSS = (
-    f"<style>.hc-bestp{{border-collapse:collapse;font-size:{style.css_px(14)};margin:4px 0}}"
-    ".hc-bestp th,.hc-bestp td{border:1px solid #ccd;padding:3px 9px;text-align:left}"
-    ".hc-bestp th{background:#dfe6ef;white-space:nowrap}.hc-bestp td.num{text-align:right;"
-    "white-space:nowrap;font-variant-numeric:tabular-nums}</style>"
-)
 
 
 def plan_html(results: OptimalPResults, config: Sequence[int], *, heading: str) -> str:
@@ -937,9 +924,9 @@ def plan_html(results: OptimalPResults, config: Sequence[int], *, heading: str) 
         for key, what, value in rows
     )
     return (
-        f"{_TABLE_CSS}<div><b>{html.escape(heading)}</b><table class='hc-bestp'>{body}</table>"
-        f"<span style='color:#555'>Per image. Predicted: by the weight-sharing network (validation "
-        f"images). {_time_model_text(results)}</span></div>"
+        f"<div><b>{html.escape(heading)}</b><table class='hetconv-table'>{body}</table>"
+        "<span class='hetconv-note'>Per image. Predicted: by the weight-sharing network "
+        f"(validation images). {_time_model_text(results)}</span></div>"
     )
 
 
@@ -974,7 +961,7 @@ def honesty_table_html(results: OptimalPResults) -> str:
             f"<td class='num'>{shared}</td><td class='num'>{_pct(run.test_acc)}</td></tr>"
         )
     return (
-        f"{_TABLE_CSS}<table class='hc-bestp hetconv-honesty-table'><tr><th>configuration</th>"
+        f"<table class='hetconv-table hetconv-honesty-table'><tr><th>configuration</th>"
         "<th>kind</th><th>seed</th><th>predicted (additive)</th><th>weight-sharing measured</th>"
         f"<th>retrained</th></tr>{''.join(rows)}</table>"
     )
@@ -995,7 +982,7 @@ def evolution_table_html(results: OptimalPResults) -> str:
         for c in results.evolution
     )
     return (
-        f"{_TABLE_CSS}<table class='hc-bestp'><tr><th>budget</th><th>knapsack plan</th>"
+        f"<table class='hetconv-table'><tr><th>budget</th><th>knapsack plan</th>"
         "<th>predicted</th><th>measured</th><th>evolution's best</th><th>measured</th>"
         f"<th>evaluated</th></tr>{rows}</table>"
     )
@@ -1025,7 +1012,7 @@ def provenance_html(results: OptimalPResults, *, source: str = "") -> str:
     )
     if source:
         rows = f"<tr><th>source</th><td>{html.escape(source)}</td></tr>" + rows
-    return f"{_TABLE_CSS}<table class='hc-bestp hetconv-provenance'>{rows}</table>"
+    return f"<table class='hetconv-table hetconv-provenance'>{rows}</table>"
 
 
 def findings_sentence(results: OptimalPResults) -> str:
@@ -1059,7 +1046,7 @@ def findings_sentence(results: OptimalPResults) -> str:
 
 
 MEANING_HTML = (
-    "<div style='max-width:900px'><b>What these results mean, and what they do not</b><ul>"
+    "<div class='hetconv-prose'><b>What these results mean, and what they do not</b><ul>"
     "<li><b>One data set:</b> CIFAR-10, at the training budget in the provenance table. "
     "Another data set can rank the configurations differently.</li>"
     "<li><b>One machine:</b> the measured times are those of the machine in the provenance "

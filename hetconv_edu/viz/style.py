@@ -466,8 +466,7 @@ CSS_CLASSES: Mapping[str, str] = {
 
 PAGE_CSS = (
     (
-        MESSAGE_CSS
-        + ".hetconv-note{font-size:{note};line-height:1.35}"
+        MESSAGE_CSS + ".hetconv-note{font-size:{note};line-height:1.35}"
         ".hetconv-heading{margin:2px 0 4px 0}"
         ".hetconv-table{border-collapse:collapse;font-size:{table};margin:2px 0;line-height:1.3}"
         f".hetconv-table th,.hetconv-table td{{border:1px solid {TABLE_RULE};padding:2px 8px;"
