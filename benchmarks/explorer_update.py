@@ -21,6 +21,7 @@ image here (no data set needed); a CIFAR-10 image has the same 3×32×32 size.
 
     python benchmarks/explorer_update.py            # M = N = 512 and 64
     python benchmarks/explorer_update.py --rounds 200
+    python benchmarks/explorer_update.py --threads 1   # torch on one thread
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import itertools
 import os
 import time
 from collections.abc import Callable
+
+import torch
 
 from hetconv_edu.apps.explorer import ExplorerApp
 from hetconv_edu.apps.linked_explorer import LinkedExplorerApp
@@ -86,7 +89,12 @@ def cpu_ms(step: Callable[[], None], calls: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="timed rounds (default 40)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's own)"
+    )
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     images = drawn_pattern()
     # ten images (the drawn pattern, recoloured), so the image control has somewhere to go
     images = type(images)(
@@ -119,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     timings = time_candidates(candidates, rounds=args.rounds, warmup=3)
     cpu = {name: cpu_ms(step, args.rounds) for name, step in candidates.items() if "linked" in name}
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"explorer updates (median of {args.rounds} rounds, Python side; load average {load})")
+    print(
+        f"explorer updates (median of {args.rounds} rounds, Python side; "
+        f"{torch.get_num_threads()} torch threads; load average {load})"
+    )
     for name, t in timings.items():
         ms = 1000 * t.median_s
         extra = f", CPU {cpu[name]:.2f} ms" if name in cpu else ""

@@ -32,10 +32,12 @@ filter n inside the block costs nothing and moving P at M = N = 512 costs one sm
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -443,15 +445,16 @@ class FilterResponder:
                 f"the trained layer is M={weights.in_channels}, N={weights.out_channels}, "
                 f"K={weights.kernel_size}, P={weights.p}; this setting needs random weights"
             )
-        x = self._cached(
-            ("input", id(weights), m, i), lambda: weights.layer_input(self.images, i, m)
-        )
-        n0 = f - f % p
-        kxk, one, dense, bias = self._cached(
-            ("block", id(weights), m, k, p, i, n0), lambda: _block_maps(weights, x, m, k, p, n0)
-        )
-        j = f - n0
-        with torch.no_grad():
+        with _one_thread(), torch.no_grad():
+            x = self._cached(
+                ("input", id(weights), m, i), lambda: weights.layer_input(self.images, i, m)
+            )
+            n0 = f - f % p
+            kxk, one, dense, bias = self._cached(
+                ("block", id(weights), m, k, p, i, n0),
+                lambda: _block_maps(weights, x, m, k, p, n0),
+            )
+            j = f - n0
             b = None if bias is None else bias[j : j + 1]
             standard = F.conv2d(x[None], dense[j : j + 1], b, padding=k // 2)[0, 0].numpy()
         return FilterResponse(
@@ -468,12 +471,25 @@ class FilterResponder:
         )
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Torch on one CPU thread inside the block, then as before. A response is a few million
+    MACs: one thread computes it fastest, and on a busy machine (a browser and other kernels
+    beside this one) it never waits for a second core (measured: 60 ms instead of 360 ms per
+    update at M = N = 512, load average 10 on 2 cores, ``benchmarks/explorer_update.py``)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _block_maps(
     weights: Weights, x: torch.Tensor, m: int, k: int, p: int, n0: int
 ) -> tuple[np.ndarray, np.ndarray, torch.Tensor, torch.Tensor | None]:
     """K×K path and 1×1 path (P, H, W) of filters n0 … n0 + P − 1, and their standard
     filters (P, M, K, K) and bias."""
     dense, bias, standard = weights.block(m, k, p, n0)
-    with torch.no_grad():
-        kxk, one = block_layer(dense, bias, p).forward_parts(x)
+    kxk, one = block_layer(dense, bias, p).forward_parts(x)
     return kxk.numpy(), one.numpy(), standard, bias

@@ -145,6 +145,7 @@ def test_the_page_script_is_in_the_app_and_names_its_parts(tmp_path: Path):
     assert script == " ".join(LINK_SCRIPT.split())
     for part in (ROOT_CLASS, LINK_ATTRIBUTE, PICK_CLASS, "plotly_hover", "plotly_click"):
         assert part in script
+    assert "//" not in script.replace("data:,", "")  # one line: a // comment would end it
     assert PICK_CLASS in app.pick._dom_classes and app.pick.layout.display == "none"
 
 

@@ -258,3 +258,18 @@ def test_sample_images_fall_back_to_fashion_mnist_without_cifar10(
     assert found.names == ("T-shirt/top (test image 2)", "Trouser (test image 0)")
     assert torch.equal(found.images, fake.test_images[[2, 0]])
     assert found.note.endswith("a note")
+
+
+def test_a_response_leaves_torchs_thread_count_as_it_found_it():
+    threads = torch.get_num_threads()
+    responder = FilterResponder(drawn_pattern(8))
+    responder.response(RandomWeights(), 8, 8, 3, 2, 1, 0)
+    assert torch.get_num_threads() == threads
+
+    class Broken(RandomWeights):
+        def layer_input(self, images, index, in_channels):
+            raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        responder.response(Broken(), 8, 8, 3, 2, 1, 0)
+    assert torch.get_num_threads() == threads
