@@ -106,7 +106,7 @@ LINK_SCRIPT = f"""
       root.querySelectorAll('.js-plotly-plot').forEach(function (gd) {{
         if (gd.hetconvLinked || typeof gd.on !== 'function') return;
         gd.hetconvLinked = true;
-        show(null);  // a redrawn figure: the part that was hovered is gone
+        show(null);  /* a redrawn figure: the part that was hovered is gone */
         gd.on('plotly_hover', function (ev) {{ show(metaOf(ev)[1].link); }});
         gd.on('plotly_unhover', function () {{ show(null); }});
         gd.on('plotly_click', function (ev) {{
