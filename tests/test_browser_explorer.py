@@ -96,13 +96,15 @@ def test_changing_m_keeps_p_valid_in_the_browser(lab):
     lab.press("P part", "End")
     lab.expect_text(".hetconv-counters", "P = 16.")
     lab.fill("M input channels", "12")  # 16 does not divide 12: P moves to the nearest
-    lab.expect_text(".hetconv-p-note", "P = 16 does not divide both M and N, so P moved to 4")
+    lab.expect_text(
+        f"{APP} .hetconv-p-note", "P = 16 does not divide both M and N, so P moved to 4"
+    )
     lab.expect_text(".hetconv-counters", "M = 12 input channels")
     assert lab.readout("P part") == "4"
     lab.wait_for_plot(".hetconv-map", "(gd) => gd.data[0].x.length === 48")
     assert np.array_equal(rendered_map(lab, (16, 12)), hetconv_pattern(12, 16, 4))
     lab.fill("N filters", "7")  # only P = 1 left: a one-value slider still renders
-    lab.expect_text(".hetconv-p-note", re.compile(r"Only P = 1"))
+    lab.expect_text(f"{APP} .hetconv-p-note", re.compile(r"Only P = 1"))
     assert lab.readout("P part") == "1"
     lab.screenshot("explorer-only-p1", selector=APP)
     assert lab.page_errors == []

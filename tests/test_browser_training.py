@@ -1,6 +1,6 @@
-"""Notebook 03 in a real JupyterLab + Chromium: run all cells on a fake CIFAR-10, reload the
-page and see every figure come back live, press Train, see the curves get points, press Stop,
-and see the training stop early."""
+"""Notebook 03 in a real JupyterLab + Chromium: run all cells on a fake CIFAR-10, press Train,
+see the curves get points, press Stop, see the training stop early, then reload the page and
+see every figure come back."""
 
 from __future__ import annotations
 
@@ -45,13 +45,6 @@ def test_run_all_trains_the_lesson_comparison(lab) -> None:
     lab.screenshot("training-after-run-all", selector=".hetconv-training-section")
 
 
-def test_after_a_reload_every_control_redraws_its_figures(lab) -> None:
-    """Slow device, a reloaded page (the kernel still running): every figure comes back, then
-    choosing another of the three runs to inspect redraws its confusion matrix and
-    predictions (the curves and the scatter change when Train runs, below)."""
-    check_live_after_reload(lab, "training-lab-reload", minimum=1)
-
-
 def test_train_watch_and_stop_in_jupyterlab(lab) -> None:
     # A longer comparison: 2,000 images (40 batches of 50) × 20 epochs per run.
     lab.fill("Epochs", "20")
@@ -73,3 +66,11 @@ def test_train_watch_and_stop_in_jupyterlab(lab) -> None:
     lab.screenshot("training-stopped")
     lab.screenshot("training-curves", selector=CURVES)
     lab.assert_no_external_requests()
+
+
+def test_after_a_reload_every_figure_is_back(lab) -> None:
+    """Slow device, a reloaded page (the kernel still running, after the stopped run above):
+    every figure comes back. Only one run has finished, so "Inspect run" offers nothing to
+    choose (disabled) and no control is left to move here; notebook 03's Voilà test moves it
+    with three runs."""
+    check_live_after_reload(lab, "training-lab-reload", minimum=0)
