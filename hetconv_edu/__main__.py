@@ -29,6 +29,12 @@ Commands:
 
       python -m hetconv_edu convert-report resnet18 --p 4 [--size 224] [--batch 1]
 
+* ``export-site`` — write the kernel explorer and the per-layer cost lab as a static page
+  (HTML + plotly.js + data computed here, nothing fetched) that opens from ``file://`` or any
+  static host (:mod:`hetconv_edu.site`)::
+
+      python -m hetconv_edu export-site OUT [--overwrite] [--channels 4 8 16 ...]
+
 ``train`` and ``compare`` run under ``torchrun --nproc_per_node=K -m hetconv_edu train ...``
 (DistributedDataParallel; only rank 0 prints and writes files).
 
@@ -414,6 +420,76 @@ def _add_convert_report(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_convert_report)
 
 
+def _export_site(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from hetconv_edu.site import SiteGrid, export_site
+
+    grid = SiteGrid(
+        channels=tuple(args.channels),
+        kernel_sizes=tuple(args.kernel_sizes),
+        filters=args.filters,
+        out_size=args.out_size,
+    )
+    with tqdm(
+        total=grid.setting_count,
+        desc="export-site",
+        unit="setting",
+        disable=not sys.stderr.isatty(),
+    ) as bar:
+        result = export_site(
+            args.out, grid, overwrite=args.overwrite, progress=lambda done: bar.update(done - bar.n)
+        )
+    print(result.text())
+    return 0
+
+
+def _add_export_site(subparsers: argparse._SubParsersAction) -> None:
+    from hetconv_edu.site import DEFAULT_GRID
+
+    d = DEFAULT_GRID
+    parser = subparsers.add_parser(
+        "export-site",
+        help="write the kernel explorer and cost lab as a page that needs no installation",
+        description="Write a static page (HTML, plotly.js and data, nothing fetched from "
+        "elsewhere) with the kernel explorer and the per-layer cost lab into OUT: open "
+        "OUT/index.html from the disk or put OUT on any web host. Every number is computed "
+        "here, for each setting of the grid below. OUT must be new, empty or an earlier "
+        "export (unchanged); --overwrite replaces any other folder.",
+    )
+    parser.add_argument("out", metavar="OUT", help="folder to write the page to")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace OUT even if it holds other files"
+    )
+    parser.add_argument(
+        "--channels",
+        type=_positive_int,
+        nargs="+",
+        default=list(d.channels),
+        help=f"values offered for M and N (default {' '.join(map(str, d.channels))})",
+    )
+    parser.add_argument(
+        "--kernel-sizes",
+        type=_positive_int,
+        nargs="+",
+        default=list(d.kernel_sizes),
+        help=f"values offered for K (default {' '.join(map(str, d.kernel_sizes))})",
+    )
+    parser.add_argument(
+        "--filters",
+        type=_positive_int,
+        default=d.filters,
+        help=f"filters a student can select, from filter 0, at most P (default {d.filters})",
+    )
+    parser.add_argument(
+        "--out-size",
+        type=_positive_int,
+        default=d.out_size,
+        help=f"output map size D_o for the MAC counts (default {d.out_size})",
+    )
+    parser.set_defaults(handler=_export_site)
+
+
 NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
     "student-notebooks": (("nbformat", "nbformat>=5.10"),),
 }
@@ -440,6 +516,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_doctor,
     _add_student_notebooks,
     _add_convert_report,
+    _add_export_site,
 ]
 """Functions registering one subcommand each."""
 
@@ -454,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m hetconv_edu",
         description="HetConv teaching package: train and compare networks, check the setup, "
-        "write student notebooks, convert a network to HetConv.",
+        "write student notebooks, convert a network to HetConv, export a page for students.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
