@@ -19,9 +19,11 @@ lab: setup
 # A notebook as a code-free app (Voilà, code hidden): make app NB=01_kernel_explorer
 # For a class on the same network: make app NB=01_kernel_explorer HOST=0.0.0.0 (prints the URL
 # to share, with a fresh token). Default: this machine only (127.0.0.1).
+# POOL=4: Voila keeps 4 kernels that already ran the notebook, so students' pages open sooner.
 HOST ?= 127.0.0.1
+POOL ?= 0
 app: setup
-	LD_PRELOAD=$(TCMALLOC) PYTHON=$(CURDIR)/$(VENV)/python HOST=$(HOST) scripts/app.sh $(NB)
+	LD_PRELOAD=$(TCMALLOC) PYTHON=$(CURDIR)/$(VENV)/python HOST=$(HOST) POOL=$(POOL) scripts/app.sh $(NB)
 
 lint:
 	$(VENV)/ruff check .

@@ -12,7 +12,9 @@
 # made and the URL to share (this machine's address, token included) is printed first; each
 # student who opens it gets a kernel of their own. Uses the package's Voilà template
 # (share/jupyter/voila/templates/hetconv), which loads nothing from the internet. $PYTHON picks
-# the interpreter (.venv's).
+# the interpreter (.venv's). POOL=N (default 0: off) keeps N kernels that have already run the
+# notebook (Voilà's pre-heated kernels): a student who opens the page takes one, and the pool
+# refills; each costs a kernel's memory while it waits (benchmarks/class_serving.py --preheat).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 refuse() {
@@ -29,7 +31,12 @@ export JUPYTER_PATH="$PWD/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 "$PYTHON" -m hetconv_edu student-notebooks build/app >/dev/null
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8866}
-share=()
+extra=()
+POOL=${POOL:-0}
+[[ "$POOL" =~ ^[0-9]+$ ]] || { echo "POOL must be a whole number of kernels, got '$POOL'" >&2; exit 2; }
+if [ "$POOL" -gt 0 ]; then
+    extra+=(--preheat_kernel=True --pool_size="$POOL")
+fi
 case "$HOST" in
 127.0.0.1 | localhost | ::1) ;;
 *)
@@ -37,9 +44,9 @@ case "$HOST" in
     address=$(hostname -I 2>/dev/null | awk '{print $1}')
     echo "Serving $name to the room. Give the students this address (token included):"
     echo "    http://${address:-$(hostname)}:$PORT/?token=$token"
-    share=(--token="$token")
+    extra+=(--token="$token")
     ;;
 esac
 cd build/app
 exec "$PYTHON" -m voila "$name.ipynb" --template=hetconv --no-browser \
-    --Voila.ip="$HOST" --port="$PORT" "${share[@]}" "$@"
+    --Voila.ip="$HOST" --port="$PORT" "${extra[@]}" "$@"
