@@ -72,6 +72,8 @@ def view_for(state: ExplorerState, seed: int = 0, channels: int = 3) -> View:
 
 STATES = [
     ExplorerState(16, 16, 3, 4, filter_index=5),
+    ExplorerState(1, 1, 3, 1, filter_index=0),
+    ExplorerState(2, 4, 7, 2, filter_index=3),
     ExplorerState(8, 12, 5, 2, filter_index=11),
     ExplorerState(4, 4, 3, 1, filter_index=0),
     ExplorerState(32, 32, 1, 32, filter_index=30),
@@ -145,6 +147,15 @@ def test_the_response_maps_are_the_views_arrays_with_the_sum_on_one_scale(state:
     assert [t["zmax"] for t in maps[3:]] == pytest.approx([other] * 2)
     photo = next(t for t in data.traces if t["type"] == "image")
     assert np.array_equal(photo["z"], np.transpose(view.image, (1, 2, 0)))
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_every_axis_lies_inside_the_figure(state: ExplorerState):
+    layout = linked_figure_data(state, view_for(state)).layout
+    for key, axis in layout.items():
+        if key.startswith(("xaxis", "yaxis")):
+            low, high = axis["domain"]
+            assert 0 <= low < high <= 1, (key, axis["domain"])
 
 
 def test_a_one_channel_image_is_drawn_in_grey():

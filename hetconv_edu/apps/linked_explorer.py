@@ -357,7 +357,7 @@ class LinkedExplorerApp:
         except Exception as exc:  # a student's click must never end in a traceback
             log.exception("linked explorer update failed")
             self.last_error = f"{type(exc).__name__}: {exc}"
-            self._say(f"This setting could not be drawn: {exc}")
+            self._say(f"This setting could not be drawn: {' '.join(str(exc).split())[:300]}")
             return
         self.last_error = None
         self.update_count += 1

@@ -370,7 +370,8 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
     start, count = channel_window(state)
     row = pattern[f, start : start + count]
     left, top, right = _SLOTS
-    slot_px = (right - left) / count
+    slot_px = (right - left) / WINDOW_CHANNELS  # fewer channels: narrower, never taller
+    right = left + count * slot_px
     block = 0.62  # a kernel drawing's width, in slots
     kernel_top, image_top, image_size = 0.08, 0.08 + block + 0.18, 0.82
     units_y = image_top + image_size + 0.06  # y units of the same pixel size as one slot
