@@ -265,7 +265,7 @@ def check_numbers(view: SitePage, shown: str) -> None:
     assert ratio["x"] == [p] and ratio["y"] == [pytest.approx(hetconv_ratio(k, p))]
     # the selected filter, as the package draws it
     drawn = view.page.evaluate(FIGURE_JS, "fig-filter")
-    assert drawn["title"].startswith(f"Filter {f}:")
+    assert re.match(rf"Filter {f}\b", drawn["title"]), drawn["title"]
     expected = filter_figure_data(state)
     for axis in ("xaxis", "yaxis"):
         assert drawn["ranges"][axis] == pytest.approx(expected.layout[axis]["range"]), axis

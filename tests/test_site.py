@@ -245,7 +245,7 @@ def test_the_stored_views_are_the_packages_figures_and_numbers(small_data):
         )
         assert view["counters"] == counters_html(state)
         assert _decoded(view["filter"]) == _decoded(figure_json(filter_figure_data(state)))
-        assert f"Filter {f}:" in view["filter"]["layout"]["title"]["text"]
+        assert re.match(rf"Filter {f}\b", view["filter"]["layout"]["title"]["text"])
         lab = layers[f"{m},{n}"]["lab"][f"{k},{p}"]
         assert lab["numbers"] == layer_numbers_html(family_costs(d, m, n, k, p, p), d, m, n, k, p)
         # FL_H = D_o²·M·N·K²/P + (M − M/P)·D_o²·N, the paper's count, in the stored table
