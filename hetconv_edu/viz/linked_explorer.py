@@ -156,7 +156,7 @@ def _px_y(y: float) -> float:
     return round(1.0 - y / FIGURE_HEIGHT, 5)
 
 
-_MAP = (52, 56, 226, 226)  # left, top, right, bottom in px
+_MAP = (52, 44, 222, 214)  # left, top, right, bottom in px
 _SLOTS = (300, 40, 712)  # left, top, right; the height follows from the channel count
 _PHOTO = (40, 318, 126, 404)
 _RESPONSES_LEFT, _RESPONSE_SIZE, _RESPONSE_GAP, _RESPONSES_TOP = 160, 86, 18, 318
@@ -358,10 +358,10 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
     )
     annotations.append(
         _annotation(
-            f"<span style='color:{KIND_COLORS[Kernel.FULL]}'>■</span> {k}×{k} (K×K)   "
+            f"<span style='color:{KIND_COLORS[Kernel.FULL]}'>■</span> {k}×{k}<br>"
             f"<span style='color:{KIND_COLORS[Kernel.ONE]}'>■</span> 1×1",
-            _px_x(8),
-            _px_y(33),
+            _px_x(_MAP[2] + 6),
+            _px_y(_MAP[1]),
             yanchor="top",
         )
     )
