@@ -260,7 +260,7 @@ class LinkedExplorerApp:
                 else "random weights, or the first HetConv layer of a run of notebook 03"
             ),
             style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(200)),
+            layout=widgets.Layout(width=css_width(218)),
         )
         self.pick = widgets.IntText(value=-1, layout=widgets.Layout(display="none"))
         self.pick.add_class(PICK_CLASS)
