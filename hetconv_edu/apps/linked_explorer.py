@@ -371,10 +371,9 @@ class LinkedExplorerApp:
         self.last_error = None
         self.update_count += 1
 
-    def _say(self, text: str) -> None:
-        self.status.value = (
-            f"<span style='color:#B24A00'>{html.escape(text)}</span>" if text else ""
-        )
+    def _say(self, text: str, kind: str = "error") -> None:
+        """Show ``text`` in the status line as a message of ``kind`` (empty: clear it)."""
+        self.status.value = style.message_html(kind, text) if text else ""
 
     def set(self, **values: Any) -> ExplorerState:
         """Set several controls at once and redraw once (presets, tests).
@@ -427,7 +426,8 @@ class LinkedExplorerApp:
             self.weights.value = _RANDOM
             self._say(
                 f"The trained layer is M={w.in_channels}, N={w.out_channels}, K={w.kernel_size}, "
-                f"P={w.p}: this setting shows random weights."
+                f"P={w.p}: this setting shows random weights.",
+                "info",
             )
 
     def _layer_tuple(self) -> tuple[int, int, int, int]:
