@@ -119,7 +119,8 @@ def test_the_other_controls_redraw_their_views(tmp_path: Path):
         "depthwise_pointwise",
         "groupwise_pointwise",
     }
-    app.controls.kernel_size.value = 5
+    app.kernel_size.value = 5  # the bar's K menu drives the shared K control
+    assert app.controls.kernel_size.value == 5
     kernels = [t for t in app.figure.data if t.xaxis == "x2"][0::2]
     assert {np.asarray(t.z).shape for t in kernels} == {(5, 5), (1, 1)}
     assert app.last_error is None
@@ -183,10 +184,7 @@ def test_trained_weights_set_the_layer_and_leave_when_the_layer_changes(
     images = samples_of(load_dataset("cifar10", data_root, download=False))
     app = LinkedExplorerApp(images=images, run_dir=run_dir)
     assert not app.weights.disabled
-    assert [label for label, _ in app.weights.options] == [
-        "random weights (seed 0)",
-        "trained: tiny",
-    ]
+    assert [label for label, _ in app.weights.options] == ["random (seed 0)", "trained: tiny"]
     app.weights.value = str(run_dir / "tiny")
     assert isinstance(app.weights_in_use, TrainedWeights) and app.last_error is None
     assert app.controls.values == LayerValues(8, 16, 3, 4)

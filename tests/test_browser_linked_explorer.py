@@ -38,7 +38,7 @@ PARTS = {
     "detail (filter n)": f"{FIGURE} .cartesianlayer .subplot.x2y2",
     "detail (image)": f"{FIGURE} .cartesianlayer .subplot.x3y3",
     "detail (the responses)": f"{FIGURE} .cartesianlayer .subplot.x4y4",
-    "formula": f"{APP} .hetconv-formula",
+    "formula": f"{APP} .hetconv-cost-panel",
 }
 """The five parts of the issue (the detail view by its filter, image and response maps)."""
 
@@ -66,7 +66,7 @@ _HIGHLIGHT_JS = f"""
 () => {{
   const root = document.querySelector('{APP}');
   const term = (link) => getComputedStyle(
-    root.querySelector('.hetconv-formula .hetconv-term-' + link)).backgroundColor;
+    root.querySelector('.hetconv-cost-panel .hetconv-term-' + link)).backgroundColor;
   const gd = root.querySelector('.{FIGURE_CLASS} .js-plotly-plot');
   const shapes = (link) => (gd.layout.shapes || []).map((s, i) => [s, i])
     .filter(([s]) => s.name === 'link-' + link)
@@ -181,7 +181,7 @@ def test_a_click_on_the_map_picks_the_filter(lab):
         timeout=60_000,
     )
     assert lab.readout("filter n", within=APP) == "9"
-    lab.expect_text(f"{APP} .hetconv-formula", "filter 9: 4 K×K at m = 1, 5, 9, 13")
+    lab.expect_text(f"{APP} .hetconv-cost-panel", "filter 9: 4 K×K at m = 1, 5, 9, 13")
     lab.page.mouse.move(5, 5)  # the figure was redrawn under the mouse: no highlight is left
     lab.page.wait_for_function(f"() => !document.querySelector('{APP}')"
                                f".hasAttribute('{LINK_ATTRIBUTE}')")  # fmt: skip
@@ -200,7 +200,7 @@ def test_moving_p_updates_every_view_on_the_slow_device(lab):
     with cpu_load():
         lab.press("P", "ArrowRight", within=APP)
         total = f"{hetconv_macs(32, M, N, K, p1):,}"
-        lab.expect_text(f"{APP} .hetconv-formula", total, timeout=60)
+        lab.expect_text(f"{APP} .hetconv-cost-panel", total, timeout=60)
         lab.wait_for_plot(
             FIGURE,
             # the map's K×K cells (M·N/P) and filter f's K×K kernels in its window
@@ -214,6 +214,6 @@ def test_moving_p_updates_every_view_on_the_slow_device(lab):
         "(el) => JSON.stringify(el.querySelector('.js-plotly-plot').data.map((t) => t.z))"
     )
     assert after != before  # the image path was recomputed too
-    lab.expect_text(f"{APP} .hetconv-formula", f"/{p1}")
+    lab.expect_text(f"{APP} .hetconv-cost-panel", f"/{p1}")
     lab.screenshot(f"linked-explorer-p{p1}")
     assert lab.page_errors == [] and lab.cell_errors() == []

@@ -200,6 +200,16 @@ class LinkedExplorerApp:
 
         self.controls = ChannelControls(in_channels, out_channels, kernel_size, p)
         self._compact_controls()
+        self.kernel_size = widgets.Dropdown(
+            options=self.controls.kernel_size.options,
+            value=self.controls.kernel_size.value,
+            description="K",
+            tooltip="K: the large kernels are K×K",
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width=css_width(92)),
+        )
+        # the shared K buttons, as a compact menu: either one changes the other
+        widgets.link((self.kernel_size, "value"), (self.controls.kernel_size, "value"))
         n = self.controls.values.out_channels
         self.filter_index = widgets.IntSlider(
             value=min(max(0, int(filter_index)), n - 1),
@@ -208,7 +218,7 @@ class LinkedExplorerApp:
             description="filter n",
             tooltip="the filter drawn in detail; or click a row of the map",
             style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(215)),
+            layout=widgets.Layout(width=css_width(190)),
         )
         sizes = sorted({*OUT_SIZES, int(out_size)})
         self.out_size = widgets.Dropdown(
@@ -226,7 +236,7 @@ class LinkedExplorerApp:
             description="vs",
             tooltip="a family whose cost the formula compares with",
             style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(200)),
+            layout=widgets.Layout(width=css_width(190)),
         )
         for control in (self.out_size, self.compare):
             control.add_class(NO_FIGURE_CLASS)  # they change the formula only
@@ -239,7 +249,8 @@ class LinkedExplorerApp:
             layout=widgets.Layout(width=css_width(180)),
         )
         self.weights = widgets.Dropdown(
-            options=[(self._random.label, _RANDOM)] + [(r.label, str(r.path)) for r in self.runs],
+            options=[(f"random (seed {seed})", _RANDOM)]
+            + [(r.label, str(r.path)) for r in self.runs],
             value=_RANDOM,
             description="weights",
             disabled=not self.runs,
@@ -249,7 +260,7 @@ class LinkedExplorerApp:
                 else "random weights, or the first HetConv layer of a run of notebook 03"
             ),
             style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(275)),
+            layout=widgets.Layout(width=css_width(218)),
         )
         self.pick = widgets.IntText(value=-1, layout=widgets.Layout(display="none"))
         self.pick.add_class(PICK_CLASS)
@@ -270,7 +281,7 @@ class LinkedExplorerApp:
         items = [
             self.controls.in_channels,
             self.controls.out_channels,
-            self.controls.kernel_size,
+            self.kernel_size,
             self.controls.p,
             self.filter_index,
             self.out_size,
@@ -306,13 +317,11 @@ class LinkedExplorerApp:
         self.pick.observe(self._on_pick, names="value")
 
     def _compact_controls(self) -> None:
-        """The shared M/N/K/P controls with one-letter labels (their tooltips say more)."""
+        """The shared M/N/P controls with one-letter labels (their tooltips say more)."""
         c = self.controls
         c.in_channels.description, c.in_channels.layout.width = "M", css_width(88)
         c.out_channels.description, c.out_channels.layout.width = "N", css_width(88)
-        c.kernel_size.description = "K"
-        c.kernel_size.style.button_width = css_width(52)
-        c.p.description, c.p.layout.width = "P", css_width(215)
+        c.p.description, c.p.layout.width = "P", css_width(190)
 
     # ------------------------------------------------------------------ state and update
 
@@ -362,10 +371,9 @@ class LinkedExplorerApp:
         self.last_error = None
         self.update_count += 1
 
-    def _say(self, text: str) -> None:
-        self.status.value = (
-            f"<span style='color:#B24A00'>{html.escape(text)}</span>" if text else ""
-        )
+    def _say(self, text: str, kind: str = "error") -> None:
+        """Show ``text`` in the status line as a message of ``kind`` (empty: clear it)."""
+        self.status.value = style.message_html(kind, text) if text else ""
 
     def set(self, **values: Any) -> ExplorerState:
         """Set several controls at once and redraw once (presets, tests).
@@ -418,7 +426,8 @@ class LinkedExplorerApp:
             self.weights.value = _RANDOM
             self._say(
                 f"The trained layer is M={w.in_channels}, N={w.out_channels}, K={w.kernel_size}, "
-                f"P={w.p}: this setting shows random weights."
+                f"P={w.p}: this setting shows random weights.",
+                "info",
             )
 
     def _layer_tuple(self) -> tuple[int, int, int, int]:

@@ -156,7 +156,7 @@ def _px_y(y: float) -> float:
     return round(1.0 - y / FIGURE_HEIGHT, 5)
 
 
-_MAP = (52, 56, 226, 226)  # left, top, right, bottom in px
+_MAP = (52, 44, 222, 214)  # left, top, right, bottom in px
 _SLOTS = (300, 40, 712)  # left, top, right; the height follows from the channel count
 _PHOTO = (40, 318, 126, 404)
 _RESPONSES_LEFT, _RESPONSE_SIZE, _RESPONSE_GAP, _RESPONSES_TOP = 160, 86, 18, 318
@@ -358,10 +358,10 @@ def linked_figure_data(state: ExplorerState, view: FilterView) -> FigureData:
     )
     annotations.append(
         _annotation(
-            f"<span style='color:{KIND_COLORS[Kernel.FULL]}'>■</span> {k}×{k} (K×K)   "
+            f"<span style='color:{KIND_COLORS[Kernel.FULL]}'>■</span> {k}×{k}<br>"
             f"<span style='color:{KIND_COLORS[Kernel.ONE]}'>■</span> 1×1",
-            _px_x(8),
-            _px_y(33),
+            _px_x(_MAP[2] + 6),
+            _px_y(_MAP[1]),
             yanchor="top",
         )
     )
@@ -748,7 +748,7 @@ def formula_html(state: ExplorerState) -> str:
             f"{other.ratio:.4f}; HetConv: {abs(change):.1f} % "
             f"{'fewer' if change < 0 else 'more'} MACs</div>"
         )
-    return f"{_FORMULA_CSS}<div class='hetconv-formula'>{''.join(lines)}</div>"
+    return f"{_FORMULA_CSS}<div class='hetconv-cost-panel'>{''.join(lines)}</div>"
 
 
 @functools.lru_cache(maxsize=32)
@@ -759,18 +759,18 @@ def _compared(state: ExplorerState, family: str) -> FamilyNumbers:
 
 _FORMULA_CSS = (
     "<style>"
-    f".hetconv-formula{{font-size:{css_px(14)};line-height:1.45;color:#222}}"
-    f".hetconv-formula .hetconv-f-title{{font-weight:bold;font-size:{css_px(15)};"
+    f".hetconv-cost-panel{{font-size:{css_px(14)};line-height:1.45;color:#222}}"
+    f".hetconv-cost-panel .hetconv-f-title{{font-weight:bold;font-size:{css_px(15)};"
     "margin-bottom:4px}"
-    ".hetconv-formula .hetconv-f-line{margin:2px 0}"
-    ".hetconv-formula .hetconv-term{border-radius:3px;padding:0 2px;cursor:default}"
-    f".hetconv-formula .hetconv-term-kxk{{box-shadow:inset 0 -3px {KIND_COLORS[Kernel.FULL]}}}"
-    f".hetconv-formula .hetconv-term-1x1{{box-shadow:inset 0 -3px {KIND_COLORS[Kernel.ONE]}}}"
-    ".hetconv-formula .hetconv-f-bar{display:flex;margin:6px 0;height:1.6em;"
+    ".hetconv-cost-panel .hetconv-f-line{margin:2px 0}"
+    ".hetconv-cost-panel .hetconv-term{border-radius:3px;padding:0 2px;cursor:default}"
+    f".hetconv-cost-panel .hetconv-term-kxk{{box-shadow:inset 0 -3px {KIND_COLORS[Kernel.FULL]}}}"
+    f".hetconv-cost-panel .hetconv-term-1x1{{box-shadow:inset 0 -3px {KIND_COLORS[Kernel.ONE]}}}"
+    ".hetconv-cost-panel .hetconv-f-bar{display:flex;margin:6px 0;height:1.6em;"
     "border:1px solid #888;white-space:nowrap;overflow:hidden}"
-    ".hetconv-formula .hetconv-f-bar .hetconv-term{display:inline-block;border-radius:0;"
+    ".hetconv-cost-panel .hetconv-f-bar .hetconv-term{display:inline-block;border-radius:0;"
     f"padding:0 4px;box-sizing:border-box;font-size:{css_px(13)}}}"
-    f".hetconv-formula .hetconv-bar-kxk{{background:{KIND_COLORS[Kernel.FULL]};color:#FFF}}"
-    f".hetconv-formula .hetconv-bar-1x1{{background:{KIND_COLORS[Kernel.ONE]};color:#000}}"
+    f".hetconv-cost-panel .hetconv-bar-kxk{{background:{KIND_COLORS[Kernel.FULL]};color:#FFF}}"
+    f".hetconv-cost-panel .hetconv-bar-1x1{{background:{KIND_COLORS[Kernel.ONE]};color:#000}}"
     "</style>"
 )
