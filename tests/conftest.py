@@ -13,6 +13,12 @@ goes to one worker, one after the other: each drives a slowed Chromium with two 
 processes beside its kernel (the slow-device condition), and two at once would measure each
 other. The other worker takes the rest, a test module at a time (its module fixtures are made
 once).
+
+``lab_notebooks`` is the browser tests' one JupyterLab (:class:`browser_harness.LabSession`):
+each notebook is run there once per session and its page shared by the tests that read it
+(the browser tests all run on one worker, so they share it). The browser tests are ordered by
+notebook (:data:`SHARED_LAB_ORDER`): the layout check first, on the lesson's starting state;
+then the tests that move controls; a reload last.
 """
 
 from __future__ import annotations
@@ -43,6 +49,57 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
             return "browser" if Path(module).name.startswith("test_browser_") else module
 
     return BrowserTestsTogether(config, log)
+
+
+SHARED_LAB_ORDER: tuple[tuple[str, str | None], ...] = (
+    ("test_browser_layout.py", "01_kernel_explorer.ipynb"),
+    ("test_browser_linked_explorer.py", None),
+    ("test_browser_explorer.py", None),  # its last test reloads the page
+    ("test_browser_layout.py", "02_flops_lab.ipynb"),
+    ("test_browser_flops_lab.py", None),
+    ("test_browser_layout.py", "03_train_cifar10.ipynb"),
+    ("test_browser_training.py", None),
+    ("test_browser_layout.py", "04_best_p.ipynb"),
+)
+"""The order of the browser tests that use ``lab_notebooks``, by test file and (for the
+layout check, one test per notebook) notebook; within a file, the file's order. The other
+browser tests follow in their usual order."""
+
+
+def _shared_lab_rank(item: pytest.Item) -> int:
+    callspec = getattr(item, "callspec", None)
+    notebook = callspec.params.get("notebook") if callspec else None
+    for rank, (module, wanted) in enumerate(SHARED_LAB_ORDER):
+        if item.path.name == module and wanted in (None, notebook):
+            return rank
+    return len(SHARED_LAB_ORDER)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests in :data:`SHARED_LAB_ORDER` (one notebook open at a time in the shared
+    JupyterLab); every other test keeps its place."""
+    slots = [i for i, item in enumerate(items) if item.path.name.startswith("test_browser_")]
+    ordered = sorted((items[i] for i in slots), key=_shared_lab_rank)  # stable: file order kept
+    for slot, item in zip(slots, ordered, strict=True):
+        items[slot] = item
+
+
+@pytest.fixture(scope="session")
+def lab_notebooks(tmp_path_factory: pytest.TempPathFactory):
+    """The browser tests' shared JupyterLab (:class:`browser_harness.LabSession`) on a fake
+    CIFAR-10 (2,000 training and 200 test images: notebook 03's test trains on 2,000), with a
+    runs folder of its own, in CI mode (``HETCONV_EDU_CI=1``: tiny automatic runs)."""
+    from browser_harness import lab_session
+
+    root = tmp_path_factory.mktemp("lab-session")
+    write_fake_cifar10(root / "data", n_train=2000, n_test=200, seed=0)
+    env = {
+        "HETCONV_EDU_CI": "1",
+        "HETCONV_EDU_DATA": str(root / "data"),
+        "HETCONV_EDU_RUNS": str(root / "runs"),
+    }
+    with lab_session(env=env) as session:
+        yield session
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,11 +1,12 @@
 """Every section of every notebook on a 1280×720 projector, in the default and the projector
 style: one screen per section, nothing clipped, no overlapping text in a figure.
 
-One JupyterLab server and one Chromium page at 1280×720 (the left sidebar closed, as on a
-projector). For each notebook: Run All Cells once, then for each style (the default, then after
-a press of **Projector style**), every *section* — the widget output of a code cell — is
-scrolled to the top of the notebook and checked with :data:`_CHECK_JS`, which reads what the
-browser laid out:
+The session's shared JupyterLab (``lab_notebooks``, tests/conftest.py): a Chromium page at
+1280×720 (the left sidebar closed, as on a projector). For each notebook: its page after Run
+All Cells (run once per session, before the other tests of that notebook), then for each
+style (the default, then after a press of **Projector style**), every *section* — the widget
+output of a code cell — is scrolled to the top of the notebook and checked with
+:data:`_CHECK_JS`, which reads what the browser laid out:
 
 * **one screen**: the section is no taller than the part of the notebook the page shows at once
   (JupyterLab's menu, toolbar and status bar take the rest of the 720 px);
@@ -26,8 +27,8 @@ browser laid out:
 * **width**: nothing in the section reaches past the notebook's right edge.
 
 What a closed disclosure holds (a long table, the provenance) is not on the screen and not
-checked. The page's CPU is not slowed here (a layout does not depend on the CPU's speed; the live
-checks of the other browser tests run on the slow device).
+checked. The page's CPU is not slowed for these checks (a layout does not depend on the CPU's
+speed; the live checks of the other browser tests run on the slow device).
 
 Each section's height is written, per notebook and style, to
 ``test-artifacts/layout-heights-<notebook>.json`` (with the screen's height), and what the class
@@ -40,15 +41,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_harness import _KERNEL_READY_JS, ARTIFACTS, jupyter_lab
-
-from tests.datasets import write_fake_cifar10
+from browser_harness import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -259,37 +257,14 @@ _CHECK_JS = r"""
 """
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("layout")
-    write_fake_cifar10(tmp / "data", n_train=400, n_test=100, seed=0)
-    env = {
-        "HETCONV_EDU_CI": "1",
-        "HETCONV_EDU_DATA": str(tmp / "data"),
-        "HETCONV_EDU_RUNS": str(tmp / "runs"),
-    }
-    with jupyter_lab(env=env, label="layout", viewport=SCREEN, cpu_slowdown=1.0) as lab:
-        yield lab
-
-
-def _open_alone(lab, notebook: str) -> None:
-    """Open ``notebook`` as the only tab of a fresh JupyterLab workspace (a second notebook
-    opened beside a running one does not start on Run All Cells), its kernel idle."""
-    stem = notebook.removesuffix(".ipynb")
-    lab.page.goto(
-        lab.server.url(f"lab/workspaces/layout-{stem}/tree/{quote(notebook)}?reset"),
-        wait_until="domcontentloaded",
-    )
-    lab.page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached", timeout=90_000)
-    lab.dismiss_dialogs()
-    lab.page.wait_for_function(_KERNEL_READY_JS, timeout=90_000)
-    lab.page.wait_for_timeout(500)
-
-
-def _close_left_sidebar(lab) -> None:
-    if lab.page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").count():
-        lab.page.keyboard.press("Control+b")
-        lab.page.wait_for_timeout(300)
+@pytest.fixture
+def lab(lab_notebooks, notebook: str):
+    """``notebook`` in the session's JupyterLab: run once, as the only tab of its workspace,
+    at 1280×720 with the left sidebar closed (as on a projector), before any other test moved
+    a control; its CPU no longer slowed for the checks (a layout does not depend on it)."""
+    lab = lab_notebooks.notebook(notebook, cpu_slowdown=1.0)
+    assert lab.page.viewport_size == {"width": SCREEN[0], "height": SCREEN[1]}
+    return lab
 
 
 def _set_projector(lab, on: bool) -> None:
@@ -327,9 +302,6 @@ def _check_sections(lab, name: str, style: str, heights: dict[str, int]) -> list
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_every_section_fits_a_projector_screen(lab, notebook: str) -> None:
-    _open_alone(lab, notebook)
-    _close_left_sidebar(lab)
-    lab.run_all_cells(timeout=480)
     problems: list[str] = []
     heights: dict[str, int] = {}
     for style, on in (("default", False), ("projector", True)):

@@ -15,13 +15,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_harness import SLOW_DEVICE_RATE, cpu_load, jupyter_lab
+from browser_harness import SLOW_DEVICE_RATE, cpu_load
 
 from hetconv_edu.flops import hetconv_macs
 from hetconv_edu.pattern import Kernel, hetconv_pattern, valid_parts
 from hetconv_edu.viz.linked_explorer import FIGURE_CLASS, LINK_ATTRIBUTE, ROOT_CLASS
 from hetconv_edu.viz.style import KIND_COLORS
-from tests.datasets import write_fake_cifar10
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -85,23 +84,14 @@ def _rgb(color: str) -> str:
     return f"rgb({r}, {g}, {b})"
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("linked")
-    write_fake_cifar10(tmp / "data", n_train=200, n_test=50, seed=0)
-    env = {
-        "HETCONV_EDU_CI": "1",
-        "HETCONV_EDU_DATA": str(tmp / "data"),
-        "HETCONV_EDU_RUNS": str(tmp / "runs"),
-    }
-    with jupyter_lab(env=env, label="linked", viewport=SCREEN) as lab:
-        assert lab.cpu_slowdown == SLOW_DEVICE_RATE  # the slow device of the live-figure tests
-        lab.open_notebook(NOTEBOOK)
-        if lab.page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").count():
-            lab.page.keyboard.press("Control+b")  # the file browser closed, as on a projector
-        lab.run_all_cells(timeout=480)
-        lab.wait_for_figures()
-        yield lab
+@pytest.fixture
+def lab(lab_notebooks):
+    """Notebook 01 in the session's JupyterLab: run once at 1280×720 with the file browser
+    closed (as on a projector), on the slow device of the live-figure tests."""
+    lab = lab_notebooks.notebook(NOTEBOOK)
+    assert lab.cpu_slowdown == SLOW_DEVICE_RATE
+    assert lab.page.viewport_size == {"width": SCREEN[0], "height": SCREEN[1]}
+    return lab
 
 
 def _show_section(lab) -> None:

@@ -12,9 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_harness import check_live_after_reload, jupyter_lab
-
-from tests.datasets import write_fake_cifar10
+from browser_harness import check_live_after_reload
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -22,19 +20,11 @@ CURVES = ".hetconv-curves"
 MESSAGE = ".hetconv-training-message"
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("fake_cifar10")
-    write_fake_cifar10(root, n_train=2000, n_test=200, seed=0)
-    env = {
-        "HETCONV_EDU_CI": "1",
-        "HETCONV_EDU_DATA": str(root),
-        "HETCONV_EDU_RUNS": str(tmp_path_factory.mktemp("runs")),
-    }
-    with jupyter_lab(env=env, label="training") as lab:
-        lab.open_notebook("03_train_cifar10.ipynb")
-        lab.run_all_cells(timeout=300)
-        yield lab
+@pytest.fixture
+def lab(lab_notebooks):
+    """Notebook 03 in the session's JupyterLab (run once, at 1280×720, on the slow device) on
+    its fake CIFAR-10 of 2,000 training images."""
+    return lab_notebooks.notebook("03_train_cifar10.ipynb")
 
 
 def test_run_all_trains_the_lesson_comparison(lab) -> None:
@@ -73,4 +63,4 @@ def test_after_a_reload_every_figure_is_back(lab) -> None:
     every figure comes back. Only one run has finished, so "Inspect run" offers nothing to
     choose (disabled) and no control is left to move here; notebook 03's Voilà test moves it
     with three runs."""
-    check_live_after_reload(lab, "training-lab-reload", minimum=0)
+    check_live_after_reload(lab, "training-lab-reload", sections=0)
