@@ -8,23 +8,22 @@ CIFAR-10 (500 train, 100 test), one per test module.
 Every test leaves torch's thread count as it found it (the command line's ``--threads`` and the
 trainers set it for the whole process; a later test must not inherit 64 threads).
 
-Run in parallel (``make test``: pytest-xdist's ``-n 2 --dist loadscope``), every browser test
-goes to one worker, one after the other: each drives a slowed Chromium with two CPU-bound
-processes beside its kernel (the slow-device condition), and two at once would measure each
-other. The other worker takes the rest, a test module at a time (its module fixtures are made
-once).
-
-``lab_notebooks`` is the browser tests' one JupyterLab (:class:`browser_harness.LabSession`):
-each notebook is run there once per session and its page shared by the tests that read it
-(the browser tests all run on one worker, so they share it). The browser tests are ordered by
-notebook (:data:`SHARED_LAB_ORDER`): the layout check first, on the lesson's starting state;
-then the tests that move controls; a reload last.
+Run in parallel (``make test``: pytest-xdist's ``-n 2 --dist loadscope``), the browser tests
+that share one JupyterLab (``lab_notebooks``, :class:`browser_harness.LabSession`: each
+notebook is run there once per session, its page shared by the tests that read it) go to one
+worker, one after the other, ordered by notebook (:data:`SHARED_LAB_ORDER`: the layout check
+first, on the lesson's starting state; then the tests that move controls; a reload last).
+Each drives a slowed Chromium with two CPU-bound processes beside its kernel (the slow-device
+condition). The other worker takes the other test modules, a module at a time (its module
+fixtures are made once); the browser files with servers of their own come last
+(:data:`LATER_BROWSER_FILES`), to whichever worker is free.
 """
 
 from __future__ import annotations
 
 import gc
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -32,24 +31,6 @@ import torch
 
 from hetconv_edu.data import ImageDataset, load_cifar10, load_dataset
 from tests.datasets import write_fake_cifar10
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """With ``--dist loadscope``: every browser test file (``test_browser_*.py``) in one scope,
-    each other test module a scope of its own. (pytest-xdist's ``loadgroup`` would do this by
-    marker, but it renames test ids in a way pytest 9 no longer reads.)"""
-    if config.getoption("dist") != "loadscope":
-        return None
-    from xdist.scheduler import LoadScopeScheduling
-
-    class BrowserTestsTogether(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return "browser" if Path(module).name.startswith("test_browser_") else module
-
-    return BrowserTestsTogether(config, log)
-
 
 SHARED_LAB_ORDER: tuple[tuple[str, str | None], ...] = (
     ("test_browser_layout.py", "01_kernel_explorer.ipynb"),
@@ -62,8 +43,49 @@ SHARED_LAB_ORDER: tuple[tuple[str, str | None], ...] = (
     ("test_browser_layout.py", "04_best_p.ipynb"),
 )
 """The order of the browser tests that use ``lab_notebooks``, by test file and (for the
-layout check, one test per notebook) notebook; within a file, the file's order. The other
-browser tests follow in their usual order."""
+layout check, one test per notebook) notebook; within a file, the file's order."""
+
+SHARED_LAB_FILES = frozenset(module for module, _ in SHARED_LAB_ORDER)
+
+LATER_BROWSER_FILES = (
+    "test_browser_voila.py",
+    "test_browser_voila_apps.py",
+    "test_browser_best_p.py",
+    "test_browser_site.py",
+)
+"""The browser test files with a server (or page) of their own, longest first: they run after
+the other tests, each a scope of its own (each notebook of test_browser_voila_apps.py too)."""
+
+
+def _scope(nodeid: str) -> str:
+    """The xdist scope of a test: ``browser-lab`` for every test of the shared JupyterLab,
+    each test of test_browser_voila_apps.py its own, else its module."""
+    module = nodeid.split("::", 1)[0]
+    name = Path(module).name
+    if name in SHARED_LAB_FILES:
+        return "browser-lab"
+    return nodeid if name == "test_browser_voila_apps.py" else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """With ``--dist loadscope`` (``make test``): scopes by :func:`_scope`, handed out in the
+    order of the collection (:func:`pytest_collection_modifyitems`), not by size. So one
+    worker starts on the shared JupyterLab's tests (the longest chain, one after the other:
+    they share one page per notebook), the other on the other modules, largest first, and the
+    browser files with servers of their own come last, each to whichever worker is free. Two
+    browsers run side by side only then. (pytest-xdist's ``loadgroup`` would group by marker,
+    but it renames test ids in a way pytest 9 no longer reads.)"""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    config.option.loadscopereorder = False
+    return BrowserScopes(config, log)
 
 
 def _shared_lab_rank(item: pytest.Item) -> int:
@@ -76,12 +98,23 @@ def _shared_lab_rank(item: pytest.Item) -> int:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser tests in :data:`SHARED_LAB_ORDER` (one notebook open at a time in the shared
-    JupyterLab); every other test keeps its place."""
-    slots = [i for i, item in enumerate(items) if item.path.name.startswith("test_browser_")]
-    ordered = sorted((items[i] for i in slots), key=_shared_lab_rank)  # stable: file order kept
-    for slot, item in zip(slots, ordered, strict=True):
-        items[slot] = item
+    """The order of the run: the shared JupyterLab's tests (:data:`SHARED_LAB_ORDER`: one
+    notebook open at a time), the other modules by their number of tests, largest first (what
+    xdist's loadscope did), then :data:`LATER_BROWSER_FILES`."""
+    modules = [item.nodeid.split("::", 1)[0] for item in items]
+    sizes = Counter(modules)
+    first = {module: modules.index(module) for module in sizes}
+
+    def order(item: pytest.Item) -> tuple[int, int, int]:
+        module, name = item.nodeid.split("::", 1)[0], item.path.name
+        if name in SHARED_LAB_FILES:
+            return (0, _shared_lab_rank(item), 0)
+        if not name.startswith("test_browser_"):
+            return (1, -sizes[module], first[module])
+        later = LATER_BROWSER_FILES.index(name) if name in LATER_BROWSER_FILES else 99
+        return (2, later, first[module])
+
+    items.sort(key=order)  # stable: a file's own order is kept
 
 
 @pytest.fixture(scope="session")
