@@ -1,6 +1,11 @@
 """Cost accounting: analytic multiply-accumulates and parameters for every filter family, and
 measured counts of real modules with ``torch.utils.flop_counter``.
 
+The analytic half (the formulas, :func:`layer_cost`) needs no torch, so figures can import this
+module without it (:mod:`hetconv_edu.viz` never imports torch); the measured half
+(:func:`measure_macs`, :func:`module_cost`, :func:`network_cost`) imports torch and the layers
+on its first call.
+
 Conventions, stated once for the whole package:
 
 * **MACs** — multiply-accumulates, one per weight per output position. The paper calls these
@@ -26,21 +31,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-import torch
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+from typing import TYPE_CHECKING
 
 from hetconv_edu.checks import check_bool, check_positive_int, input_refused
-from hetconv_edu.layers import (
-    ConvSpec,
-    HetConv2d,
-    MaskedHetConv2d,
-    NaiveHetConv2d,
-    _TwoStage,
-    parse_conv_spec,
-)
-from hetconv_edu.pattern import divisors, family_stages, stage_weights
+from hetconv_edu.pattern import ConvSpec, divisors, family_stages, parse_conv_spec, stage_weights
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 __all__ = [
     "Cost",
@@ -184,6 +182,8 @@ def measure_macs(module: nn.Module, input_shape: Sequence[int]) -> int:
 
 
 def _check_module(name: str, module: object) -> nn.Module:
+    from torch import nn
+
     if not isinstance(module, nn.Module):
         raise ValueError(f"{name} must be a torch.nn.Module (a layer or a model), got {module!r}")
     return module
@@ -204,6 +204,9 @@ def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> dict[str, int
     Raises:
         ValueError: ``module`` cannot run on that input (:func:`~hetconv_edu.checks.input_refused`).
     """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
     param = next(module.parameters(), None)
     floating = param is not None and param.is_floating_point()
     was_training = module.training
@@ -277,10 +280,20 @@ class NetworkCost:
         return sum(r.bias_adds for r in self.rows)
 
 
-_LAYER_TYPES = (HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage, nn.Conv2d, nn.Linear)
+def _layer_types() -> tuple[type, ...]:
+    """The module types that make a row of a cost table (the layers' families, then torch's)."""
+    from torch import nn
+
+    from hetconv_edu.layers import HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage
+
+    return (HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage, nn.Conv2d, nn.Linear)
 
 
 def _spec_of(module: nn.Module) -> ConvSpec:
+    from torch import nn
+
+    from hetconv_edu.layers import HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage
+
     if isinstance(module, HetConv2d | MaskedHetConv2d):
         return ConvSpec("hetconv", module.p)
     if isinstance(module, NaiveHetConv2d):
@@ -298,6 +311,10 @@ def _spec_of(module: nn.Module) -> ConvSpec:
 
 
 def _module_cost(module: nn.Module, out_size: int, executed: bool) -> tuple[ConvSpec | None, Cost]:
+    from torch import nn
+
+    from hetconv_edu.layers import MaskedHetConv2d, NaiveHetConv2d, _TwoStage
+
     if isinstance(module, nn.Linear):
         n_bias = module.out_features if module.bias is not None else 0
         weights = module.in_features * module.out_features
@@ -327,8 +344,9 @@ def module_cost(module: nn.Module, out_size: int = 1, *, executed: bool = False)
     """
     d = check_positive_int("out_size", out_size)
     executed = check_bool("executed", executed)
-    if not isinstance(module, _LAYER_TYPES):
-        names = ", ".join(t.__name__ for t in _LAYER_TYPES)
+    layer_types = _layer_types()
+    if not isinstance(module, layer_types):
+        names = ", ".join(t.__name__ for t in layer_types)
         raise ValueError(f"module must be one of {names} (or a subclass), got {module!r}")
     return _module_cost(module, d, executed)[1]
 
@@ -350,8 +368,9 @@ def network_cost(model: nn.Module, input_shape: Iterable[int]) -> NetworkCost:
     model = _check_module("model", model)
     shape = _check_input_shape(input_shape)
     layers: dict[str, nn.Module] = {}
+    layer_types = _layer_types()
     for name, module in model.named_modules():
-        if isinstance(module, _LAYER_TYPES) and not any(
+        if isinstance(module, layer_types) and not any(
             outer == "" or name.startswith(outer + ".") for outer in layers
         ):
             layers[name] = module

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -23,11 +22,14 @@ from torch import nn
 
 from hetconv_edu.checks import check_bool, check_choice, check_int, check_positive_int
 from hetconv_edu.pattern import (
+    CONV_FAMILIES,
+    ConvSpec,
     Kernel,
     arrangements_coincide,
     check_part,
     grouped_hetconv_pattern,
     hetconv_pattern,
+    parse_conv_spec,
     shifted_to_grouped_permutation,
 )
 
@@ -51,10 +53,6 @@ Arrangement = Literal["shifted", "grouped"]
 ARRANGEMENTS: tuple[str, ...] = ("shifted", "grouped")
 """HetConv channel arrangements: the paper's ``shifted`` one and its relabelling ``grouped``."""
 
-CONV_FAMILIES = (
-    "standard, hetconv:P, naive_hetconv:P, groupwise:G, depthwise_pointwise, groupwise_pointwise:G"
-)
-"""The conv families :func:`parse_conv_spec` reads, as text for help and error messages."""
 Padding = int | tuple[int, int] | Literal["same", "valid"] | None
 
 
@@ -765,64 +763,6 @@ class NaiveHetConv2d(_ConvSettings):
 
     def extra_repr(self) -> str:
         return f"{self._settings_repr()}, p={self.p}, NOT the paper's layer"
-
-
-@dataclass(frozen=True)
-class ConvSpec:
-    """A filter family and its setting, e.g. ``ConvSpec("hetconv", 4)`` for HetConv P = 4.
-
-    ``value`` is P for ``hetconv``/``naive_hetconv``, G for ``groupwise``/``groupwise_pointwise``
-    and ignored (1) otherwise. ``str(spec)`` gives the text form ``"hetconv:4"``.
-    """
-
-    family: str
-    value: int = 1
-
-    def __post_init__(self) -> None:
-        check_choice("family", self.family, (*_NO_VALUE, *_WITH_VALUE))
-        object.__setattr__(self, "value", check_positive_int("value", self.value))
-
-    def __str__(self) -> str:
-        return self.family if self.family in _NO_VALUE else f"{self.family}:{self.value}"
-
-    @property
-    def label(self) -> str:
-        """Readable name for tables and legends."""
-        names = {
-            "standard": "standard",
-            "hetconv": f"HetConv P={self.value}",
-            "naive_hetconv": f"naive HetConv P={self.value}",
-            "groupwise": f"groupwise G={self.value}",
-            "depthwise_pointwise": "depthwise+pointwise",
-            "groupwise_pointwise": f"groupwise G={self.value}+pointwise",
-        }
-        return names[self.family]
-
-
-_NO_VALUE = ("standard", "depthwise_pointwise")
-_WITH_VALUE = ("hetconv", "naive_hetconv", "groupwise", "groupwise_pointwise")
-_ALIASES = {"dwsep": "depthwise_pointwise", "naive": "naive_hetconv", "gwpw": "groupwise_pointwise"}
-
-
-def parse_conv_spec(spec: str | ConvSpec) -> ConvSpec:
-    """Read a family from text: ``standard``, ``hetconv:P``, ``naive_hetconv:P``,
-    ``groupwise:G``, ``depthwise_pointwise`` (alias ``dwsep``), ``groupwise_pointwise:G``."""
-    if isinstance(spec, ConvSpec):
-        return spec
-    if not isinstance(spec, str):
-        raise ValueError(f"spec must be a conv family as text like 'hetconv:4', got {spec!r}")
-    name, colon, value = spec.strip().partition(":")
-    family = _ALIASES.get(name, name)
-    usage = CONV_FAMILIES
-    if family in _NO_VALUE:
-        if colon:
-            raise ValueError(f"{family!r} takes no value, got {spec!r}; use one of: {usage}")
-        return ConvSpec(family)
-    if family in _WITH_VALUE:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"{spec!r} needs a positive integer after ':'; use one of: {usage}")
-        return ConvSpec(family, int(value))
-    raise ValueError(f"unknown conv family in spec={spec!r}; use one of: {usage}")
 
 
 def make_conv(

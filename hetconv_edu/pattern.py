@@ -12,6 +12,10 @@ channel of each filter and shifts that arrangement by one channel from filter to
     kernel (n, m) is K×K  iff  (m − n) mod P == 0,  else 1×1
 
 so each filter holds M/P kernels of size K×K and M − M/P kernels of size 1×1.
+
+The families' names and their text form (``"hetconv:4"``: :class:`ConvSpec`,
+:func:`parse_conv_spec`) live here too, so that analytic costs and figures need no torch;
+:mod:`hetconv_edu.layers` re-exports them beside the layers they build.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import numpy as np
 from hetconv_edu.checks import check_choice, check_positive_int
 
 __all__ = [
+    "CONV_FAMILIES",
     "FAMILIES",
+    "ConvSpec",
     "Kernel",
     "Stage",
     "arrangements_coincide",
@@ -38,6 +44,7 @@ __all__ = [
     "kernels_per_channel",
     "kernels_per_filter",
     "naive_hetconv_pattern",
+    "parse_conv_spec",
     "shifted_to_grouped_permutation",
     "stage_weights",
     "standard_pattern",
@@ -76,6 +83,69 @@ FAMILIES: dict[str, str] = {
     "groupwise_pointwise": "groupwise (G) + pointwise, two stages",
 }
 """The filter families, keyed by the names the whole package uses."""
+
+CONV_FAMILIES = (
+    "standard, hetconv:P, naive_hetconv:P, groupwise:G, depthwise_pointwise, groupwise_pointwise:G"
+)
+"""The conv families :func:`parse_conv_spec` reads, as text for help and error messages."""
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A filter family and its setting, e.g. ``ConvSpec("hetconv", 4)`` for HetConv P = 4.
+
+    ``value`` is P for ``hetconv``/``naive_hetconv``, G for ``groupwise``/``groupwise_pointwise``
+    and ignored (1) otherwise. ``str(spec)`` gives the text form ``"hetconv:4"``.
+    """
+
+    family: str
+    value: int = 1
+
+    def __post_init__(self) -> None:
+        check_choice("family", self.family, (*_NO_VALUE, *_WITH_VALUE))
+        object.__setattr__(self, "value", check_positive_int("value", self.value))
+
+    def __str__(self) -> str:
+        return self.family if self.family in _NO_VALUE else f"{self.family}:{self.value}"
+
+    @property
+    def label(self) -> str:
+        """Readable name for tables and legends."""
+        names = {
+            "standard": "standard",
+            "hetconv": f"HetConv P={self.value}",
+            "naive_hetconv": f"naive HetConv P={self.value}",
+            "groupwise": f"groupwise G={self.value}",
+            "depthwise_pointwise": "depthwise+pointwise",
+            "groupwise_pointwise": f"groupwise G={self.value}+pointwise",
+        }
+        return names[self.family]
+
+
+_NO_VALUE = ("standard", "depthwise_pointwise")
+_WITH_VALUE = ("hetconv", "naive_hetconv", "groupwise", "groupwise_pointwise")
+_ALIASES = {"dwsep": "depthwise_pointwise", "naive": "naive_hetconv", "gwpw": "groupwise_pointwise"}
+
+
+def parse_conv_spec(spec: str | ConvSpec) -> ConvSpec:
+    """Read a family from text: ``standard``, ``hetconv:P``, ``naive_hetconv:P``,
+    ``groupwise:G``, ``depthwise_pointwise`` (alias ``dwsep``), ``groupwise_pointwise:G``."""
+    if isinstance(spec, ConvSpec):
+        return spec
+    if not isinstance(spec, str):
+        raise ValueError(f"spec must be a conv family as text like 'hetconv:4', got {spec!r}")
+    name, colon, value = spec.strip().partition(":")
+    family = _ALIASES.get(name, name)
+    usage = CONV_FAMILIES
+    if family in _NO_VALUE:
+        if colon:
+            raise ValueError(f"{family!r} takes no value, got {spec!r}; use one of: {usage}")
+        return ConvSpec(family)
+    if family in _WITH_VALUE:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{spec!r} needs a positive integer after ':'; use one of: {usage}")
+        return ConvSpec(family, int(value))
+    raise ValueError(f"unknown conv family in spec={spec!r}; use one of: {usage}")
 
 
 def divisors(n: int) -> list[int]:

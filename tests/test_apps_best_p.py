@@ -24,7 +24,6 @@ from hetconv_edu.apps.best_p import (
     RESULTS_ENV,
     WEAK_CORRELATION,
     BestPApp,
-    LiveStudy,
     budget_bounds,
     budget_from_slider,
     correlation_verdict,
@@ -36,7 +35,10 @@ from hetconv_edu.apps.controls import AnswerChecker
 from hetconv_edu.apps.jobs import SlicedJob, message_text
 from hetconv_edu.data import load_dataset
 from hetconv_edu.flops import layer_cost
-from hetconv_edu.optimal_p import (
+from hetconv_edu.study.answer import answer_sentence, budget_verdicts, spread, uniform_summaries
+from hetconv_edu.study.live import LiveStudy
+from hetconv_edu.study.reference import stamp_reference
+from hetconv_edu.study.results import (
     Costs,
     LayerCosts,
     OptimalPResults,
@@ -45,8 +47,6 @@ from hetconv_edu.optimal_p import (
     load_results,
     save_results,
 )
-from hetconv_edu.study_answer import answer_sentence, budget_verdicts, spread, uniform_summaries
-from hetconv_edu.study_reference import stamp_reference
 from hetconv_edu.viz.best_p import cost_text, plan_html
 from tests.datasets import write_fake_cifar10
 from tests.test_optimal_p import TAMPERED, tampered_file

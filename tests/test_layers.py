@@ -647,7 +647,7 @@ TOLERANCE = {F64: (1e-10, 1e-10), torch.float32: (1e-4, 1e-4), torch.bfloat16: (
 def build_kind(kind: str, m: int, n: int, v: int, k: int, stride: int) -> nn.Module:
     """A layer of every family the package builds: make_conv's families (both arrangements),
     the masked reference and the best-P study's weight-sharing layer (at its largest P)."""
-    from hetconv_edu.supernet import NestedHetConv2d
+    from hetconv_edu.study.supernet import NestedHetConv2d
 
     family, _, arrangement = kind.partition("-")
     if family == "masked":

@@ -12,11 +12,22 @@ from pathlib import Path
 import pytest
 import torch
 
-import hetconv_edu.optimal_p as optimal_p
+import hetconv_edu.study.measure as measure
 from hetconv_edu.data import ImageDataset
 from hetconv_edu.flops import layer_cost, network_cost
 from hetconv_edu.models import build_model
-from hetconv_edu.optimal_p import (
+from hetconv_edu.study.answer import budget_verdicts
+from hetconv_edu.study.measure import (
+    fit_time_model,
+    measure_layers,
+    measure_network,
+    measure_sensitivity,
+    model_costs,
+    provenance,
+    split_validation,
+)
+from hetconv_edu.study.reference import stale_reasons
+from hetconv_edu.study.results import (
     SCHEMA,
     Costs,
     LayerCosts,
@@ -24,21 +35,12 @@ from hetconv_edu.optimal_p import (
     ResultsFileError,
     Run,
     default_results_path,
-    fit_time_model,
     fixed_costs,
     load_results,
-    measure_layers,
-    measure_network,
-    measure_sensitivity,
-    model_costs,
-    provenance,
     save_results,
-    split_validation,
 )
-from hetconv_edu.search import brute_force_front
-from hetconv_edu.study_answer import budget_verdicts
-from hetconv_edu.study_reference import stale_reasons
-from hetconv_edu.supernet import SuperNet
+from hetconv_edu.study.search import brute_force_front
+from hetconv_edu.study.supernet import SuperNet
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = ROOT / "benchmarks" / "optimal_p.py"
@@ -373,7 +375,7 @@ def _fake_timer(calls: list):
 
 def test_measured_layer_table_has_analytic_costs_and_the_right_timings(monkeypatch) -> None:
     calls: list = []
-    monkeypatch.setattr(optimal_p, "time_layers", _fake_timer(calls))
+    monkeypatch.setattr(measure, "time_layers", _fake_timer(calls))
     net = SuperNet("small_vgg", seed=0, widths=(8, 16, 16))
     layers = measure_layers(net, (3, 32, 32), batch=4, rounds=1)
     assert [layer.choices for layer in layers] == list(net.choices)
@@ -406,7 +408,7 @@ def test_measure_network_costs_match_network_cost(monkeypatch: pytest.MonkeyPatc
         assert costs[name].macs == expected.macs and costs[name].params == expected.params
         assert costs[name].infer_ms > 0 and costs[name].train_ms > 0
     calls: list = []
-    monkeypatch.setattr(optimal_p, "time_layers", _fake_timer(calls))
+    monkeypatch.setattr(measure, "time_layers", _fake_timer(calls))
     faked = measure_network(models, (3, 32, 32), batch=4, rounds=1)
     assert all(c.infer_ms == pytest.approx(0.25) and c.train_ms == pytest.approx(0.75)
                for c in faked.values())  # fmt: skip

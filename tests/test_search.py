@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from hetconv_edu.layers import ARRANGEMENTS, hetconv_mask
 from hetconv_edu.pattern import valid_parts
-from hetconv_edu.search import (
+from hetconv_edu.study.search import (
     LayerOptions,
     Plan,
     best_under_budget,

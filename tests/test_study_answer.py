@@ -8,14 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from hetconv_edu.optimal_p import Costs, EvolutionCheck, Run
-from hetconv_edu.study_answer import (
+from hetconv_edu.study.answer import (
     answer_sentence,
     budget_verdicts,
     seed_summaries,
     spread,
     uniform_summaries,
 )
+from hetconv_edu.study.results import Costs, EvolutionCheck, Run
 
 STANDARD = Costs(macs=1000, params=100, infer_ms=10.0, train_ms=30.0)
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import hetconv_edu.study_driver as study_driver
+import hetconv_edu.study.driver as study_driver
 from hetconv_edu.data import load_dataset
-from hetconv_edu.optimal_p import SCHEMA, load_results
-from hetconv_edu.study_answer import answer_sentence, budget_verdicts
-from hetconv_edu.study_folder import study_folder_for
-from hetconv_edu.study_reference import stale_reasons
+from hetconv_edu.study.answer import answer_sentence, budget_verdicts
+from hetconv_edu.study.folder import study_folder_for
+from hetconv_edu.study.reference import stale_reasons
+from hetconv_edu.study.results import SCHEMA, load_results
 from tests.datasets import write_fake_cifar10
 from tests.test_optimal_p import TAMPERINGS, _benchmark, caught, check_derived_figures
 

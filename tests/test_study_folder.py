@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hetconv_edu.study_folder import StudyFolder, StudyFolderError, study_folder_for
+from hetconv_edu.study.folder import StudyFolder, StudyFolderError, study_folder_for
 
 SETTINGS = {"model": "small_vgg", "epochs": 8, "seeds": [0, 1, 2]}
 
