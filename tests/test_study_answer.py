@@ -1,5 +1,6 @@
-"""The best-P study's answer: seeds' means and spreads, and the rule that decides whether a
-per-layer plan beats uniform P (better only by more than the seeds' spread)."""
+"""The best-P study's answer (:mod:`hetconv_edu.study.answer`): seeds' means and spreads, and the
+rule that decides whether a per-layer plan beats uniform P (better only by more than the seeds'
+spread)."""
 
 from __future__ import annotations
 

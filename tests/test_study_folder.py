@@ -1,4 +1,5 @@
-"""The study folder: finished pieces stored atomically, settings that must match, one process."""
+"""The study folder (:mod:`hetconv_edu.study.folder`): finished pieces stored atomically, settings
+that must match, one process."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from hetconv_edu.study.reference import (
 )
 from hetconv_edu.study.results import load_results, save_results
 from hetconv_edu.viz.best_p import provenance_html
-from tests.test_optimal_p import SMALL, file_results
+from tests.test_study_results import SMALL, file_results
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
-"""Choosing P per layer (hetconv_edu.search): divisor chains and their nested masks, the exact
-knapsack front against brute force and a direct Pareto definition, budgets, the Pareto mask,
-Spearman's rank correlation, and the evolutionary check."""
+"""Choosing P per layer (:mod:`hetconv_edu.study.search`): divisor chains and their nested masks,
+the exact knapsack front against brute force and a direct Pareto definition, budgets, the Pareto
+mask, Spearman's rank correlation, and the evolutionary check."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The weight-sharing network (hetconv_edu.supernet): nested layers against the masked dense
-definition and HetConv2d, SuperNet configurations and export, batch-norm recalibration, the
+"""The weight-sharing network (:mod:`hetconv_edu.study.supernet`): nested layers against the masked
+dense definition and HetConv2d, SuperNet configurations and export, batch-norm recalibration, the
 sandwich-rule trainer (configurations per step, learning, exact resumption, cost), and the slot
 names of every model."""
 
