@@ -9,7 +9,7 @@ on its first call.
 Conventions, stated once for the whole package:
 
 * **MACs** — multiply-accumulates, one per weight per output position. The paper calls these
-  "FLOPs" (its Eq. 1–4 and the VGG-16 table count MACs).
+  "FLOPs" (its Eq. 1–4 and the VGG-16 table, paper Table 1, count MACs).
 * **FLOPs = 2 × MACs** — one multiply plus one add, what ``torch.utils.flop_counter`` reports
   (it ignores bias). fvcore and thop report MACs under the name "flops"; ptflops reports MACs
   plus bias additions.
@@ -24,6 +24,14 @@ groups G):
 * depthwise+point:   D_o²·M·K² + M·N·D_o²                      → ratio 1/N + 1/K²
 * groupwise+point:   D_o²·M·M·K²/G + M·N·D_o²                   → ratio 1/G + 1/K² (M = N)
 * naive public HetConv: D_o²·M·N·K²/P + M·N·D_o²                → ratio 1/P + 1/K²
+
+Sources are cited one way in the whole package: "paper Eq. N" (Singh et al., CVPR 2019, arXiv
+1903.04120). FL_S is paper Eq. 1; FL_H is paper Eq. 4, the sum of its K×K part FL_K =
+D_o²·M·N·K²/P (paper Eq. 2) and its 1×1 part FL_1 = (M − M/P)·D_o²·N (paper Eq. 3); the ratio
+FL_H / FL_S is paper Eq. 5.
+
+Units: every count is per forward pass of one image (a ``network_cost`` row is per batch of
+its input shape); parameters are weights plus bias.
 """
 
 from __future__ import annotations
@@ -59,7 +67,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Cost:
-    """The cost of a layer or network: MACs, parameters (weights + bias) and bias additions."""
+    """The cost of a layer or network per image: MACs, parameters (weights + bias) and bias
+    additions (D_o²·N per layer with bias, never part of MACs)."""
 
     macs: int
     params: int
@@ -67,7 +76,7 @@ class Cost:
 
     @property
     def flops(self) -> int:
-        """FLOPs as PyTorch counts them: 2 × MACs, bias ignored."""
+        """FLOPs as PyTorch counts them: 2 × MACs, bias ignored (the paper's "FLOPs" are MACs)."""
         return 2 * self.macs
 
     def __add__(self, other: Cost) -> Cost:
@@ -77,7 +86,11 @@ class Cost:
 
 
 def standard_macs(out_size: int, in_channels: int, out_channels: int, kernel_size: int) -> int:
-    """FL_S = D_o·D_o·M·N·K·K (paper, Eq. 1)."""
+    """FL_S = D_o·D_o·M·N·K·K MACs per image (paper Eq. 1), for a D_o×D_o output map.
+
+    Raises:
+        ValueError: an argument that is not a positive integer (named, with the value).
+    """
     d, m, n, k = _ints(out_size, in_channels, out_channels, kernel_size)
     return d * d * m * n * k * k
 
@@ -85,7 +98,14 @@ def standard_macs(out_size: int, in_channels: int, out_channels: int, kernel_siz
 def hetconv_macs(
     out_size: int, in_channels: int, out_channels: int, kernel_size: int, p: int
 ) -> int:
-    """FL_H = D_o·D_o·M·N·K·K/P + (M − M/P)·D_o·D_o·N (paper, Eq. 2–4)."""
+    """FL_H = D_o·D_o·M·N·K·K/P + (M − M/P)·D_o·D_o·N MACs per image (paper Eq. 4), for a
+    D_o×D_o output map: the K×K part (paper Eq. 2) plus the 1×1 part (paper Eq. 3). N need not
+    be a multiple of P (the count is per filter).
+
+    Raises:
+        ValueError: an argument that is not a positive integer, or a ``p`` that does not divide
+            ``in_channels`` (the message lists the divisors).
+    """
     d, m, n, k = _ints(out_size, in_channels, out_channels, kernel_size)
     p = check_positive_int("p", p)
     if m % p:  # N need not be a multiple of P: the count is per filter
@@ -94,8 +114,12 @@ def hetconv_macs(
 
 
 def hetconv_ratio(kernel_size: int, p: int | float) -> float:
-    """FL_H / FL_S = 1/P + (1 − 1/P)/K² (paper, Eq. 5); ``p=math.inf`` gives its limit 1/K².
-    ``ValueError`` unless K is a positive integer and P a positive integer or ``math.inf``."""
+    """FL_H / FL_S = 1/P + (1 − 1/P)/K² (paper Eq. 5), a fraction of a standard layer's MACs;
+    ``p=math.inf`` gives its limit 1/K².
+
+    Raises:
+        ValueError: K not a positive integer, or P neither a positive integer nor ``math.inf``.
+    """
     k = check_positive_int("kernel_size", kernel_size)
     if p != math.inf:
         try:
@@ -106,23 +130,33 @@ def hetconv_ratio(kernel_size: int, p: int | float) -> float:
 
 
 def naive_hetconv_ratio(kernel_size: int, p: int) -> float:
-    """The popular public HetConv (groupwise P + full 1×1): 1/P + 1/K². ``ValueError`` unless
-    K and P are positive integers."""
+    """The popular public HetConv (groupwise P + full 1×1): 1/P + 1/K² of a standard layer's
+    MACs (not the paper's layer; compare paper Eq. 5).
+
+    Raises:
+        ValueError: K or P not a positive integer.
+    """
     k, p = check_positive_int("kernel_size", kernel_size), check_positive_int("p", p)
     return 1 / p + 1 / k**2
 
 
 def depthwise_pointwise_ratio(out_channels: int, kernel_size: int) -> float:
-    """Depthwise + pointwise (MobileNet): 1/N + 1/K². ``ValueError`` unless N and K are
-    positive integers."""
+    """Depthwise + pointwise (MobileNet): 1/N + 1/K² of a standard layer's MACs.
+
+    Raises:
+        ValueError: N or K not a positive integer.
+    """
     n = check_positive_int("out_channels", out_channels)
     k = check_positive_int("kernel_size", kernel_size)
     return 1 / n + 1 / k**2
 
 
 def groupwise_pointwise_ratio(groups: int, kernel_size: int) -> float:
-    """Groupwise (G) + pointwise, M = N: 1/G + 1/K². ``ValueError`` unless G and K are
-    positive integers."""
+    """Groupwise (G) + pointwise, M = N: 1/G + 1/K² of a standard layer's MACs.
+
+    Raises:
+        ValueError: G or K not a positive integer.
+    """
     g = check_positive_int("groups", groups)
     k = check_positive_int("kernel_size", kernel_size)
     return 1 / g + 1 / k**2
@@ -143,18 +177,25 @@ def layer_cost(
     bias: bool = True,
     executed: bool = False,
 ) -> Cost:
-    """Analytic cost of one layer of family ``spec`` (e.g. ``"hetconv:4"``) with a D_o×D_o output.
+    """Analytic cost per image of one layer of family ``spec`` (e.g. ``"hetconv:4"``) with M
+    input channels, N filters, a K×K kernel and a D_o×D_o output (``out_size`` = D_o).
 
     Counted on the kernel maps of :mod:`hetconv_edu.pattern`: every weight does one MAC per
     output position, so MACs = weights · D_o² summed over the family's stages (two for the
     separable families). Bias, when present, sits on the last stage: N parameters and D_o²·N
     additions.
 
-    ``executed=False`` gives the paper's count (FL_H for HetConv). ``executed=True`` gives what
+    ``executed=False`` gives the paper's count (FL_H for HetConv, paper Eq. 4; FL_S for a
+    standard layer, paper Eq. 1). ``executed=True`` gives what
     :class:`~hetconv_edu.layers.HetConv2d` actually multiplies: its 1×1 convolution is dense
     with the own-group weights held at zero, D_o²·N·M/P more MACs (1/P of the 1×1 work),
     because one dense 1×1 runs faster than P block-sparse ones. That is also what
     ``torch.utils.flop_counter`` measures. Parameters are the same either way.
+
+    Raises:
+        ValueError: an unknown family or malformed ``spec``, a count that is not a positive
+            integer, a P or G that does not fit the channels, or a non-boolean ``bias`` or
+            ``executed``.
     """
     spec = parse_conv_spec(spec)
     d = check_positive_int("out_size", out_size)
@@ -170,11 +211,13 @@ def layer_cost(
 
 
 def measure_macs(module: nn.Module, input_shape: Sequence[int]) -> int:
-    """MACs of one forward pass measured by ``torch.utils.flop_counter.FlopCounterMode``
-    (which reports 2 × MACs and ignores bias), on a zero input, in eval mode.
+    """MACs of one forward pass on a zero input of ``input_shape`` (B, C, H, W) — for the whole
+    batch — measured by ``torch.utils.flop_counter.FlopCounterMode`` (which reports 2 × MACs
+    and ignores bias), in eval mode.
 
     Raises:
-        ValueError: ``module`` is not a module or ``input_shape`` not positive integers.
+        ValueError: ``module`` is not a module, ``input_shape`` not positive integers, or
+            ``module`` cannot run on that input.
     """
     module = _check_module("module", module)
     shape = _check_input_shape(input_shape)
@@ -230,10 +273,12 @@ def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> dict[str, int
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One convolution or linear layer of a network, with its analytic and measured cost.
+    """One convolution or linear layer of a network, with its analytic and measured cost for
+    the batch of the table's input shape.
 
-    ``macs`` is the paper's count, ``macs_executed`` what the implementation multiplies
-    (they differ only for HetConv with P > 1), ``macs_measured`` what the flop counter saw.
+    ``macs`` is the paper's count (FL_H, paper Eq. 4, for HetConv), ``macs_executed`` what the
+    implementation multiplies (they differ only for HetConv with P > 1), ``macs_measured``
+    what the flop counter saw. ``params`` counts weights and bias; ``out_size`` is D_o.
     """
 
     name: str
@@ -252,7 +297,9 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class NetworkCost:
-    """The per-layer table of a network and its totals (:func:`network_cost`)."""
+    """The per-layer table of a network and its totals (:func:`network_cost`): MACs and bias
+    additions for the batch of ``input_shape``, parameters of the conv and linear layers
+    (``total_params``: every parameter)."""
 
     rows: tuple[LayerRow, ...]
     input_shape: tuple[int, ...]
@@ -261,22 +308,27 @@ class NetworkCost:
 
     @property
     def macs(self) -> int:
+        """The paper's MACs of every row together."""
         return sum(r.macs for r in self.rows)
 
     @property
     def macs_executed(self) -> int:
+        """The MACs the implementation multiplies, every row together."""
         return sum(r.macs_executed for r in self.rows)
 
     @property
     def macs_measured(self) -> int:
+        """The MACs the flop counter measured, every row together."""
         return sum(r.macs_measured for r in self.rows)
 
     @property
     def params(self) -> int:
+        """Weights and biases of the conv and linear layers."""
         return sum(r.params for r in self.rows)
 
     @property
     def bias_adds(self) -> int:
+        """Bias additions of every row together (never part of MACs)."""
         return sum(r.bias_adds for r in self.rows)
 
 

@@ -903,3 +903,19 @@ def test_no_state_dict_loads_silently_into_a_layer_computing_something_else():
                     target(x), source(x), rtol=1e-6, atol=1e-6, msg=f"{source_name} → {target_name}"
                 )
     assert silent >= len(layers)  # at least every layer into itself
+
+
+def test_hetconv2d_docstring_example_runs():
+    # the nn.Conv2d-like example in HetConv2d's docstring: shapes, weights and the error
+    import doctest
+    import io
+
+    tests = doctest.DocTestFinder(recurse=False).find(HetConv2d, "HetConv2d", globs={})
+    runner = doctest.DocTestRunner()
+    report = io.StringIO()
+    for test in tests:
+        runner.run(test, out=report.write)
+    result = runner.summarize(verbose=False)
+    assert result.attempted >= 8, "HetConv2d's docstring lost its example"
+    assert result.failed == 0, report.getvalue()
+
