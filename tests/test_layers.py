@@ -918,4 +918,3 @@ def test_hetconv2d_docstring_example_runs():
     result = runner.summarize(verbose=False)
     assert result.attempted >= 8, "HetConv2d's docstring lost its example"
     assert result.failed == 0, report.getvalue()
-
