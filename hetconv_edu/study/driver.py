@@ -25,6 +25,11 @@ continues an interrupted study where it stopped:
 
 :meth:`Study.run` returns the :class:`~hetconv_edu.study.results.OptimalPResults` (without its
 provenance, which the command adds).
+
+The module is longer than the package's usual 500 lines because :class:`Study` is one class on
+purpose: every stage reads what the earlier ones stored in the same folder, under the same
+settings and data, and the order above is the resumable run; the measurements themselves live
+in :mod:`hetconv_edu.study.measure`.
 """
 
 from __future__ import annotations
