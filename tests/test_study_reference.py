@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import hetconv_edu.study.costs as costs
 import hetconv_edu.study.measure as measure
 import hetconv_edu.study.reference as study_reference
 import hetconv_edu.study.results as results
@@ -86,13 +87,13 @@ def test_results_without_a_reference_are_stale() -> None:
 
 
 def test_a_changed_cost_is_stale(stamped, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = measure.layer_cost
+    real = costs.layer_cost
 
     def one_mac_more(*args, **kwargs):
         cost = real(*args, **kwargs)
         return dataclasses.replace(cost, macs=cost.macs + 1)
 
-    reasons = _changed(stamped, monkeypatch, measure, "layer_cost", one_mac_more)
+    reasons = _changed(stamped, monkeypatch, costs, "layer_cost", one_mac_more)
     assert any(line.startswith("costs.layers[0].macs[0]: recorded") for line in reasons)
 
 

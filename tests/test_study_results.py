@@ -17,9 +17,9 @@ import torch
 from hetconv_edu.flops import network_cost
 from hetconv_edu.models import build_model
 from hetconv_edu.study.answer import budget_verdicts
+from hetconv_edu.study.costs import model_costs
 from hetconv_edu.study.measure import (
     fit_time_model,
-    model_costs,
     provenance,
 )
 from hetconv_edu.study.reference import stale_reasons

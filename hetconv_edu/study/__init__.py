@@ -9,8 +9,10 @@ One module per idea, lowest first:
 * :mod:`~hetconv_edu.study.answer` — the answer with its uncertainty over seeds (no torch);
 * :mod:`~hetconv_edu.study.folder` — the study's folder, where every finished piece is kept;
 * :mod:`~hetconv_edu.study.supernet` — the weight-sharing network and its trainer;
-* :mod:`~hetconv_edu.study.measure` — layer and network costs, sensitivities, the data split,
-  the training recipe and the provenance;
+* :mod:`~hetconv_edu.study.costs` — the analytic MACs and parameters of a network and of each
+  switchable layer at each P (what a results file's counts are checked against);
+* :mod:`~hetconv_edu.study.measure` — measured layer and network times, sensitivities, the data
+  split, the training recipe and the provenance;
 * :mod:`~hetconv_edu.study.reference` — the short reference computation that tells whether a
   results file is still what this code computes;
 * :mod:`~hetconv_edu.study.driver` — the full study, stage by stage, resumable

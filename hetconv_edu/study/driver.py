@@ -48,6 +48,7 @@ from hetconv_edu.checks import check_choice, check_int, check_number
 from hetconv_edu.data import ImageDataset
 from hetconv_edu.flops import network_cost
 from hetconv_edu.models import MODELS, build_model
+from hetconv_edu.study.costs import model_costs
 from hetconv_edu.study.folder import StudyFolder
 from hetconv_edu.study.measure import (
     evaluate_config,
@@ -55,7 +56,6 @@ from hetconv_edu.study.measure import (
     measure_layers,
     measure_network,
     measure_sensitivity,
-    model_costs,
     split_validation,
     study_config,
 )

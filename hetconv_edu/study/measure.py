@@ -1,8 +1,8 @@
 """The best-P study's measurements: what each configuration costs and loses, on which data.
 
-* **Costs** — :func:`model_costs` (analytic MACs and parameters of a network and of each
-  switchable layer at each P), :func:`measure_layers` (each layer's measured inference and
-  training-step milliseconds per image at each P, timed interleaved by
+* **Costs** — :func:`measure_layers` (each layer's analytic MACs and parameters,
+  :mod:`hetconv_edu.study.costs`, with its measured inference and training-step milliseconds
+  per image at each P, timed interleaved by
   :func:`hetconv_edu.timing.time_layers`), :func:`measure_network` (whole networks), and
   :func:`fit_time_model` (the line from the layers' summed time to the whole network's).
 * **Accuracy** — :func:`evaluate_config` (the weight-sharing network in one configuration, after
@@ -31,29 +31,25 @@ import torch
 from torch import nn
 
 from hetconv_edu.data import ImageDataset
-from hetconv_edu.flops import layer_cost, network_cost
+from hetconv_edu.flops import network_cost
 from hetconv_edu.layers import HetConv2d
-from hetconv_edu.models import build_model, conv_slots, slot_module_names
+from hetconv_edu.study.costs import analytic_layers
 from hetconv_edu.study.results import Costs, LayerCosts
-from hetconv_edu.study.search import check_divisor_chain
 from hetconv_edu.study.supernet import (
     SuperNet,
     SuperNetTrainer,
-    power_of_two_choices,
     recalibrate_batchnorm,
 )
 from hetconv_edu.timing import time_layers
 from hetconv_edu.train import TrainConfig
 
 __all__ = [
-    "analytic_layers",
     "evaluate_config",
     "fit_time_model",
     "git_commit",
     "measure_layers",
     "measure_network",
     "measure_sensitivity",
-    "model_costs",
     "provenance",
     "split_validation",
     "study_config",
@@ -174,63 +170,6 @@ def _ms_per_image(seconds: float, batch: int) -> float:
     return seconds * 1000.0 / batch
 
 
-def model_costs(
-    model: str,
-    model_kwargs: dict[str, Any],
-    input_shape: Sequence[int],
-    choices: Sequence[Sequence[int]] | None = None,
-) -> tuple[int, int, list[dict[str, Any]]]:
-    """The analytic costs of network ``model`` (built with ``model_kwargs``): the standard
-    network's MACs and parameters (:func:`hetconv_edu.flops.network_cost`) and every
-    switchable layer with the :class:`LayerCosts` fields ``name``, ``in_channels``,
-    ``out_channels``, ``out_size``, ``stride``, ``choices`` and, at each choice of P, ``macs``
-    and ``params`` (:func:`hetconv_edu.flops.layer_cost`, with the layer's bias).
-    ``choices``: per layer (default: the powers of two that divide both channel counts, as a
-    :class:`~hetconv_edu.study.supernet.SuperNet`). ``input_shape`` is one image's (C, H, W).
-
-    Raises:
-        ValueError: unknown model, bad keyword arguments, or choices that are not an
-            increasing divisor chain of a layer's channels.
-    """
-    shape = tuple(input_shape)
-    net = build_model(model, "standard", seed=None, **{"in_channels": shape[0], **model_kwargs})
-    cost = network_cost(net.eval(), (1, *shape))
-    rows = {row.name: row for row in cost.rows}
-    slots, names = conv_slots(net), slot_module_names(net)
-    if choices is None:
-        choices = [power_of_two_choices(s.in_channels, s.out_channels) for s in slots]
-    if len(choices) != len(slots):
-        raise ValueError(f"{model} has {len(slots)} switchable layers, got {len(choices)}")
-    layers = []
-    for slot, name, layer_choices in zip(slots, names, choices, strict=True):
-        m, n, out_size = slot.in_channels, slot.out_channels, rows[name].out_size
-        chain = check_divisor_chain(m, n, layer_choices, name=f"layer {slot.index + 1} of {model}")
-        bias = net.get_submodule(name).bias is not None
-        costs = [layer_cost(f"hetconv:{p}", m, n, 3, out_size, bias=bias) for p in chain]
-        layers.append(
-            {
-                "name": f"layer {slot.index + 1} ({m}→{n}, {out_size}×{out_size})",
-                "in_channels": m,
-                "out_channels": n,
-                "out_size": out_size,
-                "stride": slot.stride,
-                "choices": tuple(chain),
-                "macs": tuple(c.macs for c in costs),
-                "params": tuple(c.params for c in costs),
-            }
-        )
-    return cost.macs, cost.params, layers
-
-
-def analytic_layers(
-    net: SuperNet, input_shape: Sequence[int] = (3, 32, 32)
-) -> list[dict[str, Any]]:
-    """Every switchable layer of ``net`` with its analytic costs at each of its choices of P
-    (:func:`model_costs` of the network it was built from)."""
-    kwargs = {k: v for k, v in net.build_kwargs.items() if k != "in_channels"}
-    return model_costs(net.name, kwargs, input_shape, net.choices)[2]
-
-
 def measure_layers(
     net: SuperNet,
     input_shape: Sequence[int] = (3, 32, 32),
@@ -240,11 +179,11 @@ def measure_layers(
     device: str = "cpu",
     progress: Callable[[str], None] | None = None,
 ) -> list[LayerCosts]:
-    """Costs of every switchable layer of ``net`` at each of its choices of P: analytic MACs
-    and parameters (:func:`analytic_layers`), and measured inference and training-step
-    milliseconds per image of a :class:`~hetconv_edu.layers.HetConv2d` alone (the arrangement
-    the network uses), timed interleaved by :func:`hetconv_edu.timing.time_layers` on a batch
-    of ``batch`` on ``device``. The ``loss`` (sensitivity) is left empty:
+    """Costs of every switchable layer of ``net`` at each of its choices of P: analytic MACs and
+    parameters (:func:`~hetconv_edu.study.costs.analytic_layers`), and measured inference and
+    training-step milliseconds per image of a :class:`~hetconv_edu.layers.HetConv2d` alone (the
+    arrangement the network uses), timed interleaved by :func:`hetconv_edu.timing.time_layers`
+    on a batch of ``batch`` on ``device``. The ``loss`` (sensitivity) is left empty:
     :func:`measure_sensitivity` measures it. ``input_shape`` is one image's (C, H, W)."""
     layers = []
     for nested, layer in zip(net.layers, analytic_layers(net, input_shape), strict=True):

@@ -44,8 +44,8 @@ import torch
 from hetconv_edu.data import ImageDataset
 from hetconv_edu.flops import network_cost
 from hetconv_edu.models import build_model
+from hetconv_edu.study.costs import analytic_layers
 from hetconv_edu.study.measure import (
-    analytic_layers,
     evaluate_config,
     git_commit,
     measure_sensitivity,

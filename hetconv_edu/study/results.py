@@ -22,7 +22,7 @@ results file and says clearly what is wrong with a malformed one.
 This module imports no torch, so the figures (:mod:`hetconv_edu.viz.best_p`) can read its types
 without it. Only :meth:`OptimalPResults.from_dict` (and so :func:`load_results`) needs torch: it
 checks the stored MACs and parameters against the named network, which it builds
-(:func:`hetconv_edu.study.measure.model_costs`, imported on that call). The module is longer than
+(:func:`hetconv_edu.study.costs.model_costs`, imported on that call). The module is longer than
 the package's usual 500 lines because the schema and the validation of each of its fields belong
 together: one place says what a results file is.
 """
@@ -283,7 +283,7 @@ class OptimalPResults:
         is wrong: the schema and every field (types; counts non-negative integers, times
         finite and non-negative, accuracies in [0, 1], choices of P increasing), the model
         (a known network whose switchable layers, shapes and analytic MACs and parameters
-        are those stored, recomputed by :func:`~hetconv_edu.study.measure.model_costs`: this
+        are those stored, recomputed by :func:`~hetconv_edu.study.costs.model_costs`: this
         check builds the network, so it imports torch), the fixed part (standard minus the
         layers), each run's configuration and MACs and parameters, and each run's test
         accuracy against its confusion matrix. Schemas :data:`READABLE_SCHEMAS` are read."""
@@ -486,9 +486,9 @@ def _evolution(d: dict[str, Any], what: str) -> EvolutionCheck:
 
 def _cost_mismatch(results: OptimalPResults) -> str:
     """The first stored MAC or parameter count that the named model does not give (recomputed
-    by :func:`~hetconv_edu.study.measure.model_costs`), or that does not add up (fixed part,
+    by :func:`~hetconv_edu.study.costs.model_costs`), or that does not add up (fixed part,
     runs); "" when all agree."""
-    from hetconv_edu.study.measure import model_costs  # builds the network: torch
+    from hetconv_edu.study.costs import model_costs  # builds the network: torch
 
     model = results.model
     standard_macs, standard_params, layers = model_costs(
