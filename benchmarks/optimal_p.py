@@ -8,10 +8,10 @@ package, ``hetconv_edu/results/optimal_p_small_vgg.json``), with its provenance 
     python benchmarks/optimal_p.py DATA --quick --out /tmp/op.json   # smoke test (fake data too)
 
 ``DATA`` holds ``cifar-10-batches-py/``. Every finished piece is stored as it ends in a study
-folder next to the results file (``optimal_p_small_vgg.study/``, :mod:`hetconv_edu.study_folder`);
+folder next to the results file (``optimal_p_small_vgg.study/``, :mod:`hetconv_edu.study.folder`);
 the same command continues an interrupted study where it stopped (Ctrl-C, a kill, a reboot: a
 training resumes from its last finished epoch). A command with other settings is refused, with
-the differences named. The stages (:mod:`hetconv_edu.study_driver`):
+the differences named. The stages (:mod:`hetconv_edu.study.driver`):
 
 1. uniform P ∈ {1, 2, 4, 8, 16, largest}, trained from scratch once per seed on ``--subset``
    training images, tested on the 10,000 test images (their only use);
@@ -27,7 +27,7 @@ the differences named. The stages (:mod:`hetconv_edu.study_driver`):
    the knapsack's plan, checked by an evolutionary search on the weight-sharing network;
 6. every plan retrained from scratch with every seed.
 
-The answer (:mod:`hetconv_edu.study_answer`): mean ± spread (sample standard deviation) over the
+The answer (:mod:`hetconv_edu.study.answer`): mean ± spread (sample standard deviation) over the
 seeds; a plan is better than uniform only when its mean beats the most accurate uniform P of
 equal or lower cost by more than the seeds' spread.
 
@@ -55,24 +55,24 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hetconv_edu.data import DatasetNotFoundError, load_dataset
-from hetconv_edu.optimal_p import (
-    OptimalPResults,
-    ResultsFileError,
-    default_results_path,
-    load_results,
-    provenance,
-    save_results,
-)
-from hetconv_edu.study_answer import answer_sentence, budget_verdicts, uniform_summaries
-from hetconv_edu.study_driver import (
+from hetconv_edu.study.answer import answer_sentence, budget_verdicts, uniform_summaries
+from hetconv_edu.study.driver import (
     Study,
     StudyError,
     StudySettings,
     StudyStopped,
     data_fingerprint,
 )
-from hetconv_edu.study_folder import StudyFolder, StudyFolderError, study_folder_for
-from hetconv_edu.study_reference import stamp_reference
+from hetconv_edu.study.folder import StudyFolder, StudyFolderError, study_folder_for
+from hetconv_edu.study.measure import provenance
+from hetconv_edu.study.reference import stamp_reference
+from hetconv_edu.study.results import (
+    OptimalPResults,
+    ResultsFileError,
+    default_results_path,
+    load_results,
+    save_results,
+)
 from hetconv_edu.train import set_cpu_threads
 
 DATA_SOURCE = "CIFAR-10 (python batches, cifar-10-batches-py/ in the data folder)"

@@ -13,7 +13,7 @@ K×K kernel with K > 1, zero padding, and a P > 1 that divides both M and N
 is and listed with the reason (:attr:`ConversionPlan.skipped`); a ``plan`` that names one with
 a P > 1 is refused (``ValueError`` naming the layer and the reason).
 
-**Weights carry over exactly where HetConv keeps them** (paper, Fig. 4): at a K×K position
+**Weights carry over exactly where HetConv keeps them** (paper Fig. 4): at a K×K position
 (filter n, channel m) the whole K×K kernel, at a 1×1 position the kernel's centre tap, which is
 the tap a 1×1 kernel multiplies (:meth:`~hetconv_edu.layers.HetConv2d.load_dense_weight_`). A
 converted pretrained network therefore starts from its own weights: it computes exactly its

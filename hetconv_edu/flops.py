@@ -1,10 +1,15 @@
 """Cost accounting: analytic multiply-accumulates and parameters for every filter family, and
 measured counts of real modules with ``torch.utils.flop_counter``.
 
+The analytic half (the formulas, :func:`layer_cost`) needs no torch, so figures can import this
+module without it (:mod:`hetconv_edu.viz` never imports torch); the measured half
+(:func:`measure_macs`, :func:`module_cost`, :func:`network_cost`) imports torch and the layers
+on its first call.
+
 Conventions, stated once for the whole package:
 
 * **MACs** — multiply-accumulates, one per weight per output position. The paper calls these
-  "FLOPs" (its Eq. 1–4 and the VGG-16 table count MACs).
+  "FLOPs" (its Eq. 1–4 and the VGG-16 table, paper Table 1, count MACs).
 * **FLOPs = 2 × MACs** — one multiply plus one add, what ``torch.utils.flop_counter`` reports
   (it ignores bias). fvcore and thop report MACs under the name "flops"; ptflops reports MACs
   plus bias additions.
@@ -19,6 +24,14 @@ groups G):
 * depthwise+point:   D_o²·M·K² + M·N·D_o²                      → ratio 1/N + 1/K²
 * groupwise+point:   D_o²·M·M·K²/G + M·N·D_o²                   → ratio 1/G + 1/K² (M = N)
 * naive public HetConv: D_o²·M·N·K²/P + M·N·D_o²                → ratio 1/P + 1/K²
+
+Sources are cited one way in the whole package: "paper Eq. N" (Singh et al., CVPR 2019, arXiv
+1903.04120). FL_S is paper Eq. 1; FL_H is paper Eq. 4, the sum of its K×K part FL_K =
+D_o²·M·N·K²/P (paper Eq. 2) and its 1×1 part FL_1 = (M − M/P)·D_o²·N (paper Eq. 3); the ratio
+FL_H / FL_S is paper Eq. 5.
+
+Units: every count is per forward pass of one image (a ``network_cost`` row is per batch of
+its input shape); parameters are weights plus bias.
 """
 
 from __future__ import annotations
@@ -26,21 +39,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-import torch
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+from typing import TYPE_CHECKING
 
 from hetconv_edu.checks import check_bool, check_positive_int, input_refused
-from hetconv_edu.layers import (
-    ConvSpec,
-    HetConv2d,
-    MaskedHetConv2d,
-    NaiveHetConv2d,
-    _TwoStage,
-    parse_conv_spec,
-)
-from hetconv_edu.pattern import divisors, family_stages, stage_weights
+from hetconv_edu.pattern import ConvSpec, divisors, family_stages, parse_conv_spec, stage_weights
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 __all__ = [
     "Cost",
@@ -61,7 +67,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Cost:
-    """The cost of a layer or network: MACs, parameters (weights + bias) and bias additions."""
+    """The cost of a layer or network per image: MACs, parameters (weights + bias) and bias
+    additions (D_o²·N per layer with bias, never part of MACs)."""
 
     macs: int
     params: int
@@ -69,7 +76,7 @@ class Cost:
 
     @property
     def flops(self) -> int:
-        """FLOPs as PyTorch counts them: 2 × MACs, bias ignored."""
+        """FLOPs as PyTorch counts them: 2 × MACs, bias ignored (the paper's "FLOPs" are MACs)."""
         return 2 * self.macs
 
     def __add__(self, other: Cost) -> Cost:
@@ -79,7 +86,11 @@ class Cost:
 
 
 def standard_macs(out_size: int, in_channels: int, out_channels: int, kernel_size: int) -> int:
-    """FL_S = D_o·D_o·M·N·K·K (paper, Eq. 1)."""
+    """FL_S = D_o·D_o·M·N·K·K MACs per image (paper Eq. 1), for a D_o×D_o output map.
+
+    Raises:
+        ValueError: an argument that is not a positive integer (named, with the value).
+    """
     d, m, n, k = _ints(out_size, in_channels, out_channels, kernel_size)
     return d * d * m * n * k * k
 
@@ -87,7 +98,14 @@ def standard_macs(out_size: int, in_channels: int, out_channels: int, kernel_siz
 def hetconv_macs(
     out_size: int, in_channels: int, out_channels: int, kernel_size: int, p: int
 ) -> int:
-    """FL_H = D_o·D_o·M·N·K·K/P + (M − M/P)·D_o·D_o·N (paper, Eq. 2–4)."""
+    """FL_H = D_o·D_o·M·N·K·K/P + (M − M/P)·D_o·D_o·N MACs per image (paper Eq. 4), for a
+    D_o×D_o output map: the K×K part (paper Eq. 2) plus the 1×1 part (paper Eq. 3). N need not
+    be a multiple of P (the count is per filter).
+
+    Raises:
+        ValueError: an argument that is not a positive integer, or a ``p`` that does not divide
+            ``in_channels`` (the message lists the divisors).
+    """
     d, m, n, k = _ints(out_size, in_channels, out_channels, kernel_size)
     p = check_positive_int("p", p)
     if m % p:  # N need not be a multiple of P: the count is per filter
@@ -96,8 +114,12 @@ def hetconv_macs(
 
 
 def hetconv_ratio(kernel_size: int, p: int | float) -> float:
-    """FL_H / FL_S = 1/P + (1 − 1/P)/K² (paper, Eq. 5); ``p=math.inf`` gives its limit 1/K².
-    ``ValueError`` unless K is a positive integer and P a positive integer or ``math.inf``."""
+    """FL_H / FL_S = 1/P + (1 − 1/P)/K² (paper Eq. 5), a fraction of a standard layer's MACs;
+    ``p=math.inf`` gives its limit 1/K².
+
+    Raises:
+        ValueError: K not a positive integer, or P neither a positive integer nor ``math.inf``.
+    """
     k = check_positive_int("kernel_size", kernel_size)
     if p != math.inf:
         try:
@@ -108,23 +130,33 @@ def hetconv_ratio(kernel_size: int, p: int | float) -> float:
 
 
 def naive_hetconv_ratio(kernel_size: int, p: int) -> float:
-    """The popular public HetConv (groupwise P + full 1×1): 1/P + 1/K². ``ValueError`` unless
-    K and P are positive integers."""
+    """The popular public HetConv (groupwise P + full 1×1): 1/P + 1/K² of a standard layer's
+    MACs (not the paper's layer; compare paper Eq. 5).
+
+    Raises:
+        ValueError: K or P not a positive integer.
+    """
     k, p = check_positive_int("kernel_size", kernel_size), check_positive_int("p", p)
     return 1 / p + 1 / k**2
 
 
 def depthwise_pointwise_ratio(out_channels: int, kernel_size: int) -> float:
-    """Depthwise + pointwise (MobileNet): 1/N + 1/K². ``ValueError`` unless N and K are
-    positive integers."""
+    """Depthwise + pointwise (MobileNet): 1/N + 1/K² of a standard layer's MACs.
+
+    Raises:
+        ValueError: N or K not a positive integer.
+    """
     n = check_positive_int("out_channels", out_channels)
     k = check_positive_int("kernel_size", kernel_size)
     return 1 / n + 1 / k**2
 
 
 def groupwise_pointwise_ratio(groups: int, kernel_size: int) -> float:
-    """Groupwise (G) + pointwise, M = N: 1/G + 1/K². ``ValueError`` unless G and K are
-    positive integers."""
+    """Groupwise (G) + pointwise, M = N: 1/G + 1/K² of a standard layer's MACs.
+
+    Raises:
+        ValueError: G or K not a positive integer.
+    """
     g = check_positive_int("groups", groups)
     k = check_positive_int("kernel_size", kernel_size)
     return 1 / g + 1 / k**2
@@ -145,18 +177,25 @@ def layer_cost(
     bias: bool = True,
     executed: bool = False,
 ) -> Cost:
-    """Analytic cost of one layer of family ``spec`` (e.g. ``"hetconv:4"``) with a D_o×D_o output.
+    """Analytic cost per image of one layer of family ``spec`` (e.g. ``"hetconv:4"``) with M
+    input channels, N filters, a K×K kernel and a D_o×D_o output (``out_size`` = D_o).
 
     Counted on the kernel maps of :mod:`hetconv_edu.pattern`: every weight does one MAC per
     output position, so MACs = weights · D_o² summed over the family's stages (two for the
     separable families). Bias, when present, sits on the last stage: N parameters and D_o²·N
     additions.
 
-    ``executed=False`` gives the paper's count (FL_H for HetConv). ``executed=True`` gives what
+    ``executed=False`` gives the paper's count (FL_H for HetConv, paper Eq. 4; FL_S for a
+    standard layer, paper Eq. 1). ``executed=True`` gives what
     :class:`~hetconv_edu.layers.HetConv2d` actually multiplies: its 1×1 convolution is dense
     with the own-group weights held at zero, D_o²·N·M/P more MACs (1/P of the 1×1 work),
     because one dense 1×1 runs faster than P block-sparse ones. That is also what
     ``torch.utils.flop_counter`` measures. Parameters are the same either way.
+
+    Raises:
+        ValueError: an unknown family or malformed ``spec``, a count that is not a positive
+            integer, a P or G that does not fit the channels, or a non-boolean ``bias`` or
+            ``executed``.
     """
     spec = parse_conv_spec(spec)
     d = check_positive_int("out_size", out_size)
@@ -172,11 +211,13 @@ def layer_cost(
 
 
 def measure_macs(module: nn.Module, input_shape: Sequence[int]) -> int:
-    """MACs of one forward pass measured by ``torch.utils.flop_counter.FlopCounterMode``
-    (which reports 2 × MACs and ignores bias), on a zero input, in eval mode.
+    """MACs of one forward pass on a zero input of ``input_shape`` (B, C, H, W) — for the whole
+    batch — measured by ``torch.utils.flop_counter.FlopCounterMode`` (which reports 2 × MACs
+    and ignores bias), in eval mode.
 
     Raises:
-        ValueError: ``module`` is not a module or ``input_shape`` not positive integers.
+        ValueError: ``module`` is not a module, ``input_shape`` not positive integers, or
+            ``module`` cannot run on that input.
     """
     module = _check_module("module", module)
     shape = _check_input_shape(input_shape)
@@ -184,6 +225,8 @@ def measure_macs(module: nn.Module, input_shape: Sequence[int]) -> int:
 
 
 def _check_module(name: str, module: object) -> nn.Module:
+    from torch import nn
+
     if not isinstance(module, nn.Module):
         raise ValueError(f"{name} must be a torch.nn.Module (a layer or a model), got {module!r}")
     return module
@@ -204,6 +247,9 @@ def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> dict[str, int
     Raises:
         ValueError: ``module`` cannot run on that input (:func:`~hetconv_edu.checks.input_refused`).
     """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
     param = next(module.parameters(), None)
     floating = param is not None and param.is_floating_point()
     was_training = module.training
@@ -227,10 +273,12 @@ def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> dict[str, int
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One convolution or linear layer of a network, with its analytic and measured cost.
+    """One convolution or linear layer of a network, with its analytic and measured cost for
+    the batch of the table's input shape.
 
-    ``macs`` is the paper's count, ``macs_executed`` what the implementation multiplies
-    (they differ only for HetConv with P > 1), ``macs_measured`` what the flop counter saw.
+    ``macs`` is the paper's count (FL_H, paper Eq. 4, for HetConv), ``macs_executed`` what the
+    implementation multiplies (they differ only for HetConv with P > 1), ``macs_measured``
+    what the flop counter saw. ``params`` counts weights and bias; ``out_size`` is D_o.
     """
 
     name: str
@@ -249,7 +297,9 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class NetworkCost:
-    """The per-layer table of a network and its totals (:func:`network_cost`)."""
+    """The per-layer table of a network and its totals (:func:`network_cost`): MACs and bias
+    additions for the batch of ``input_shape``, parameters of the conv and linear layers
+    (``total_params``: every parameter)."""
 
     rows: tuple[LayerRow, ...]
     input_shape: tuple[int, ...]
@@ -258,29 +308,44 @@ class NetworkCost:
 
     @property
     def macs(self) -> int:
+        """The paper's MACs of every row together."""
         return sum(r.macs for r in self.rows)
 
     @property
     def macs_executed(self) -> int:
+        """The MACs the implementation multiplies, every row together."""
         return sum(r.macs_executed for r in self.rows)
 
     @property
     def macs_measured(self) -> int:
+        """The MACs the flop counter measured, every row together."""
         return sum(r.macs_measured for r in self.rows)
 
     @property
     def params(self) -> int:
+        """Weights and biases of the conv and linear layers."""
         return sum(r.params for r in self.rows)
 
     @property
     def bias_adds(self) -> int:
+        """Bias additions of every row together (never part of MACs)."""
         return sum(r.bias_adds for r in self.rows)
 
 
-_LAYER_TYPES = (HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage, nn.Conv2d, nn.Linear)
+def _layer_types() -> tuple[type, ...]:
+    """The module types that make a row of a cost table (the layers' families, then torch's)."""
+    from torch import nn
+
+    from hetconv_edu.layers import HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage
+
+    return (HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage, nn.Conv2d, nn.Linear)
 
 
 def _spec_of(module: nn.Module) -> ConvSpec:
+    from torch import nn
+
+    from hetconv_edu.layers import HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage
+
     if isinstance(module, HetConv2d | MaskedHetConv2d):
         return ConvSpec("hetconv", module.p)
     if isinstance(module, NaiveHetConv2d):
@@ -298,6 +363,10 @@ def _spec_of(module: nn.Module) -> ConvSpec:
 
 
 def _module_cost(module: nn.Module, out_size: int, executed: bool) -> tuple[ConvSpec | None, Cost]:
+    from torch import nn
+
+    from hetconv_edu.layers import MaskedHetConv2d, NaiveHetConv2d, _TwoStage
+
     if isinstance(module, nn.Linear):
         n_bias = module.out_features if module.bias is not None else 0
         weights = module.in_features * module.out_features
@@ -327,8 +396,9 @@ def module_cost(module: nn.Module, out_size: int = 1, *, executed: bool = False)
     """
     d = check_positive_int("out_size", out_size)
     executed = check_bool("executed", executed)
-    if not isinstance(module, _LAYER_TYPES):
-        names = ", ".join(t.__name__ for t in _LAYER_TYPES)
+    layer_types = _layer_types()
+    if not isinstance(module, layer_types):
+        names = ", ".join(t.__name__ for t in layer_types)
         raise ValueError(f"module must be one of {names} (or a subclass), got {module!r}")
     return _module_cost(module, d, executed)[1]
 
@@ -350,8 +420,9 @@ def network_cost(model: nn.Module, input_shape: Iterable[int]) -> NetworkCost:
     model = _check_module("model", model)
     shape = _check_input_shape(input_shape)
     layers: dict[str, nn.Module] = {}
+    layer_types = _layer_types()
     for name, module in model.named_modules():
-        if isinstance(module, _LAYER_TYPES) and not any(
+        if isinstance(module, layer_types) and not any(
             outer == "" or name.startswith(outer + ".") for outer in layers
         ):
             layers[name] = module

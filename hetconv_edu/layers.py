@@ -5,7 +5,13 @@ them (:func:`make_conv`).
 HetConv (Singh et al., CVPR 2019): each of the N filters holds M/P kernels of size K×K and
 M − M/P kernels of size 1×1, the K×K ones at input channels m with (m − n) mod P == 0
 (:func:`hetconv_edu.pattern.hetconv_pattern`). Cost: FL_H = D_o²·M·N·K²/P + (M − M/P)·D_o²·N
-multiply-accumulates, i.e. 1/P + (1 − 1/P)/K² of a standard convolution.
+multiply-accumulates (paper Eq. 4), i.e. 1/P + (1 − 1/P)/K² of a standard convolution (paper
+Eq. 5). Sources are cited as in :mod:`hetconv_edu.flops`.
+
+Every layer takes ``(B, M, H, W)`` or one image ``(M, H, W)`` and returns ``(B, N, H_o, W_o)``
+or ``(N, H_o, W_o)``, with ``nn.Conv2d``'s output size; ``padding=None`` (the default) is
+``"same"``: H_o = ⌈H / stride⌉ for an odd K. Constructors raise ``ValueError`` naming the
+argument, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -23,11 +28,14 @@ from torch import nn
 
 from hetconv_edu.checks import check_bool, check_choice, check_int, check_positive_int
 from hetconv_edu.pattern import (
+    CONV_FAMILIES,
+    ConvSpec,
     Kernel,
     arrangements_coincide,
     check_part,
     grouped_hetconv_pattern,
     hetconv_pattern,
+    parse_conv_spec,
     shifted_to_grouped_permutation,
 )
 
@@ -51,10 +59,6 @@ Arrangement = Literal["shifted", "grouped"]
 ARRANGEMENTS: tuple[str, ...] = ("shifted", "grouped")
 """HetConv channel arrangements: the paper's ``shifted`` one and its relabelling ``grouped``."""
 
-CONV_FAMILIES = (
-    "standard, hetconv:P, naive_hetconv:P, groupwise:G, depthwise_pointwise, groupwise_pointwise:G"
-)
-"""The conv families :func:`parse_conv_spec` reads, as text for help and error messages."""
 Padding = int | tuple[int, int] | Literal["same", "valid"] | None
 
 
@@ -287,7 +291,8 @@ class HetConv2d(_RecordsSettings, _ConvSettings):
 
     Each of the ``out_channels`` (N) filters holds ``in_channels / p`` kernels of size
     ``kernel_size``² (K×K) and ``in_channels − in_channels / p`` kernels of size 1×1. Cost per
-    output map of D_o×D_o (paper, Eq. 2): FL_H = D_o²·M·N·K²/P + (M − M/P)·D_o²·N MACs.
+    image for an output map of D_o×D_o: FL_H = D_o²·M·N·K²/P + (M − M/P)·D_o²·N MACs (paper
+    Eq. 4).
 
     Parameters are exactly the paper's, N·(M·K²/P + M − M/P) weights (+ N bias):
 
@@ -296,7 +301,7 @@ class HetConv2d(_RecordsSettings, _ConvSettings):
 
     ``arrangement`` says which channels those are:
 
-    * ``"shifted"`` (default, the paper's Fig. 4): K×K at channel m of filter n iff
+    * ``"shifted"`` (default, paper Fig. 4): K×K at channel m of filter n iff
       (m − n) mod P == 0. Drop-in for ``nn.Conv2d``.
     * ``"grouped"``: K×K iff m div (M/P) == n div (N/P), i.e. P contiguous diagonal blocks.
       This *is* the shifted layer with its input and output channels relabelled
@@ -321,6 +326,38 @@ class HetConv2d(_RecordsSettings, _ConvSettings):
         stride, padding, dilation: as ``nn.Conv2d``; ``padding=None`` keeps the size ('same').
         bias: add a learnable bias per filter.
         arrangement: ``"shifted"`` (paper) or ``"grouped"`` (relabelled, fastest).
+        device, dtype: of the parameters, as ``nn.Conv2d``.
+
+    Shape:
+        - Input: (B, M, H_in, W_in) or (M, H_in, W_in).
+        - Output: (B, N, H_out, W_out) or (N, H_out, W_out), where, as for ``nn.Conv2d``,
+          H_out = ⌊(H_in + 2·padding[0] − dilation[0]·(K − 1) − 1) / stride[0]⌋ + 1 (W_out
+          likewise); the default padding (``"same"``) gives H_out = ⌈H_in / stride[0]⌉.
+        - ``weight_kxk``: (N, M/P, K, K); ``weight_1x1``: (N, M − M/P); ``bias``: (N,).
+
+    Raises:
+        ValueError: a count that is not a positive integer, an even ``kernel_size``, a ``p``
+            that does not divide both M and N (the message lists the allowed values), an
+            unknown ``arrangement``; in :meth:`forward`, an input that is not 3-D or 4-D or
+            has not M channels.
+
+    Example::
+
+        >>> import torch
+        >>> from hetconv_edu.layers import HetConv2d
+        >>> m = HetConv2d(16, 32, 3, p=4)               # like nn.Conv2d(16, 32, 3, padding=1)
+        >>> x = torch.randn(20, 16, 50, 100)
+        >>> m(x).shape
+        torch.Size([20, 32, 50, 100])
+        >>> m = HetConv2d(16, 32, 3, p=4, stride=2, arrangement="grouped")
+        >>> m(x).shape
+        torch.Size([20, 32, 25, 50])
+        >>> m.weight_kxk.shape, m.weight_1x1.shape      # 16/4 K×K and 16 − 16/4 1×1 kernels
+        (torch.Size([32, 4, 3, 3]), torch.Size([32, 12]))
+        >>> HetConv2d(16, 32, 3, p=3)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: p=3 is not allowed for ... allowed values: [1, 2, 4, 8, 16]
     """
 
     family = "hetconv"
@@ -361,7 +398,8 @@ class HetConv2d(_RecordsSettings, _ConvSettings):
         self.reset_parameters()
 
     def pattern(self) -> np.ndarray:
-        """The layer's N×M kernel map (:mod:`hetconv_edu.pattern`), in its own arrangement."""
+        """The layer's (N, M) int8 kernel map (:class:`~hetconv_edu.pattern.Kernel` values), in
+        its own arrangement."""
         if self.arrangement == "shifted":
             return hetconv_pattern(self.in_channels, self.out_channels, self.p)
         return grouped_hetconv_pattern(self.in_channels, self.out_channels, self.p)
@@ -383,7 +421,7 @@ class HetConv2d(_RecordsSettings, _ConvSettings):
 
     @property
     def fan_in(self) -> int:
-        """Weights per filter: M·K²/P + M − M/P."""
+        """Weights per filter: M·K²/P + M − M/P (the paper's parameter count divided by N)."""
         m, k = self.in_channels, self.kernel_size
         return m // self.p * k * k + m - m // self.p
 
@@ -395,8 +433,8 @@ class HetConv2d(_RecordsSettings, _ConvSettings):
                 nn.init.uniform_(t, -bound, bound)
 
     def weight_1x1_dense(self) -> torch.Tensor:
-        """The N×M×1×1 weight of the 1×1 part in the layer's arrangement, zero where a filter has
-        its K×K kernels (what the fast path multiplies)."""
+        """The (N, M, 1, 1) weight of the 1×1 part in the layer's arrangement, zero where a
+        filter has its K×K kernels (what the fast path multiplies)."""
         n, m = self.out_channels, self.in_channels
         flat = self.weight_1x1.new_zeros(n * m)
         flat = flat.index_copy(0, self._index_1x1, self.weight_1x1.reshape(-1))
@@ -417,7 +455,11 @@ class HetConv2d(_RecordsSettings, _ConvSettings):
     def load_dense_weight_(self, weight: torch.Tensor) -> HetConv2d:
         """Set the parameters from a dense (N, M, K, K) weight, the inverse of
         :meth:`dense_weight`: the K×K kernels at K×K positions and the centre taps at 1×1
-        positions are copied, the rest of ``weight`` is ignored. Returns the layer."""
+        positions are copied, the rest of ``weight`` is ignored. Returns the layer.
+
+        Raises:
+            ValueError: ``weight`` is not (N, M, K, K).
+        """
         n, m, k = self.out_channels, self.in_channels, self.kernel_size
         if tuple(weight.shape) != (n, m, k, k):
             raise ValueError(
@@ -430,8 +472,13 @@ class HetConv2d(_RecordsSettings, _ConvSettings):
         return self
 
     def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
-        """The textbook definition: one dense K×K convolution with :meth:`dense_weight`. Exact
-        but does the full standard-convolution work; for tests and figures."""
+        """The textbook definition: one dense K×K convolution with :meth:`dense_weight`, (B, M,
+        H, W) → (B, N, H_o, W_o). Exact but does the full standard-convolution work (FL_S, paper
+        Eq. 1); for tests and figures.
+
+        Raises:
+            RuntimeError: from ``F.conv2d``, for an input it cannot take.
+        """
         return F.conv2d(x, self.dense_weight(), self.bias, self.stride, self.padding, self.dilation)
 
     def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -443,8 +490,8 @@ class HetConv2d(_RecordsSettings, _ConvSettings):
 
         ``one + kxk`` is exactly ``forward(x)``, bit for bit: :meth:`forward` adds these two
         tensors. For P = 1 there are no 1×1 kernels: ``kxk`` is the whole convolution with the
-        bias, ``one`` zero. FL_H's two terms, D_o²·M·N·K²/P and (M − M/P)·D_o²·N MACs, are the
-        work of ``kxk`` and ``one``.
+        bias, ``one`` zero. FL_H's two terms, D_o²·M·N·K²/P (paper Eq. 2) and (M − M/P)·D_o²·N
+        (paper Eq. 3) MACs, are the work of ``kxk`` and ``one``.
 
         Raises:
             ValueError: as :meth:`forward`, for a wrong rank or channel count.
@@ -493,7 +540,12 @@ def hetconv_mask(
 ) -> np.ndarray:
     """The (N, M, K, K) float32 mask of a HetConv layer's dense weight: 1 over the whole K×K
     kernel at K×K positions and at the centre tap of 1×1 positions, 0 elsewhere. A dense
-    convolution with ``weight * mask`` is the paper's operation (Fig. 4)."""
+    convolution with ``weight * mask`` is the paper's operation (paper Fig. 4).
+
+    Raises:
+        ValueError: an even or non-positive ``kernel_size``, a ``p`` that does not divide M and
+            N, or an unknown ``arrangement``.
+    """
     k = _check_kernel_size(kernel_size)
     p = check_part(in_channels, out_channels, p)
     check_choice("arrangement", arrangement, ARRANGEMENTS)
@@ -510,8 +562,12 @@ class MaskedHetConv2d(_RecordsSettings, _ConvSettings):
     """Reference HetConv: a dense K×K weight multiplied by the kernel-pattern mask.
 
     Computes the paper's operation by definition (the masked dense convolution) and does the
-    full standard-convolution work; for tests and for benchmarks as the "obvious" way.
-    ``weight`` is (N, M, K, K); only the positions the mask keeps matter.
+    full standard-convolution work (FL_S = D_o²·M·N·K² MACs, paper Eq. 1, of which FL_H, paper
+    Eq. 4, count); for tests and for benchmarks as the "obvious" way. ``weight`` is
+    (N, M, K, K); only the positions the mask keeps matter. Shapes as :class:`HetConv2d`.
+
+    Raises:
+        ValueError: as :class:`HetConv2d` (counts, ``kernel_size``, ``p``, the input).
     """
 
     family = "hetconv"
@@ -560,7 +616,12 @@ class MaskedHetConv2d(_RecordsSettings, _ConvSettings):
 
 class StandardConv2d(nn.Conv2d):
     """Standard (homogeneous) convolution: ``nn.Conv2d`` with this module's argument style
-    (``padding=None`` keeps the size). Cost FL_S = D_o²·M·N·K² MACs."""
+    (``padding=None`` keeps the size). Cost FL_S = D_o²·M·N·K² MACs per image (paper Eq. 1).
+    Shapes as ``nn.Conv2d``.
+
+    Raises:
+        ValueError: a count that is not a positive integer, or an even ``kernel_size``.
+    """
 
     family = "standard"
 
@@ -597,7 +658,11 @@ class StandardConv2d(nn.Conv2d):
 
 class GroupwiseConv2d(StandardConv2d):
     """Groupwise convolution (GWC): G groups, each filter sees M/G channels with K×K kernels.
-    Cost D_o²·M·N·K²/G MACs."""
+    Cost D_o²·M·N·K²/G MACs per image. Shapes as ``nn.Conv2d`` (weight (N, M/G, K, K)).
+
+    Raises:
+        ValueError: as :class:`StandardConv2d`, or a ``groups`` that does not divide M and N.
+    """
 
     family = "groupwise"
 
@@ -675,7 +740,12 @@ class _TwoStage(nn.Module):
 
 class DepthwiseSeparableConv2d(_TwoStage):
     """Depthwise K×K (one kernel per channel) followed by pointwise 1×1 (MobileNet).
-    Cost D_o²·M·K² + M·N·D_o² MACs, two sequential stages."""
+    Cost D_o²·M·K² + M·N·D_o² MACs per image, two sequential stages (1/N + 1/K² of
+    standard). (B, M, H, W) → (B, N, H_o, W_o).
+
+    Raises:
+        ValueError: as :class:`StandardConv2d`.
+    """
 
     family = "depthwise_pointwise"
 
@@ -700,7 +770,12 @@ class DepthwiseSeparableConv2d(_TwoStage):
 
 class GroupwisePointwiseConv2d(_TwoStage):
     """Groupwise K×K with G groups (M→M) followed by pointwise 1×1 (M→N).
-    Cost D_o²·M·M·K²/G + M·N·D_o² MACs, two sequential stages."""
+    Cost D_o²·M·M·K²/G + M·N·D_o² MACs per image, two sequential stages (1/G + 1/K² of
+    standard for M = N). (B, M, H, W) → (B, N, H_o, W_o).
+
+    Raises:
+        ValueError: as :class:`StandardConv2d`, or a ``groups`` that does not divide M.
+    """
 
     family = "groupwise_pointwise"
 
@@ -732,7 +807,11 @@ class NaiveHetConv2d(_ConvSettings):
     Sums a groupwise K×K convolution (groups = P, contiguous blocks) and a *full* 1×1
     convolution. Every block position then holds both a K×K and a 1×1 kernel: it can represent
     the same functions (the extra 1×1 adds to the centre tap) but costs 1/P + 1/K² of a
-    standard convolution instead of 1/P + (1 − 1/P)/K², and carries N·M/P redundant weights.
+    standard convolution instead of 1/P + (1 − 1/P)/K² (paper Eq. 5), and carries N·M/P
+    redundant weights. Shapes as :class:`HetConv2d`.
+
+    Raises:
+        ValueError: as :class:`HetConv2d` (counts, ``kernel_size``, ``p``, the input).
     """
 
     family = "naive_hetconv"
@@ -767,64 +846,6 @@ class NaiveHetConv2d(_ConvSettings):
         return f"{self._settings_repr()}, p={self.p}, NOT the paper's layer"
 
 
-@dataclass(frozen=True)
-class ConvSpec:
-    """A filter family and its setting, e.g. ``ConvSpec("hetconv", 4)`` for HetConv P = 4.
-
-    ``value`` is P for ``hetconv``/``naive_hetconv``, G for ``groupwise``/``groupwise_pointwise``
-    and ignored (1) otherwise. ``str(spec)`` gives the text form ``"hetconv:4"``.
-    """
-
-    family: str
-    value: int = 1
-
-    def __post_init__(self) -> None:
-        check_choice("family", self.family, (*_NO_VALUE, *_WITH_VALUE))
-        object.__setattr__(self, "value", check_positive_int("value", self.value))
-
-    def __str__(self) -> str:
-        return self.family if self.family in _NO_VALUE else f"{self.family}:{self.value}"
-
-    @property
-    def label(self) -> str:
-        """Readable name for tables and legends."""
-        names = {
-            "standard": "standard",
-            "hetconv": f"HetConv P={self.value}",
-            "naive_hetconv": f"naive HetConv P={self.value}",
-            "groupwise": f"groupwise G={self.value}",
-            "depthwise_pointwise": "depthwise+pointwise",
-            "groupwise_pointwise": f"groupwise G={self.value}+pointwise",
-        }
-        return names[self.family]
-
-
-_NO_VALUE = ("standard", "depthwise_pointwise")
-_WITH_VALUE = ("hetconv", "naive_hetconv", "groupwise", "groupwise_pointwise")
-_ALIASES = {"dwsep": "depthwise_pointwise", "naive": "naive_hetconv", "gwpw": "groupwise_pointwise"}
-
-
-def parse_conv_spec(spec: str | ConvSpec) -> ConvSpec:
-    """Read a family from text: ``standard``, ``hetconv:P``, ``naive_hetconv:P``,
-    ``groupwise:G``, ``depthwise_pointwise`` (alias ``dwsep``), ``groupwise_pointwise:G``."""
-    if isinstance(spec, ConvSpec):
-        return spec
-    if not isinstance(spec, str):
-        raise ValueError(f"spec must be a conv family as text like 'hetconv:4', got {spec!r}")
-    name, colon, value = spec.strip().partition(":")
-    family = _ALIASES.get(name, name)
-    usage = CONV_FAMILIES
-    if family in _NO_VALUE:
-        if colon:
-            raise ValueError(f"{family!r} takes no value, got {spec!r}; use one of: {usage}")
-        return ConvSpec(family)
-    if family in _WITH_VALUE:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"{spec!r} needs a positive integer after ':'; use one of: {usage}")
-        return ConvSpec(family, int(value))
-    raise ValueError(f"unknown conv family in spec={spec!r}; use one of: {usage}")
-
-
 def make_conv(
     spec: str | ConvSpec,
     in_channels: int,
@@ -835,10 +856,15 @@ def make_conv(
     bias: bool = True,
     arrangement: Arrangement = "shifted",
 ) -> nn.Module:
-    """Build a layer of the family ``spec`` with the shared constructor style (same padding).
+    """Build a layer of the family ``spec`` (text such as ``"hetconv:4"``, see
+    :func:`~hetconv_edu.pattern.parse_conv_spec`) with the shared constructor style (same
+    padding): (B, M, H, W) → (B, N, H_o, W_o), H_o = ⌈H / stride⌉.
 
-    ``arrangement`` applies to ``hetconv`` only. A value that does not fit the channels raises
-    ``ValueError`` listing the allowed values.
+    ``arrangement`` applies to ``hetconv`` only.
+
+    Raises:
+        ValueError: an unknown family or malformed ``spec``, a P or G that does not fit the
+            channels (the message lists the allowed values), or a bad count or kernel size.
     """
     spec = parse_conv_spec(spec)
     kw = {"stride": stride, "bias": bias}

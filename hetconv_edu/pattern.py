@@ -6,12 +6,21 @@ Pure numpy, no torch. Everything the figures draw and every analytic cost in
 A layer with M input channels and N filters is described by an N×M integer map whose entry
 ``[n, m]`` says which kernel filter ``n`` applies to input channel ``m`` (:class:`Kernel`).
 
-HetConv (Singh et al., CVPR 2019, Sec. 3) with part P puts a K×K kernel at every P-th input
+HetConv (Singh et al., CVPR 2019; paper Sec. 3, sources cited as in :mod:`hetconv_edu.flops`)
+with part P puts a K×K kernel at every P-th input
 channel of each filter and shifts that arrangement by one channel from filter to filter::
 
     kernel (n, m) is K×K  iff  (m − n) mod P == 0,  else 1×1
 
 so each filter holds M/P kernels of size K×K and M − M/P kernels of size 1×1.
+
+Shapes: a kernel map is an (N, M) ``int8`` array (rows are filters, columns input channels).
+Every public function checks its arguments and raises ``ValueError`` naming the argument, the
+value and what is allowed.
+
+The families' names and their text form (``"hetconv:4"``: :class:`ConvSpec`,
+:func:`parse_conv_spec`) live here too, so that analytic costs and figures need no torch;
+:mod:`hetconv_edu.layers` re-exports them beside the layers they build.
 """
 
 from __future__ import annotations
@@ -24,7 +33,9 @@ import numpy as np
 from hetconv_edu.checks import check_choice, check_positive_int
 
 __all__ = [
+    "CONV_FAMILIES",
     "FAMILIES",
+    "ConvSpec",
     "Kernel",
     "Stage",
     "arrangements_coincide",
@@ -38,6 +49,7 @@ __all__ = [
     "kernels_per_channel",
     "kernels_per_filter",
     "naive_hetconv_pattern",
+    "parse_conv_spec",
     "shifted_to_grouped_permutation",
     "stage_weights",
     "standard_pattern",
@@ -46,7 +58,7 @@ __all__ = [
 
 
 class Kernel(IntEnum):
-    """What filter n holds for input channel m."""
+    """What filter n holds for input channel m: the values of a kernel map."""
 
     NONE = 0
     """No connection (channel outside the filter's group)."""
@@ -77,9 +89,85 @@ FAMILIES: dict[str, str] = {
 }
 """The filter families, keyed by the names the whole package uses."""
 
+CONV_FAMILIES = (
+    "standard, hetconv:P, naive_hetconv:P, groupwise:G, depthwise_pointwise, groupwise_pointwise:G"
+)
+"""The conv families :func:`parse_conv_spec` reads, as text for help and error messages."""
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A filter family and its setting, e.g. ``ConvSpec("hetconv", 4)`` for HetConv P = 4.
+
+    ``value`` is P for ``hetconv``/``naive_hetconv``, G for ``groupwise``/``groupwise_pointwise``
+    and ignored (1) otherwise. ``str(spec)`` gives the text form ``"hetconv:4"``.
+
+    Raises:
+        ValueError: an unknown ``family`` or a ``value`` that is not a positive integer.
+    """
+
+    family: str
+    value: int = 1
+
+    def __post_init__(self) -> None:
+        check_choice("family", self.family, (*_NO_VALUE, *_WITH_VALUE))
+        object.__setattr__(self, "value", check_positive_int("value", self.value))
+
+    def __str__(self) -> str:
+        return self.family if self.family in _NO_VALUE else f"{self.family}:{self.value}"
+
+    @property
+    def label(self) -> str:
+        """Readable name for tables and legends."""
+        names = {
+            "standard": "standard",
+            "hetconv": f"HetConv P={self.value}",
+            "naive_hetconv": f"naive HetConv P={self.value}",
+            "groupwise": f"groupwise G={self.value}",
+            "depthwise_pointwise": "depthwise+pointwise",
+            "groupwise_pointwise": f"groupwise G={self.value}+pointwise",
+        }
+        return names[self.family]
+
+
+_NO_VALUE = ("standard", "depthwise_pointwise")
+_WITH_VALUE = ("hetconv", "naive_hetconv", "groupwise", "groupwise_pointwise")
+_ALIASES = {"dwsep": "depthwise_pointwise", "naive": "naive_hetconv", "gwpw": "groupwise_pointwise"}
+
+
+def parse_conv_spec(spec: str | ConvSpec) -> ConvSpec:
+    """Read a family from text: ``standard``, ``hetconv:P``, ``naive_hetconv:P``,
+    ``groupwise:G``, ``depthwise_pointwise`` (alias ``dwsep``), ``groupwise_pointwise:G``; a
+    :class:`ConvSpec` is returned as it is.
+
+    Raises:
+        ValueError: not text, an unknown family, a value where none is taken, or a missing or
+            non-positive value (the message lists the families, :data:`CONV_FAMILIES`).
+    """
+    if isinstance(spec, ConvSpec):
+        return spec
+    if not isinstance(spec, str):
+        raise ValueError(f"spec must be a conv family as text like 'hetconv:4', got {spec!r}")
+    name, colon, value = spec.strip().partition(":")
+    family = _ALIASES.get(name, name)
+    usage = CONV_FAMILIES
+    if family in _NO_VALUE:
+        if colon:
+            raise ValueError(f"{family!r} takes no value, got {spec!r}; use one of: {usage}")
+        return ConvSpec(family)
+    if family in _WITH_VALUE:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{spec!r} needs a positive integer after ':'; use one of: {usage}")
+        return ConvSpec(family, int(value))
+    raise ValueError(f"unknown conv family in spec={spec!r}; use one of: {usage}")
+
 
 def divisors(n: int) -> list[int]:
-    """All positive divisors of ``n`` in increasing order."""
+    """All positive divisors of ``n`` in increasing order.
+
+    Raises:
+        ValueError: ``n`` is not a positive integer.
+    """
     n = check_positive_int("n", n)
     return [d for d in range(1, n + 1) if n % d == 0]
 
@@ -88,7 +176,10 @@ def valid_parts(in_channels: int, out_channels: int) -> list[int]:
     """The parts P allowed for a layer of M input and N output channels: the common divisors.
 
     P must divide M (each filter holds M/P K×K kernels) and N (the P filter patterns each
-    repeat N/P times).
+    repeat N/P times; paper Sec. 3).
+
+    Raises:
+        ValueError: M or N is not a positive integer.
     """
     m = check_positive_int("in_channels", in_channels)
     n = check_positive_int("out_channels", out_channels)
@@ -97,8 +188,13 @@ def valid_parts(in_channels: int, out_channels: int) -> list[int]:
 
 def check_part(in_channels: int, out_channels: int, p: object, name: str = "p") -> int:
     """``p`` as an ``int`` if it is a part P (or a group count G) allowed for a layer of
-    ``in_channels`` M and ``out_channels`` N: a common divisor. Else ``ValueError`` naming
-    ``name``, the value given and the allowed values (:func:`valid_parts`)."""
+    ``in_channels`` M and ``out_channels`` N: a common divisor.
+
+    Raises:
+        ValueError: ``p`` is not a positive integer dividing M and N (naming ``name``, the value
+            given and the allowed values, :func:`valid_parts`), or M or N is not a positive
+            integer.
+    """
     allowed = valid_parts(in_channels, out_channels)
     try:
         value = check_positive_int(name, p)
@@ -122,15 +218,23 @@ def _grid(in_channels: int, out_channels: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def standard_pattern(in_channels: int, out_channels: int) -> np.ndarray:
-    """Standard convolution: every filter holds a K×K kernel for every channel."""
+    """Standard convolution: every filter holds a K×K kernel for every channel; (N, M) int8.
+
+    Raises:
+        ValueError: M or N is not a positive integer.
+    """
     n, m = _grid(in_channels, out_channels)
     return np.full((n.shape[0], m.shape[1]), Kernel.FULL, dtype=np.int8)
 
 
 def hetconv_pattern(in_channels: int, out_channels: int, p: int) -> np.ndarray:
-    """The paper's shifted HetConv arrangement: ``[n, m]`` is K×K iff (m − n) mod P == 0.
+    """The paper's shifted HetConv arrangement (paper Sec. 3, Fig. 4), an (N, M) int8 map:
+    ``[n, m]`` is K×K iff (m − n) mod P == 0, else 1×1.
 
     P = 1 gives a standard convolution; P = M leaves one K×K kernel per filter.
+
+    Raises:
+        ValueError: M or N is not a positive integer, or P does not divide both.
     """
     p = check_part(in_channels, out_channels, p)
     n, m = _grid(in_channels, out_channels)
@@ -148,7 +252,10 @@ def grouped_hetconv_pattern(in_channels: int, out_channels: int, p: int) -> np.n
     Filter n and channel m of this layout are filter ``n' = (n mod N/P)·P + n div (N/P)`` and
     channel ``m'`` likewise of the shifted layout (:func:`shifted_to_grouped_permutation`):
     the same layer, channels listed group by group. This is the layout a grouped convolution
-    computes, which is why the fast layer uses it.
+    computes, which is why the fast layer uses it. An (N, M) int8 map.
+
+    Raises:
+        ValueError: M or N is not a positive integer, or P does not divide both.
     """
     p = check_part(in_channels, out_channels, p)
     return np.where(_block_mask(in_channels, out_channels, p), Kernel.FULL, Kernel.ONE).astype(
@@ -159,7 +266,11 @@ def grouped_hetconv_pattern(in_channels: int, out_channels: int, p: int) -> np.n
 def arrangements_coincide(in_channels: int, out_channels: int, p: int) -> bool:
     """Whether the shifted and the grouped arrangement put the K×K kernels at the same
     (filter, channel) pairs: P = 1, or one K×K kernel per filter on the diagonal (M = N = P).
-    Only then do the same weights compute the same function in either arrangement."""
+    Only then do the same weights compute the same function in either arrangement.
+
+    Raises:
+        ValueError: M or N is not a positive integer, or P does not divide both.
+    """
     return bool(
         np.array_equal(
             hetconv_pattern(in_channels, out_channels, p),
@@ -174,7 +285,11 @@ def shifted_to_grouped_permutation(channels: int, p: int) -> np.ndarray:
     ``perm[j]`` is the shifted-layout index of the channel at position j of the grouped layout:
     group r holds the channels ≡ r (mod P), i.e. ``perm = [0, P, 2P, …, 1, P+1, …]``. Applying
     it to both the filters and the input channels of :func:`hetconv_pattern` gives
-    :func:`grouped_hetconv_pattern`.
+    :func:`grouped_hetconv_pattern`. Shape (channels,), integers.
+
+    Raises:
+        ValueError: ``channels`` or ``p`` is not a positive integer, or P does not divide
+            ``channels``.
     """
     c = check_positive_int("channels", channels)
     p = check_positive_int("p", p)
@@ -184,7 +299,12 @@ def shifted_to_grouped_permutation(channels: int, p: int) -> np.ndarray:
 
 
 def groupwise_pattern(in_channels: int, out_channels: int, groups: int) -> np.ndarray:
-    """Groupwise convolution with G groups: K×K inside the group, no connection outside."""
+    """Groupwise convolution with G groups: K×K inside the group, no connection outside; an
+    (N, M) int8 map.
+
+    Raises:
+        ValueError: M or N is not a positive integer, or G does not divide both.
+    """
     g = check_part(in_channels, out_channels, groups, name="groups")
     return np.where(_block_mask(in_channels, out_channels, g), Kernel.FULL, Kernel.NONE).astype(
         np.int8
@@ -195,7 +315,11 @@ def naive_hetconv_pattern(in_channels: int, out_channels: int, p: int) -> np.nda
     """The popular public "HetConv": a groupwise K×K conv (G = P) summed with a full 1×1 conv.
 
     Its K×K kernels sit in contiguous blocks (not shifted) and every block position also
-    carries a 1×1 kernel (:attr:`Kernel.BOTH`): that overlap is the extra cost.
+    carries a 1×1 kernel (:attr:`Kernel.BOTH`): that overlap is the extra cost. An (N, M)
+    int8 map.
+
+    Raises:
+        ValueError: M or N is not a positive integer, or P does not divide both.
     """
     p = check_part(in_channels, out_channels, p)
     return np.where(_block_mask(in_channels, out_channels, p), Kernel.BOTH, Kernel.ONE).astype(
@@ -205,17 +329,19 @@ def naive_hetconv_pattern(in_channels: int, out_channels: int, p: int) -> np.nda
 
 @dataclass(frozen=True)
 class Stage:
-    """One convolution stage of a filter family: its name and its N×M kernel map."""
+    """One convolution stage of a filter family: its name and its (N, M) int8 kernel map."""
 
     name: str
     pattern: np.ndarray
 
     @property
     def in_channels(self) -> int:
+        """M, the columns of the map."""
         return int(self.pattern.shape[1])
 
     @property
     def out_channels(self) -> int:
+        """N, the rows of the map."""
         return int(self.pattern.shape[0])
 
 
@@ -227,6 +353,10 @@ def family_stages(
     ``p`` is used by ``hetconv`` and ``naive_hetconv``, ``groups`` by ``groupwise`` and
     ``groupwise_pointwise``. ``depthwise`` needs ``out_channels == in_channels``; the
     two-stage families run a depthwise (or groupwise) M→M stage, then a pointwise M→N stage.
+
+    Raises:
+        ValueError: an unknown family, a count that is not a positive integer, a P or G that
+            does not divide the channels, or ``depthwise`` with N ≠ M.
     """
     family = check_choice("family", family, FAMILIES)
     m = check_positive_int("in_channels", in_channels)
@@ -264,7 +394,8 @@ def family_stages(
 
 
 def kernels_per_filter(pattern: np.ndarray, kind: Kernel) -> np.ndarray:
-    """How many kernels of ``kind`` each filter (row) holds; BOTH counts as K×K and as 1×1.
+    """How many kernels of ``kind`` each filter (row) holds, shape (N,); BOTH counts as K×K and
+    as 1×1.
 
     Raises:
         ValueError: ``pattern`` is not an N×M kernel map or ``kind`` not a :class:`Kernel`.
@@ -273,7 +404,7 @@ def kernels_per_filter(pattern: np.ndarray, kind: Kernel) -> np.ndarray:
 
 
 def kernels_per_channel(pattern: np.ndarray, kind: Kernel) -> np.ndarray:
-    """How many filters hold a kernel of ``kind`` for each input channel (column).
+    """How many filters hold a kernel of ``kind`` for each input channel (column), shape (M,).
 
     Raises:
         ValueError: ``pattern`` is not an N×M kernel map or ``kind`` not a :class:`Kernel`.
@@ -316,7 +447,12 @@ def stage_weights(pattern: np.ndarray, kernel_size: int) -> int:
     """Weights (without bias) in a kernel map: K² per K×K kernel, 1 per 1×1 kernel.
 
     Every weight performs one multiply-accumulate per output position, so a stage costs
-    ``stage_weights · D_o²`` MACs (:mod:`hetconv_edu.flops`).
+    ``stage_weights · D_o²`` MACs per image (:mod:`hetconv_edu.flops`; for HetConv that is
+    FL_H, paper Eq. 4).
+
+    Raises:
+        ValueError: ``pattern`` is not an (N, M) kernel map, or ``kernel_size`` not a positive
+            integer.
     """
     pattern = _check_pattern(pattern)
     k = check_positive_int("kernel_size", kernel_size)

@@ -2,8 +2,8 @@
 the metric toggle give the search's best configuration, "Beat the search" judges a pick, the
 honesty check says plainly when the weight-sharing network ranks badly, a missing or broken
 results file gives a message (no traceback), and "Run it here" trains, measures and switches
-the app to its results, with a Stop that really stops (during training and during the
-measurements)."""
+the app to its results, with a Stop that really stops during training (a Stop during the
+measurements: tests/test_study_live.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from hetconv_edu.apps.best_p import (
     RESULTS_ENV,
     WEAK_CORRELATION,
     BestPApp,
-    LiveStudy,
     budget_bounds,
     budget_from_slider,
     correlation_verdict,
@@ -33,10 +32,12 @@ from hetconv_edu.apps.best_p import (
     verdict_text,
 )
 from hetconv_edu.apps.controls import AnswerChecker
-from hetconv_edu.apps.jobs import SlicedJob, message_text
+from hetconv_edu.apps.jobs import message_text
 from hetconv_edu.data import load_dataset
 from hetconv_edu.flops import layer_cost
-from hetconv_edu.optimal_p import (
+from hetconv_edu.study.answer import answer_sentence, budget_verdicts, spread, uniform_summaries
+from hetconv_edu.study.reference import stamp_reference
+from hetconv_edu.study.results import (
     Costs,
     LayerCosts,
     OptimalPResults,
@@ -45,11 +46,9 @@ from hetconv_edu.optimal_p import (
     load_results,
     save_results,
 )
-from hetconv_edu.study_answer import answer_sentence, budget_verdicts, spread, uniform_summaries
-from hetconv_edu.study_reference import stamp_reference
 from hetconv_edu.viz.best_p import cost_text, plan_html
 from tests.datasets import write_fake_cifar10
-from tests.test_optimal_p import TAMPERED, tampered_file
+from tests.test_study_results import TAMPERED, tampered_file
 
 LAYERS = ((8, 16, 16), (16, 16, 16), (16, 32, 8), (32, 32, 8))
 """(M, N, output size) of small_vgg's switchable layers with widths (8, 16, 32)."""
@@ -523,27 +522,6 @@ def test_stop_during_training_stops_early_and_keeps_the_shown_results(
     assert not app.running and not app.run_button.disabled and app.stop_button.disabled
     app.stop_live()
     assert "Nothing is running" in app.live_message_text
-
-
-@pytest.mark.parametrize("stage", ["time", "sensitivity"])
-def test_stop_during_a_measurement_ends_the_study(tmp_path: Path, tiny_data, stage: str) -> None:
-    seen: list[tuple[str, int, int]] = []
-
-    def progress(name: str, done: int, total: int) -> None:
-        seen.append((name, done, total))
-        if name == stage and done >= 1:
-            study.request_stop()  # what Stop does, while the measurement runs in its thread
-
-    study = LiveStudy(TINY_LIVE, data=tiny_data, run_dir=str(tmp_path / "runs"), device="cpu",
-                      progress=progress)  # fmt: skip
-    SlicedJob(study.slices).run_blocking()
-    assert study.stage == "stopped" and study.results is None
-    assert study.trainer is not None and study.trainer.global_step == study.trainer.total_steps
-    measured = [done for name, done, _ in seen if name == stage]
-    total = next(t for name, _, t in seen if name == stage)
-    assert max(measured) < total  # it did not measure to the end
-    if stage == "time":
-        assert not any(name == "sensitivity" for name, _, _ in seen)
 
 
 def test_live_run_without_cifar10_explains_what_to_do(tmp_path: Path, results_file: Path) -> None:

@@ -21,7 +21,7 @@ from hetconv_edu.flops import network_cost
 from hetconv_edu.layers import MaskedHetConv2d, make_conv
 from hetconv_edu.models import build_model
 from hetconv_edu.networks import import_torchvision
-from hetconv_edu.supernet import NestedHetConv2d
+from hetconv_edu.study.supernet import NestedHetConv2d
 
 pytestmark = pytest.mark.filterwarnings("ignore:torchvision .* compiled operators:UserWarning")
 

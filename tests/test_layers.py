@@ -647,7 +647,7 @@ TOLERANCE = {F64: (1e-10, 1e-10), torch.float32: (1e-4, 1e-4), torch.bfloat16: (
 def build_kind(kind: str, m: int, n: int, v: int, k: int, stride: int) -> nn.Module:
     """A layer of every family the package builds: make_conv's families (both arrangements),
     the masked reference and the best-P study's weight-sharing layer (at its largest P)."""
-    from hetconv_edu.supernet import NestedHetConv2d
+    from hetconv_edu.study.supernet import NestedHetConv2d
 
     family, _, arrangement = kind.partition("-")
     if family == "masked":
@@ -903,3 +903,18 @@ def test_no_state_dict_loads_silently_into_a_layer_computing_something_else():
                     target(x), source(x), rtol=1e-6, atol=1e-6, msg=f"{source_name} → {target_name}"
                 )
     assert silent >= len(layers)  # at least every layer into itself
+
+
+def test_hetconv2d_docstring_example_runs():
+    # the nn.Conv2d-like example in HetConv2d's docstring: shapes, weights and the error
+    import doctest
+    import io
+
+    tests = doctest.DocTestFinder(recurse=False).find(HetConv2d, "HetConv2d", globs={})
+    runner = doctest.DocTestRunner()
+    report = io.StringIO()
+    for test in tests:
+        runner.run(test, out=report.write)
+    result = runner.summarize(verbose=False)
+    assert result.attempted >= 8, "HetConv2d's docstring lost its example"
+    assert result.failed == 0, report.getvalue()

@@ -1,5 +1,6 @@
-"""The best-P study's answer: seeds' means and spreads, and the rule that decides whether a
-per-layer plan beats uniform P (better only by more than the seeds' spread)."""
+"""The best-P study's answer (:mod:`hetconv_edu.study.answer`): seeds' means and spreads, and the
+rule that decides whether a per-layer plan beats uniform P (better only by more than the seeds'
+spread)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from hetconv_edu.optimal_p import Costs, EvolutionCheck, Run
-from hetconv_edu.study_answer import (
+from hetconv_edu.study.answer import (
     answer_sentence,
     budget_verdicts,
     seed_summaries,
     spread,
     uniform_summaries,
 )
+from hetconv_edu.study.results import Costs, EvolutionCheck, Run
 
 STANDARD = Costs(macs=1000, params=100, infer_ms=10.0, train_ms=30.0)
 

@@ -1,4 +1,4 @@
-"""The best-P study command (``benchmarks/optimal_p.py`` → :mod:`hetconv_edu.study_driver`) on
+"""The best-P study command (``benchmarks/optimal_p.py`` → :mod:`hetconv_edu.study.driver`) on
 fake CIFAR-10 with ``--quick``: a valid results file whose every derived figure recomputes, the
 test set kept away from the search, the answer printed as computed, an interrupted study that
 continues where it stopped, other settings refused, and the timing stage measured again alone."""
@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
-import hetconv_edu.study_driver as study_driver
+import hetconv_edu.study.driver as study_driver
 from hetconv_edu.data import load_dataset
-from hetconv_edu.optimal_p import SCHEMA, load_results
-from hetconv_edu.study_answer import answer_sentence, budget_verdicts
-from hetconv_edu.study_folder import study_folder_for
-from hetconv_edu.study_reference import stale_reasons
+from hetconv_edu.study.answer import answer_sentence, budget_verdicts
+from hetconv_edu.study.folder import study_folder_for
+from hetconv_edu.study.reference import stale_reasons
+from hetconv_edu.study.results import SCHEMA, load_results
 from tests.datasets import write_fake_cifar10
-from tests.test_optimal_p import TAMPERINGS, _benchmark, caught, check_derived_figures
+from tests.test_study_results import TAMPERINGS, _benchmark, caught, check_derived_figures
 
 
 def _images(t: torch.Tensor) -> set[bytes]:

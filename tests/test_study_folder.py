@@ -1,4 +1,5 @@
-"""The study folder: finished pieces stored atomically, settings that must match, one process."""
+"""The study folder (:mod:`hetconv_edu.study.folder`): finished pieces stored atomically, settings
+that must match, one process."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hetconv_edu.study_folder import StudyFolder, StudyFolderError, study_folder_for
+from hetconv_edu.study.folder import StudyFolder, StudyFolderError, study_folder_for
 
 SETTINGS = {"model": "small_vgg", "epochs": 8, "seeds": [0, 1, 2]}
 

@@ -11,18 +11,20 @@ from pathlib import Path
 
 import pytest
 
-import hetconv_edu.optimal_p as optimal_p
-import hetconv_edu.search as search
-import hetconv_edu.study_reference as study_reference
+import hetconv_edu.study.costs as costs
+import hetconv_edu.study.measure as measure
+import hetconv_edu.study.reference as study_reference
+import hetconv_edu.study.results as results
+import hetconv_edu.study.search as search
 from hetconv_edu.layers import HetConv2d, MaskedHetConv2d
-from hetconv_edu.optimal_p import load_results, save_results
-from hetconv_edu.study_reference import (
+from hetconv_edu.study.reference import (
     compare_reference,
     stale_reasons,
     stamp_reference,
 )
+from hetconv_edu.study.results import load_results, save_results
 from hetconv_edu.viz.best_p import provenance_html
-from tests.test_optimal_p import SMALL, file_results
+from tests.test_study_results import SMALL, file_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +53,7 @@ def _changed(stamped, monkeypatch: pytest.MonkeyPatch, target, name: str, value)
 def test_stamp_records_commit_date_command_and_values_that_replay(stamped) -> None:
     stamp = stamped.provenance["reference"]
     assert stamp["command"].endswith("--stamp-reference r.json") and stamp["note"] == "note"
-    assert stamp["date"][:2] == "20" and stamp["commit"] == optimal_p.git_commit()
+    assert stamp["date"][:2] == "20" and stamp["commit"] == measure.git_commit()
     values = stamp["values"]
     assert set(values) == {"split", "costs", "forward", "training", "sensitivity", "search"}
     # the split: disjoint, of the sizes asked, the test set untouched
@@ -85,13 +87,13 @@ def test_results_without_a_reference_are_stale() -> None:
 
 
 def test_a_changed_cost_is_stale(stamped, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = optimal_p.layer_cost
+    real = costs.layer_cost
 
     def one_mac_more(*args, **kwargs):
         cost = real(*args, **kwargs)
         return dataclasses.replace(cost, macs=cost.macs + 1)
 
-    reasons = _changed(stamped, monkeypatch, optimal_p, "layer_cost", one_mac_more)
+    reasons = _changed(stamped, monkeypatch, costs, "layer_cost", one_mac_more)
     assert any(line.startswith("costs.layers[0].macs[0]: recorded") for line in reasons)
 
 
@@ -123,15 +125,15 @@ def test_a_changed_split_or_search_is_stale(stamped, monkeypatch: pytest.MonkeyP
                        lambda d, t, v, seed: real_split(d, t, v, seed + 1))  # fmt: skip
     assert any(line.startswith("split.") for line in reasons)
     monkeypatch.undo()
-    real_best = optimal_p.best_under_budget
-    reasons = _changed(stamped, monkeypatch, optimal_p, "best_under_budget",
+    real_best = results.best_under_budget
+    reasons = _changed(stamped, monkeypatch, results, "best_under_budget",
                        lambda front, budget: real_best(front, budget * 0.9))  # fmt: skip
     assert any(line.startswith("search.plans") for line in reasons)
 
 
 def test_a_refactor_computing_the_same_numbers_is_not_stale(stamped, monkeypatch) -> None:
     # the exhaustive front is the knapsack's, computed another way
-    assert _changed(stamped, monkeypatch, optimal_p, "knapsack_front",
+    assert _changed(stamped, monkeypatch, results, "knapsack_front",
                     search.brute_force_front) == []  # fmt: skip
     real = HetConv2d.forward
     assert _changed(stamped, monkeypatch, HetConv2d, "forward",

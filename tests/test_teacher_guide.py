@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hetconv_edu.optimal_p import load_results
-from hetconv_edu.study_answer import answer_sentence
+from hetconv_edu.study.answer import answer_sentence
+from hetconv_edu.study.results import load_results
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "teacher-guide.md"
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
 
 from hetconv_edu.flops import hetconv_ratio, layer_cost
-from hetconv_edu.optimal_p import Costs, EvolutionCheck, LayerCosts, OptimalPResults, Run
-from hetconv_edu.study_answer import answer_sentence, budget_verdicts
+from hetconv_edu.study.answer import answer_sentence, budget_verdicts
+from hetconv_edu.study.results import Costs, EvolutionCheck, LayerCosts, OptimalPResults, Run
 from hetconv_edu.viz.best_p import (
     COLORS,
     MEANING_HTML,
@@ -385,3 +388,21 @@ def test_honesty_evolution_provenance_and_meaning_panels() -> None:
     assert "training budget" in prov and "Test CPU" in prov and "/x/results.json" in prov
     for limit in ("One data set", "One machine", "Small networks", "Short training"):
         assert limit in MEANING_HTML
+
+
+def test_the_figures_import_and_draw_without_torch() -> None:
+    # A fresh interpreter: this test process has torch loaded already.
+    script = (
+        "import sys\n"
+        "from hetconv_edu.viz.best_p import diminishing_returns\n"
+        "from hetconv_edu.study.results import OptimalPResults\n"
+        "diminishing_returns(3)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False", "hetconv_edu.viz.best_p imported torch"

@@ -11,9 +11,11 @@ A long job is written as a generator that does a short slice of work between two
   :meth:`SlicedJob.run_async` on the caller's loop.
 
 A step that cannot be cut into slices (one library call that takes seconds) is yielded as an
-:class:`Offload`: the task runs it in a worker thread, so the event loop stays free (Stop is
-heard, widgets stay live) while it works, and sends its result back into the generator (or
-throws its exception there). A blocking run calls it in place.
+:class:`~hetconv_edu.slices.Offload`: the task runs it in a worker thread, so the event loop
+stays free (Stop is heard, widgets stay live) while it works, and sends its result back into the
+generator (or throws its exception there). A blocking run calls it in place. ``Offload`` and
+``Slices`` (the protocol, no widgets: :mod:`hetconv_edu.slices`, so that study code can be
+written as a job) are re-exported here.
 
 Also shared by the apps: :func:`message_html` (a status message in one of four kinds; made by
 :func:`hetconv_edu.viz.style.message_html`, re-exported here) / :func:`message_text` (its plain
@@ -25,15 +27,23 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
 
+from hetconv_edu.slices import Offload, Slices
 from hetconv_edu.viz.style import MESSAGE_COLORS, message_html
 
-__all__ = ["MESSAGE_KINDS", "Offload", "SlicedJob", "message_html", "message_text", "progress_bar"]
+__all__ = [
+    "MESSAGE_KINDS",
+    "Offload",
+    "SlicedJob",
+    "Slices",
+    "message_html",
+    "message_text",
+    "progress_bar",
+]
 
 MESSAGE_KINDS: tuple[str, ...] = tuple(MESSAGE_COLORS)
 """The kinds of status message (their colours: :data:`hetconv_edu.viz.style.MESSAGE_COLORS`)."""
@@ -42,19 +52,6 @@ MESSAGE_KINDS: tuple[str, ...] = tuple(MESSAGE_COLORS)
 def message_text(markup: str) -> str:
     """The plain text of a message made by :func:`message_html` (for tests and scripts)."""
     return html.unescape(re.sub(r"<[^>]+>", "", markup.replace("<br>", "\n")))
-
-
-@dataclass(frozen=True)
-class Offload:
-    """A step of a job that cannot be cut into slices: ``call()`` runs in a worker thread under
-    :meth:`SlicedJob.start` (in place in a blocking run); its return value is what the job's
-    ``yield`` evaluates to. ``call`` must not touch widgets other than progress bars."""
-
-    call: Callable[[], Any]
-
-
-Slices = Generator[Offload | None, Any, None]
-"""A job: a generator yielding None (a slice is done) or an :class:`Offload`."""
 
 
 class SlicedJob:

@@ -14,7 +14,7 @@ draws it, so the page holds no second implementation of the math.
 * :mod:`~hetconv_edu.site.export` — the folder (:func:`export_site`, :func:`read_site`).
 
 Layer: like :mod:`hetconv_edu.viz` (numbers and figures, no widgets); the command line
-(:mod:`hetconv_edu.__main__`) calls it.
+(:mod:`hetconv_edu.cli.export_site`) calls it.
 """
 
 from hetconv_edu.site.export import SiteExistsError, SiteExport, export_site, read_site

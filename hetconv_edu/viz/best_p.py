@@ -1,16 +1,16 @@
 """Figures of "What is the best P?" (notebook 04): pure functions from results to figures.
 
-Everything drawn comes from an :class:`~hetconv_edu.optimal_p.OptimalPResults` (or, for the
+Everything drawn comes from an :class:`~hetconv_edu.study.results.OptimalPResults` (or, for the
 analytic figure, from :func:`hetconv_edu.flops.hetconv_ratio`); nothing is computed here that
 the results object does not already give. Two kinds of accuracy appear and are always named:
 
 * **retrained** — a network trained from scratch and tested (``Run.test_acc``);
 * **predicted** — the additive model of the weight-sharing network,
-  ``reference − Σ sensitivity`` (:meth:`~hetconv_edu.optimal_p.OptimalPResults.predicted_acc`).
+  ``reference − Σ sensitivity`` (:meth:`~hetconv_edu.study.results.OptimalPResults.predicted_acc`).
 
 Costs: MACs per image (the paper's count, one forward pass, exact); measured milliseconds per
 image on the machine of the results. A trained network's cost is its own measurement; a
-prediction's is the additive one (:meth:`~hetconv_edu.optimal_p.OptimalPResults.cost`: the
+prediction's is the additive one (:meth:`~hetconv_edu.study.results.OptimalPResults.cost`: the
 fixed part plus each layer's measured time at its P, an approximation for times).
 
 * :func:`accuracy_vs_cost` — retrained: the uniform-P runs (each seed, their mean ± spread, the
@@ -19,7 +19,7 @@ fixed part plus each layer's measured time at its P, an approximation for times)
   student's pick.
 * :func:`answer_figure`, :func:`answer_html` — the study's answer: uniform P and the plans
   retrained from scratch (mean ± spread over seeds) against MACs and measured time, the answer
-  in one sentence and each budget's verdict (:mod:`hetconv_edu.study_answer`).
+  in one sentence and each budget's verdict (:mod:`hetconv_edu.study.answer`).
 * :func:`layer_costs_vs_p` — per layer, measured time against P beside MACs against P.
 * :func:`diminishing_returns` — analytic: what each doubling of P saves, and the 1/K² floor.
 * :func:`config_figure` — per-layer P of configurations drawn over the network's layers.
@@ -40,9 +40,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from hetconv_edu.flops import hetconv_ratio, standard_macs
-from hetconv_edu.optimal_p import METRICS, LayerCosts, OptimalPResults, Run
-from hetconv_edu.search import Plan, pareto_mask
-from hetconv_edu.study_answer import answer_sentence, budget_verdicts, seed_summaries, spread
+from hetconv_edu.study.answer import answer_sentence, budget_verdicts, seed_summaries, spread
+from hetconv_edu.study.results import METRICS, LayerCosts, OptimalPResults, Run
+from hetconv_edu.study.search import Plan, pareto_mask
 from hetconv_edu.viz import style
 from hetconv_edu.viz.training import format_count
 
@@ -164,7 +164,7 @@ def _spread_text(accs: Sequence[float]) -> str:
 def _uniform_traces(results: OptimalPResults, metric: str) -> list[go.Scatter]:
     """Seeds, means with their spread (± the sample standard deviation over seeds, as in the
     answer), the mean line and the Pareto front of the means
-    (:func:`hetconv_edu.search.pareto_mask`; dominated P greyed)."""
+    (:func:`hetconv_edu.study.search.pareto_mask`; dominated P greyed)."""
     scale, _ = _scale(metric)
     points = uniform_points(results)
     if not points:
@@ -802,7 +802,7 @@ def answer_figure(results: OptimalPResults, height: int = 460) -> go.Figure:
     """What the answer rests on: every network trained from scratch, its test accuracy as the
     mean over its seeds with ± the spread (sample standard deviation) as an error bar, against
     MACs (left) and the whole network's measured inference time (right); uniform P as circles
-    joined in order of P, the search's plans as diamonds (:mod:`hetconv_edu.study_answer`)."""
+    joined in order of P, the search's plans as diamonds (:mod:`hetconv_edu.study.answer`)."""
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -867,7 +867,7 @@ def answer_figure(results: OptimalPResults, height: int = 460) -> go.Figure:
 
 
 def answer_html(results: OptimalPResults) -> str:
-    """The study's answer in one sentence (computed by :func:`~hetconv_edu.study_answer.
+    """The study's answer in one sentence (computed by :func:`~hetconv_edu.study.answer.
     answer_sentence`), then each budget's plan: predicted accuracy (weight-sharing network)
     apart from the retrained one (mean ± spread, test set), the most accurate uniform P of equal
     or lower cost, and the verdict."""

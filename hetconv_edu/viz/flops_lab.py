@@ -627,7 +627,7 @@ def tool_conventions_html(paper: Cost, executed_macs: int, label: str) -> str:
     """How popular tools would report one layer (``paper`` = its analytic cost, ``executed_macs``
     = what the implementation multiplies): the same work under five names."""
     rows = [
-        ("the paper (Eq. 2–4), fvcore, thop", "MACs", paper.macs, "one per multiply-accumulate"),
+        ("the paper (Eq. 4), fvcore, thop", "MACs", paper.macs, "one per multiply-accumulate"),
         (
             "ptflops",
             "MACs + bias adds",

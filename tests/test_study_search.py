@@ -1,6 +1,6 @@
-"""Choosing P per layer (hetconv_edu.search): divisor chains and their nested masks, the exact
-knapsack front against brute force and a direct Pareto definition, budgets, the Pareto mask,
-Spearman's rank correlation, and the evolutionary check."""
+"""Choosing P per layer (:mod:`hetconv_edu.study.search`): divisor chains and their nested masks,
+the exact knapsack front against brute force and a direct Pareto definition, budgets, the Pareto
+mask, Spearman's rank correlation, and the evolutionary check."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from hetconv_edu.layers import ARRANGEMENTS, hetconv_mask
 from hetconv_edu.pattern import valid_parts
-from hetconv_edu.search import (
+from hetconv_edu.study.search import (
     LayerOptions,
     Plan,
     best_under_budget,

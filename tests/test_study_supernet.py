@@ -1,5 +1,5 @@
-"""The weight-sharing network (hetconv_edu.supernet): nested layers against the masked dense
-definition and HetConv2d, SuperNet configurations and export, batch-norm recalibration, the
+"""The weight-sharing network (:mod:`hetconv_edu.study.supernet`): nested layers against the masked
+dense definition and HetConv2d, SuperNet configurations and export, batch-norm recalibration, the
 sandwich-rule trainer (configurations per step, learning, exact resumption, cost), and the slot
 names of every model."""
 
@@ -18,7 +18,7 @@ from torch import nn
 from hetconv_edu.flops import network_cost
 from hetconv_edu.layers import ARRANGEMENTS, HetConv2d, MaskedHetConv2d, hetconv_mask
 from hetconv_edu.models import MODELS, build_model, conv_slots, slot_module_names
-from hetconv_edu.supernet import (
+from hetconv_edu.study.supernet import (
     NestedHetConv2d,
     SuperNet,
     SuperNetTrainer,
