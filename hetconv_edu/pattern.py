@@ -153,11 +153,13 @@ def parse_conv_spec(spec: str | ConvSpec) -> ConvSpec:
     usage = CONV_FAMILIES
     if family in _NO_VALUE:
         if colon:
-            raise ValueError(f"{family!r} takes no value, got {spec!r}; use one of: {usage}")
+            raise ValueError(f"{family!r} takes no value, got spec={spec!r}; use one of: {usage}")
         return ConvSpec(family)
     if family in _WITH_VALUE:
         if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"{spec!r} needs a positive integer after ':'; use one of: {usage}")
+            raise ValueError(
+                f"spec={spec!r} needs a positive integer after ':'; use one of: {usage}"
+            )
         return ConvSpec(family, int(value))
     raise ValueError(f"unknown conv family in spec={spec!r}; use one of: {usage}")
 

@@ -27,6 +27,10 @@ _PATTERN = pattern.hetconv_pattern(4, 4, 2)
 # function → (valid keyword arguments, {argument: bad values})
 TABLE = {
     pattern.divisors: ({"n": 12}, {"n": BAD}),
+    pattern.parse_conv_spec: (
+        {"spec": "hetconv:4"},
+        {"spec": (4, None, "conv", "hetconv:0", "hetconv:-2", "hetconv:x", "standard:3")},
+    ),
     pattern.valid_parts: (
         {"in_channels": 8, "out_channels": 4},
         {"in_channels": BAD, "out_channels": BAD},
