@@ -142,6 +142,20 @@ def _hidden_html(value: str) -> widgets.HTML:
     return widgets.HTML(value, layout=widgets.Layout(display="none"))
 
 
+_LABEL_STYLE = {"description_width": "initial"}
+
+
+def _menu(description: str, tooltip: str, width: int, **kw: Any) -> widgets.Dropdown:
+    """A compact labelled menu of the bar, ``width`` px wide at the projector scale."""
+    return widgets.Dropdown(
+        description=description,
+        tooltip=tooltip,
+        style=_LABEL_STYLE,
+        layout=widgets.Layout(width=css_width(width)),
+        **kw,
+    )
+
+
 def _short(name: str) -> str:
     """``"cat (test image 3)"`` → ``"cat"``."""
     return name.split(" (")[0]
@@ -200,68 +214,86 @@ class LinkedExplorerApp:
 
         self.controls = ChannelControls(in_channels, out_channels, kernel_size, p)
         self._compact_controls()
-        self.kernel_size = widgets.Dropdown(
+        self._build_controls(int(filter_index), int(out_size), compare, seed)
+        self._build_outputs()
+        self.figure = LiveFigure(css_class=FIGURE_CLASS)
+        """The kernel map and filter n's detail views (one figure)."""
+        self.widget = self._build_page()
+        style.track_widget(self.widget)
+        self.update()
+        self._wire()
+
+    # ------------------------------------------------------------------ building
+
+    def _build_controls(
+        self, filter_index: int, out_size: int, compare: str | None, seed: int
+    ) -> None:
+        """The bar's own controls beside the shared M/N/P: K as a menu, filter n, D_o, the
+        compared family, the image and the weights."""
+        self.kernel_size = _menu(
+            "K",
+            "K: the large kernels are K×K",
+            92,
             options=self.controls.kernel_size.options,
             value=self.controls.kernel_size.value,
-            description="K",
-            tooltip="K: the large kernels are K×K",
-            style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(92)),
         )
         # the shared K buttons, as a compact menu: either one changes the other
         widgets.link((self.kernel_size, "value"), (self.controls.kernel_size, "value"))
         n = self.controls.values.out_channels
         self.filter_index = widgets.IntSlider(
-            value=min(max(0, int(filter_index)), n - 1),
+            value=min(max(0, filter_index), n - 1),
             min=0,
             max=n - 1,
             description="filter n",
             tooltip="the filter drawn in detail; or click a row of the map",
-            style={"description_width": "initial"},
+            style=_LABEL_STYLE,
             layout=widgets.Layout(width=css_width(190)),
         )
-        sizes = sorted({*OUT_SIZES, int(out_size)})
-        self.out_size = widgets.Dropdown(
-            options=[(f"{d}×{d}", d) for d in sizes],
-            value=int(out_size),
-            description="D<sub>o</sub>",
+        self.out_size = _menu(
+            "D<sub>o</sub>",
+            "output size D_o × D_o of the cost",
+            118,
+            options=[(f"{d}×{d}", d) for d in sorted({*OUT_SIZES, out_size})],
+            value=out_size,
             description_allow_html=True,
-            tooltip="output size D_o × D_o of the cost",
-            style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(118)),
         )
-        self.compare = widgets.Dropdown(
+        self.compare = _menu(
+            "vs",
+            "a family whose cost the formula compares with",
+            190,
             options=list(COMPARE_CHOICES),
             value=compare,
-            description="vs",
-            tooltip="a family whose cost the formula compares with",
-            style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(190)),
         )
         for control in (self.out_size, self.compare):
             control.add_class(NO_FIGURE_CLASS)  # they change the formula only
-        self.image = widgets.Dropdown(
+        self.image = _menu(
+            "image",
+            self.images.note,
+            180,
             options=[(_short(name), i) for i, name in enumerate(self.images.names)],
             value=0,
-            description="image",
-            tooltip=self.images.note,
-            style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(180)),
         )
-        self.weights = widgets.Dropdown(
-            options=[(f"random (seed {seed})", _RANDOM)]
-            + [(r.label, str(r.path)) for r in self.runs],
-            value=_RANDOM,
-            description="weights",
-            disabled=not self.runs,
-            tooltip=(
+        self.weights = self._weights_menu(seed)
+
+    def _weights_menu(self, seed: int) -> widgets.Dropdown:
+        """Random weights, or the first HetConv layer of each of notebook 03's runs found."""
+        return _menu(
+            "weights",
+            (
                 "train a HetConv network in notebook 03 to see its first HetConv layer here"
                 if not self.runs
                 else "random weights, or the first HetConv layer of a run of notebook 03"
             ),
-            style={"description_width": "initial"},
-            layout=widgets.Layout(width=css_width(218)),
+            218,
+            options=[(f"random (seed {seed})", _RANDOM)]
+            + [(r.label, str(r.path)) for r in self.runs],
+            value=_RANDOM,
+            disabled=not self.runs,
         )
+
+    def _build_outputs(self) -> None:
+        """The status line, the formula, and the hidden parts the page uses: the picked-filter
+        box, the link CSS and the linking script."""
         self.pick = widgets.IntText(value=-1, layout=widgets.Layout(display="none"))
         self.pick.add_class(PICK_CLASS)
         self.status = widgets.HTML(value="")
@@ -272,12 +304,7 @@ class LinkedExplorerApp:
         script = html.escape(" ".join(LINK_SCRIPT.split()), quote=True)
         self._script = _hidden_html(f'<img src="data:," alt="" onerror="{script}">')
 
-        self.figure = LiveFigure(css_class=FIGURE_CLASS)
-        """The kernel map and filter n's detail views (one figure)."""
-        figure_box = widgets.Box(
-            [self.figure.widget],
-            layout=widgets.Layout(width=f"{FIGURE_WIDTH}px", flex="0 0 auto"),
-        )
+    def _control_bar(self) -> widgets.HBox:
         items = [
             self.controls.in_channels,
             self.controls.out_channels,
@@ -294,22 +321,32 @@ class LinkedExplorerApp:
             item.layout.margin = "2px 10px 2px 0"
         bar = widgets.HBox(items, layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
         bar.add_class("hetconv-linked-bar")
+        return bar
+
+    def _build_page(self) -> widgets.VBox:
+        """The control bar over the figure with the formula, note and status beside it; the
+        root carries :data:`ROOT_CLASS` (where the page sets the hovered link)."""
+        figure_box = widgets.Box(
+            [self.figure.widget],
+            layout=widgets.Layout(width=f"{FIGURE_WIDTH}px", flex="0 0 auto"),
+        )
         side = widgets.VBox(
             [self.formula, self.controls.note, self.status],
             layout=widgets.Layout(flex="1 1 0", min_width="0", padding="0 0 0 10px"),
         )
-        self.widget = widgets.VBox(
+        root = widgets.VBox(
             [
-                bar,
+                self._control_bar(),
                 widgets.HBox([figure_box, side], layout=widgets.Layout(align_items="flex-start")),
                 self.pick,
                 self.link_style,
                 self._script,
             ]
         )
-        self.widget.add_class(ROOT_CLASS)
-        style.track_widget(self.widget)
-        self.update()
+        root.add_class(ROOT_CLASS)
+        return root
+
+    def _wire(self) -> None:
         self.controls.on_change(self._on_layer)
         for control in (self.filter_index, self.out_size, self.compare, self.image):
             control.observe(self._on_change, names="value")
