@@ -8,7 +8,7 @@ numbers are the report's; nothing is computed here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -31,14 +31,68 @@ def _short(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _bar(x: list[str], values: list[float], label: str, color: str, **kw: Any) -> go.Bar:
+    """One before-or-after bar series; the two panels' series of a side share a legend entry."""
+    return go.Bar(x=x, y=values, name=label, marker_color=color, legendgroup=label, **kw)
+
+
+def _sides(before: list[float], after: list[float]) -> tuple[tuple[str, list[float], str], ...]:
+    """``(label, values, colour)`` of the network before and after conversion."""
+    return (("before (standard)", before, _BEFORE), ("after (HetConv)", after, _AFTER))
+
+
+def _add_macs_panel(fig: go.Figure, report: ConversionReport) -> None:
+    """Left panel: each layer's MACs per image before and after, the hover naming the layer,
+    its M→N, K, D_o and what conversion did to it."""
+    layers = report.layers
+    names = [r.name for r in layers]
+    sides = _sides([r.macs_before for r in layers], [r.macs_after for r in layers])
+    for label, values, color in sides:
+        hover = [
+            f"<b>{r.name}</b> ({r.in_channels}→{r.out_channels}, K={r.kernel_size}, "
+            f"D_o={r.out_size})<br>{label}: {v:,} MACs<br>{r.note}"
+            for r, v in zip(layers, values, strict=True)
+        ]
+        bar = _bar(names, values, label, color, hovertext=hover, hoverinfo="text")
+        fig.add_trace(bar, row=1, col=1)
+    fig.update_yaxes(title_text="MACs per image", row=1, col=1)
+    fig.update_xaxes(title_text="layer", tickangle=-60, tickfont={"size": 10}, row=1, col=1)
+
+
+def _add_time_panel(fig: go.Figure, report: ConversionReport) -> str:
+    """Right panel: the measured ms per call before and after, each kind of call (forward,
+    forward + backward) a pair of bars. Returns the note under the figure: the speedups, or
+    that time was not measured."""
+    if not report.speed:
+        return "time not measured (timing off)"
+    kinds = [s.kind for s in report.speed]
+    sides = _sides(
+        [s.before_s * 1e3 for s in report.speed], [s.after_s * 1e3 for s in report.speed]
+    )
+    for label, values, color in sides:
+        bar = _bar(
+            kinds,
+            values,
+            label,
+            color,
+            showlegend=False,
+            text=[f"{v:.1f} ms" for v in values],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:.1f} ms per call<extra>" + label + "</extra>",
+        )
+        fig.add_trace(bar, row=1, col=2)
+    top = max(max(s.before_s, s.after_s) for s in report.speed) * 1e3
+    fig.update_yaxes(title_text="ms per call (median)", range=[0, top * 1.3], row=1, col=2)
+    speedups = ", ".join(f"{s.kind} {s.speedup:.2f}×" for s in report.speed)
+    return f"speedup (before / after): {speedups}; batch {report.input_shape[0]}"
+
+
 def conversion_figure(report: ConversionReport) -> go.Figure:
     """Per-layer MACs before/after (bars, hover names the layer, its M→N, K, D_o and what
     conversion did) and measured time before/after (bars, ms per call, with the speedup).
 
     Without timing (``report.speed`` empty) the right panel says so instead of bars.
     """
-    layers = report.layers
-    names = [r.name for r in layers]
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -50,56 +104,8 @@ def conversion_figure(report: ConversionReport) -> go.Figure:
             "Measured time, whole network",
         ),
     )
-    for label, values, color in (
-        ("before (standard)", [r.macs_before for r in layers], _BEFORE),
-        ("after (HetConv)", [r.macs_after for r in layers], _AFTER),
-    ):
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=values,
-                name=label,
-                marker_color=color,
-                legendgroup=label,
-                hovertext=[
-                    f"<b>{r.name}</b> ({r.in_channels}→{r.out_channels}, K={r.kernel_size}, "
-                    f"D_o={r.out_size})<br>{label}: {v:,} MACs<br>{r.note}"
-                    for r, v in zip(layers, values, strict=True)
-                ],
-                hoverinfo="text",
-            ),
-            row=1,
-            col=1,
-        )
-    fig.update_yaxes(title_text="MACs per image", row=1, col=1)
-    fig.update_xaxes(title_text="layer", tickangle=-60, tickfont={"size": 10}, row=1, col=1)
-    if report.speed:
-        kinds = [s.kind for s in report.speed]
-        for label, values, color in (
-            ("before (standard)", [s.before_s * 1e3 for s in report.speed], _BEFORE),
-            ("after (HetConv)", [s.after_s * 1e3 for s in report.speed], _AFTER),
-        ):
-            fig.add_trace(
-                go.Bar(
-                    x=kinds,
-                    y=values,
-                    name=label,
-                    marker_color=color,
-                    legendgroup=label,
-                    showlegend=False,
-                    text=[f"{v:.1f} ms" for v in values],
-                    textposition="outside",
-                    hovertemplate="%{x}: %{y:.1f} ms per call<extra>" + label + "</extra>",
-                ),
-                row=1,
-                col=2,
-            )
-        top = max(max(s.before_s, s.after_s) for s in report.speed) * 1e3
-        fig.update_yaxes(title_text="ms per call (median)", range=[0, top * 1.3], row=1, col=2)
-        speedups = ", ".join(f"{s.kind} {s.speedup:.2f}×" for s in report.speed)
-        note = f"speedup (before / after): {speedups}; batch {report.input_shape[0]}"
-    else:
-        note = "time not measured (timing off)"
+    _add_macs_panel(fig, report)
+    note = _add_time_panel(fig, report)
     fig.add_annotation(
         text=note,
         xref="paper",
