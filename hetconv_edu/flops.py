@@ -336,21 +336,23 @@ def _layer_types() -> tuple[type, ...]:
     """The module types that make a row of a cost table (the layers' families, then torch's)."""
     from torch import nn
 
-    from hetconv_edu.layers import HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage
+    from hetconv_edu.layers import HetConv2d, MaskedHetConv2d, NaiveHetConv2d
+    from hetconv_edu.layers.baselines import TwoStage
 
-    return (HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage, nn.Conv2d, nn.Linear)
+    return (HetConv2d, MaskedHetConv2d, NaiveHetConv2d, TwoStage, nn.Conv2d, nn.Linear)
 
 
 def _spec_of(module: nn.Module) -> ConvSpec:
     from torch import nn
 
-    from hetconv_edu.layers import HetConv2d, MaskedHetConv2d, NaiveHetConv2d, _TwoStage
+    from hetconv_edu.layers import HetConv2d, MaskedHetConv2d, NaiveHetConv2d
+    from hetconv_edu.layers.baselines import TwoStage
 
     if isinstance(module, HetConv2d | MaskedHetConv2d):
         return ConvSpec("hetconv", module.p)
     if isinstance(module, NaiveHetConv2d):
         return ConvSpec("naive_hetconv", module.p)
-    if isinstance(module, _TwoStage):
+    if isinstance(module, TwoStage):
         groups = module.spatial.groups
         if groups == module.in_channels:
             return ConvSpec("depthwise_pointwise")
@@ -365,7 +367,8 @@ def _spec_of(module: nn.Module) -> ConvSpec:
 def _module_cost(module: nn.Module, out_size: int, executed: bool) -> tuple[ConvSpec | None, Cost]:
     from torch import nn
 
-    from hetconv_edu.layers import MaskedHetConv2d, NaiveHetConv2d, _TwoStage
+    from hetconv_edu.layers import MaskedHetConv2d, NaiveHetConv2d
+    from hetconv_edu.layers.baselines import TwoStage
 
     if isinstance(module, nn.Linear):
         n_bias = module.out_features if module.bias is not None else 0
@@ -373,7 +376,7 @@ def _module_cost(module: nn.Module, out_size: int, executed: bool) -> tuple[Conv
         return None, Cost(macs=weights, params=weights + n_bias, bias_adds=n_bias)
     spec = _spec_of(module)
     has_bias = (
-        module.pointwise.bias if isinstance(module, _TwoStage | NaiveHetConv2d) else module.bias
+        module.pointwise.bias if isinstance(module, TwoStage | NaiveHetConv2d) else module.bias
     ) is not None
     args = (module.in_channels, module.out_channels, _kernel_of(module), out_size)
     cost = layer_cost(spec, *args, bias=has_bias, executed=executed)
