@@ -8,11 +8,7 @@ happens around that — the checkpoint, the history files, progress bars, your o
 :class:`~hetconv_edu.train.callbacks.Callback` on the engine's events.
 
 This module is longer than the package's usual ~500 lines because :class:`Trainer` is one state
-machine whose methods read and write the same counters (epoch, step, batch in epoch, the
-unfinished epoch's sums, the stop flag): slicing, epoch ends, stopping and resuming cannot be
-pulled apart without passing that state around. A quarter of it is the docstrings of the public
-API. What stands alone lives beside it: the config, devices, the optimiser, the step's snapshot
-(``transaction``), evaluation, checkpoint files, the run folder and the callbacks.
+machine (its docstring says why); a quarter of it is the docstrings of the public API.
 """
 
 from __future__ import annotations
@@ -76,6 +72,13 @@ class Trainer:
     """Trains one model on one data set with SGD (Nesterov momentum) and a learning-rate
     schedule, in slices (:meth:`step`) or to the end (:meth:`run`).
 
+    Why one class (and a module over the package's usual ~500 lines): the trainer is one state
+    machine whose methods read and write the same counters — epoch, step, batch in epoch, the
+    unfinished epoch's sums, the stop flag. Slicing, epoch ends, stopping and resuming cannot be
+    pulled apart without passing that state around. Everything that stands alone is outside it:
+    the config, devices, the optimiser, the step's snapshot, evaluation, checkpoint files, the
+    run folder, and the callbacks (checkpoint, history files, progress bars) on its events.
+
     Args:
         config: the run's settings (a :class:`TrainConfig`; keyword overrides not taken).
         dataset: the data (default: loaded from the config's dataset, data_root, subset,
@@ -133,22 +136,7 @@ class Trainer:
         resume = check_bool("resume", resume)
         overwrite = check_bool("overwrite", overwrite)
         self.config = config
-        self.rank, self.world_size, local_rank, local_world = process_group_env()
-        self.is_main = self.rank == 0
-        self.device = prepare_device(
-            config.device, config.threads, world_size=self.world_size, local_rank=local_rank,
-            local_world=local_world, warn=self.is_main,
-        )  # fmt: skip
-        self.channels_last = (
-            config.channels_last
-            if config.channels_last is not None
-            else self.device.type in ("cpu", "cuda")
-        )
-        self._memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        self._owns_group = False
-        if self.world_size > 1 and not distributed().is_initialized():
-            distributed().init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-            self._owns_group = True
+        self._set_up_process()
         self.dataset = dataset if dataset is not None else self._load_data()
         self.run_path = Path(config.run_dir) / config.run_name
         self.folder = RunFolder(self.run_path, writer=self.is_main)
@@ -182,6 +170,27 @@ class Trainer:
         self._open_folder(resume, overwrite)
 
     # ---- construction helpers ------------------------------------------------------------
+
+    def _set_up_process(self) -> None:
+        """This process's rank, device (and threads) and memory format; under ``torchrun``
+        joins the process group unless one is already there (then it is not ours to close)."""
+        config = self.config
+        self.rank, self.world_size, local_rank, local_world = process_group_env()
+        self.is_main = self.rank == 0
+        self.device = prepare_device(
+            config.device, config.threads, world_size=self.world_size, local_rank=local_rank,
+            local_world=local_world, warn=self.is_main,
+        )  # fmt: skip
+        self.channels_last = (
+            config.channels_last
+            if config.channels_last is not None
+            else self.device.type in ("cpu", "cuda")
+        )
+        self._memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        self._owns_group = False
+        if self.world_size > 1 and not distributed().is_initialized():
+            distributed().init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            self._owns_group = True
 
     def _load_data(self) -> ImageDataset:
         """The config's data set (its subset, test subset and seed)."""
