@@ -8,7 +8,6 @@ MACs (paper Eq. 4).
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
@@ -18,7 +17,7 @@ from torch import nn
 
 from hetconv_edu.checks import check_choice
 from hetconv_edu.layers.records import RecordsSettings
-from hetconv_edu.layers.settings import ConvSettings, Padding
+from hetconv_edu.layers.settings import ConvSettings, Padding, hetconv_fan_in, init_uniform
 from hetconv_edu.pattern import (
     Kernel,
     arrangements_coincide,
@@ -190,15 +189,11 @@ class HetConv2d(RecordsSettings, ConvSettings):
     @property
     def fan_in(self) -> int:
         """Weights per filter: M·K²/P + M − M/P (the paper's parameter count divided by N)."""
-        m, k = self.in_channels, self.kernel_size
-        return m // self.p * k * k + m - m // self.p
+        return hetconv_fan_in(self.in_channels, self.kernel_size, self.p)
 
     def reset_parameters(self) -> None:
         """Uniform in ±1/sqrt(fan_in), as ``nn.Conv2d`` does with its own (dense) fan-in."""
-        bound = 1.0 / math.sqrt(self.fan_in)
-        for t in (self.weight_kxk, self.weight_1x1, self.bias):
-            if t is not None:
-                nn.init.uniform_(t, -bound, bound)
+        init_uniform(self.fan_in, self.weight_kxk, self.weight_1x1, self.bias)
 
     def weight_1x1_dense(self) -> torch.Tensor:
         """The (N, M, 1, 1) weight of the 1×1 part in the layer's arrangement, zero where a

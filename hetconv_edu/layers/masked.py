@@ -5,8 +5,6 @@ and as the "obvious" way in benchmarks.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -15,7 +13,13 @@ from torch import nn
 from hetconv_edu.checks import check_choice
 from hetconv_edu.layers.hetconv import ARRANGEMENTS, Arrangement
 from hetconv_edu.layers.records import RecordsSettings
-from hetconv_edu.layers.settings import ConvSettings, Padding, check_kernel_size
+from hetconv_edu.layers.settings import (
+    ConvSettings,
+    Padding,
+    check_kernel_size,
+    hetconv_fan_in,
+    init_uniform,
+)
 from hetconv_edu.pattern import Kernel, check_part, grouped_hetconv_pattern, hetconv_pattern
 
 __all__ = ["MaskedHetConv2d", "hetconv_mask"]
@@ -84,11 +88,7 @@ class MaskedHetConv2d(RecordsSettings, ConvSettings):
         self.bias = nn.Parameter(torch.empty(n, **factory)) if bias else None
         mask = torch.from_numpy(hetconv_mask(m, n, k, self.p))
         self.register_buffer("mask", mask.to(**factory), persistent=False)
-        fan_in = m // self.p * k * k + m - m // self.p
-        bound = 1.0 / math.sqrt(fan_in)
-        nn.init.uniform_(self.weight, -bound, bound)
-        if self.bias is not None:
-            nn.init.uniform_(self.bias, -bound, bound)
+        init_uniform(hetconv_fan_in(m, k, self.p), self.weight, self.bias)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(

@@ -8,6 +8,7 @@ kernel size, stride, padding, dilation), one image or a batch, and its settings'
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -16,7 +17,15 @@ from torch import nn
 
 from hetconv_edu.checks import check_bool, check_int, check_positive_int
 
-__all__ = ["ConvSettings", "Padding", "check_kernel_size", "check_padding", "pair"]
+__all__ = [
+    "ConvSettings",
+    "Padding",
+    "check_kernel_size",
+    "check_padding",
+    "hetconv_fan_in",
+    "init_uniform",
+    "pair",
+]
 
 Padding = int | tuple[int, int] | Literal["same", "valid"] | None
 
@@ -54,6 +63,22 @@ def check_padding(padding: Padding, kernel_size: int, dilation: tuple[int, int])
     if padding == "valid":
         return (0, 0)
     return pair("padding", padding, 0)
+
+
+def hetconv_fan_in(in_channels: int, kernel_size: int, p: int) -> int:
+    """Weights per HetConv filter: M·K²/P + M − M/P (the paper's parameter count divided by N)."""
+    m, k = in_channels, kernel_size
+    return m // p * k * k + m - m // p
+
+
+@torch.no_grad()
+def init_uniform(fan_in: int, *tensors: torch.Tensor | None) -> None:
+    """Fill ``tensors`` (None skipped), in order, uniformly in ±1/sqrt(``fan_in``), as
+    ``nn.Conv2d`` does with its own (dense) fan-in."""
+    bound = 1.0 / math.sqrt(fan_in)
+    for t in tensors:
+        if t is not None:
+            nn.init.uniform_(t, -bound, bound)
 
 
 class ConvSettings(nn.Module):
