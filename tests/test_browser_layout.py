@@ -76,7 +76,8 @@ _SECTIONS_JS = """
     // a section: an output holding one of the package's widgets (not the setup report)
     const views = [...cell.querySelectorAll('.jp-OutputArea-output .jupyter-widgets')];
     const ours = '[class*="hetconv-"]';
-    if (views.some((w) => w.matches(ours) || w.querySelector(ours))) out.push(i);
+    const widget = '.jupyter-widgets' + ours;
+    if (views.some((w) => w.matches(ours) || w.querySelector(widget))) out.push(i);
   });
   return out;
 }

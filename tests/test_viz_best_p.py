@@ -149,9 +149,9 @@ def test_pareto_front_and_greyed_points_in_macs() -> None:
     assert colors[(3000, 80.0)] == colors[(3000, 82.0)] == COLORS["dominated"]
     assert colors[(2000, 83.0)] == colors[(1500, 70.0)] == COLORS["uniform"]
     assert len(seeds.hovertext) == 6 and "seed 1" in seeds.hovertext[1]
-    assert fig.layout.xaxis.title.text == "MACs per image (millions, one forward pass)"
+    assert fig.layout.xaxis.title.text == "MACs per image (millions)"
     assert fig.layout.yaxis.title.text == "retrained test accuracy (%)"
-    assert fig.layout.title.text == "Uniform P: accuracy against MACs"
+    assert fig.layout.title.text == "Uniform P: accuracy vs MACs"
     assert fig.layout.xaxis.range[0] == 0  # MACs from zero: the saving is seen to scale
     # the dotted mean line goes through every P in cost order
     means = by_name(fig, "uniform P: mean over seeds")
@@ -163,7 +163,7 @@ def test_pareto_front_in_measured_time_differs() -> None:
     assert list(by_name(fig, "uniform P: Pareto front (means)").x) == [2.5]
     assert list(by_name(fig, "uniform P: dominated (greyed)").text) == ["P=1", "P=4"]
     assert fig.layout.xaxis.title.text == "inference time per image (ms)"
-    assert fig.layout.title.text == "Uniform P: accuracy against measured time"
+    assert fig.layout.title.text == "Uniform P: accuracy vs time"
     assert fig.layout.xaxis.range[1] >= 3.5  # every point and its label fit
     assert 0 < fig.layout.xaxis.range[0] < 2.5  # times zoom in on the points
 
@@ -171,7 +171,7 @@ def test_pareto_front_in_measured_time_differs() -> None:
 def test_without_uniform_runs_the_predictions_stand_in() -> None:
     r = results(runs=())
     fig = accuracy_vs_cost(r, "macs", search=False)
-    assert "predictions only" in fig.layout.title.text
+    assert "(predicted)" in fig.layout.title.text
     predicted = by_name(fig, "uniform P (predicted)")
     # uniform P ∈ {1, 2, 4}: the cost and predicted accuracy of (P, P)
     assert list(predicted.x) == pytest.approx([r.cost((p, p), "macs") / 1e6 for p in (1, 2, 4)])
@@ -206,8 +206,8 @@ def test_search_front_budget_plan_and_pick() -> None:
     assert line.x0 == line.x1 == pytest.approx(budget / 1e6)
     (note,) = fig.layout.annotations
     assert note.text == f"budget {cost_text(r, budget, 'macs')}" and "60% of standard" in note.text
-    assert fig.layout.title.text == "Per-layer search: predicted accuracy"
-    assert fig.layout.yaxis.title.text == "predicted accuracy (%), weight-sharing network"
+    assert fig.layout.title.text == "Predicted by the weight-sharing net"
+    assert fig.layout.yaxis.title.text == "predicted accuracy (%)"  # the title says by what
 
 
 def _with_plan() -> OptimalPResults:
@@ -298,9 +298,9 @@ def test_layer_costs_vs_p_relative_values_fastest_ring_and_floor() -> None:
     floor = by_name(fig, "MACs floor 1/K² = 1/9")
     assert list(floor.y) == pytest.approx([1 / 9, 1 / 9]) and floor.xaxis == "x2"
     assert fig.layout.xaxis.type == fig.layout.xaxis2.type == "log"
-    assert fig.layout.annotations[0].text == "measured: inference time per image (ms)"
+    assert fig.layout.annotations[0].text == "measured: inference time"
     train = layer_costs_vs_p(r, "train_ms")
-    assert train.layout.annotations[0].text == "measured: training-step time per image (ms)"
+    assert train.layout.annotations[0].text == "measured: training-step time"
     with pytest.raises(ValueError, match="time_metric"):
         layer_costs_vs_p(r, "macs")
 

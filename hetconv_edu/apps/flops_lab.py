@@ -260,7 +260,7 @@ def measure_speedups(
 
 
 def _html(value: str = "") -> W.HTML:
-    return W.HTML(value=value, layout=W.Layout(width="100%"))
+    return W.HTML(value=value)
 
 
 def _note(text: str) -> W.HTML:
@@ -447,16 +447,11 @@ class FlopsLabApp:
                     next(reset),
                 ),
                 c.note,
-                self.numbers,
-                self.layer_fig.widget,
+                columns(self.numbers, self.layer_fig.widget, left_width=css_width(440)),
             ]
         )
         self.units_section = W.VBox(
-            [
-                heading("MACs vs FLOPs"),
-                self.unit,
-                columns(W.HTML(WHY_TOOLS_DISAGREE), self.tools, left_width=css_width(420)),
-            ]
+            [heading("MACs vs FLOPs"), self.unit, W.HTML(WHY_TOOLS_DISAGREE), self.tools]
         )
         self.ratio_section = W.VBox(
             [

@@ -48,6 +48,7 @@ from hetconv_edu.viz.training import format_count
 
 __all__ = [
     "COLORS",
+    "CONFIG_FIGURE_WIDTH",
     "MEANING_HTML",
     "UniformPoint",
     "accuracy_vs_cost",
@@ -79,6 +80,9 @@ COLORS: Mapping[str, str] = {
 """One colour per series: uniform P retrained, the search's predictions, searched
 configurations, the best plan within the budget, the student's pick, dominated points."""
 
+CONFIG_FIGURE_WIDTH = 360
+"""Width (px) of a configuration's bar chart: under the controls, in their column."""
+
 
 def layer_color(index: int) -> str:
     """The colour of the ``index``-th switchable layer (the same in every figure)."""
@@ -98,12 +102,16 @@ def _layout(fig: go.Figure, title: str, **kw: Any) -> go.Figure:
     return style.themed(fig)
 
 
+_TIME_TITLES = {"infer_ms": "inference time", "train_ms": "training-step time"}
+"""Short names of the measured times (subplot titles: the axis says per image, in ms)."""
+
+
 def _scale(metric: str) -> tuple[float, str]:
     """Divisor and axis title of a cost: millions of MACs, or milliseconds as measured."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(map(repr, METRICS))}, got {metric!r}")
     if metric == "macs":
-        return 1e6, "MACs per image (millions, one forward pass)"
+        return 1e6, "MACs per image (millions)"
     return 1.0, METRICS[metric]
 
 
@@ -292,6 +300,7 @@ def accuracy_vs_cost(
     pick: Sequence[int] | None = None,
     title: str | None = None,
     height: int = 480,
+    width: int = style.SIDE_FIGURE_WIDTH,
 ) -> go.Figure:
     """Accuracy (%) against a cost (``metric``: ``"macs"``, ``"infer_ms"``, ``"train_ms"``):
     retrained and predicted accuracies never share a figure (they are measured on different
@@ -410,27 +419,24 @@ def accuracy_vs_cost(
     xs += [] if budget is None else [budget / scale]
     left, right = (0.0 if metric == "macs" else min(xs)), max(xs)  # MACs from zero
     span = (right - left) or right or 1.0
-    fig.update_xaxes(  # a margin on the right for the P labels
-        title_text=axis_title, range=[max(0.0, left - 0.05 * span), right + 0.12 * span]
+    fig.update_xaxes(  # a margin on the right for the P labels, the first tick off the corner
+        title_text=axis_title, range=[left - 0.06 * span, right + 0.12 * span]
     )
     fig.update_yaxes(
-        title_text="predicted accuracy (%), weight-sharing network"
-        if search
-        else "retrained test accuracy (%)"
+        title_text="predicted accuracy (%)" if search else "retrained test accuracy (%)"
     )
     if title is None:
-        what = "MACs" if metric == "macs" else "measured time"
+        what = "MACs" if metric == "macs" else "time"
         title = (
-            "Per-layer search: predicted accuracy"
-            if search
-            else f"Uniform P: accuracy against {what}"
+            "Predicted by the weight-sharing net" if search else f"Uniform P: accuracy vs {what}"
         )
         if not uniform and not search:
-            title += " (predictions only)"
+            title += " (predicted)"
     return _layout(
         fig,
         title,
         height=height,
+        width=width,
         hovermode="closest",
         legend={"orientation": "h", "x": 0.0, "y": -0.2, "xanchor": "left", "yanchor": "top"},
         margin={"l": 64, "r": 16, "t": 56, "b": 124},
@@ -461,8 +467,8 @@ def layer_costs_vs_p(results: OptimalPResults, time_metric: str = "infer_ms") ->
         cols=2,
         horizontal_spacing=0.16,
         subplot_titles=(
-            f"measured: {METRICS[time_metric]}",
-            "analytic: MACs (the same curve for every layer)",
+            f"measured: {_TIME_TITLES[time_metric]}",
+            "analytic: MACs (every layer)",
         ),
     )
     all_choices: set[int] = set()
@@ -553,10 +559,11 @@ def layer_costs_vs_p(results: OptimalPResults, time_metric: str = "infer_ms") ->
     return _layout(
         fig,
         "Each layer's cost against P",
+        width=style.WIDE_FIGURE_WIDTH,
         height=440,
         hovermode="closest",
-        legend={"orientation": "h", "y": -0.3, "x": 0.0, "yanchor": "top"},
-        margin={"l": 64, "r": 16, "t": 64, "b": 140},
+        legend={"orientation": "h", "y": -0.22, "x": 0.0, "yanchor": "top"},
+        margin={"l": 64, "r": 16, "t": 64, "b": 120},
     )
 
 
@@ -584,7 +591,7 @@ def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
         rows=1,
         cols=2,
         horizontal_spacing=0.16,
-        subplot_titles=("cost and saving so far", "saving of each doubling P → 2P"),
+        subplot_titles=("cost, and saved so far", "saved by P → 2P"),
     )
     fig.add_trace(
         go.Scatter(
@@ -659,9 +666,10 @@ def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
     return _layout(
         fig,
         f"Each doubling of P saves half as much (K = {k})",
+        width=style.WIDE_FIGURE_WIDTH,
         height=440,
-        legend={"orientation": "h", "y": -0.3, "x": 0.0, "yanchor": "top"},
-        margin={"l": 64, "r": 16, "t": 64, "b": 140},
+        legend={"orientation": "h", "y": -0.22, "x": 0.0, "yanchor": "top"},
+        margin={"l": 64, "r": 16, "t": 64, "b": 120},
     )
 
 
@@ -673,13 +681,13 @@ def config_figure(
     configs: Mapping[str, Sequence[int]],
     *,
     title: str | None = None,
-    width: int | None = None,
+    width: int | None = CONFIG_FIGURE_WIDTH,
 ) -> go.Figure:
     """Per-layer P of each configuration in ``configs`` (name → one P per switchable layer),
     as grouped bars over the network's layers (log-2 P axis, labelled on the bars), ``width``
-    pixels wide (default: as wide as its place on the page). Hover: the layer's channels and
-    output size, its MACs and measured times at that P, and its sensitivity (accuracy lost
-    when only this layer takes that P)."""
+    pixels wide (default: a column of controls' width; None: as wide as its place). Hover:
+    the layer's channels and output size, its MACs and measured times at that P, and its
+    sensitivity (accuracy lost when only this layer takes that P)."""
     fig = go.Figure()
     labels = [layer_label(i, layer) for i, layer in enumerate(results.layers)]
     palette = (COLORS["best"], COLORS["pick"], COLORS["predicted"], COLORS["uniform"])
@@ -723,7 +731,7 @@ def config_figure(
     return _layout(
         fig,
         title or "Per-layer P over the network",
-        height=250,
+        height=290,
         width=width,
         barmode="group",
         margin={"l": 64, "r": 16, "t": 72, "b": 56},
@@ -790,7 +798,7 @@ def predicted_vs_retrained(results: OptimalPResults) -> go.Figure:
         title = f"Predicted vs retrained accuracy: Spearman ρ = {rho:.2f} over {len(runs)} runs"
     fig.update_xaxes(title_text="predicted accuracy (%), weight-sharing network", range=[lo, hi])
     fig.update_yaxes(title_text="retrained test accuracy (%)", range=[lo, hi])
-    return _layout(fig, title, height=420, hovermode="closest")
+    return _layout(fig, title, width=style.SIDE_FIGURE_WIDTH, height=420, hovermode="closest")
 
 
 # ------------------------------------------------------------------ the answer
@@ -798,7 +806,9 @@ def predicted_vs_retrained(results: OptimalPResults) -> go.Figure:
 _ANSWER_AXES = (("macs", "MACs"), ("infer_ms", "measured inference time (whole network)"))
 
 
-def answer_figure(results: OptimalPResults, height: int = 460) -> go.Figure:
+def answer_figure(
+    results: OptimalPResults, height: int = 460, width: int = style.SIDE_FIGURE_WIDTH
+) -> go.Figure:
     """What the answer rests on: every network trained from scratch, its test accuracy as the
     mean over its seeds with ± the spread (sample standard deviation) as an error bar, against
     MACs (left) and the whole network's measured inference time (right); uniform P as circles
@@ -860,6 +870,7 @@ def answer_figure(results: OptimalPResults, height: int = 460) -> go.Figure:
         fig,
         "Retrained from scratch: mean ± spread",
         height=height,
+        width=width,
         hovermode="closest",
         legend={"orientation": "h", "x": 0.0, "y": -0.2, "yanchor": "top"},
         margin={"l": 64, "r": 16, "t": 72, "b": 110},

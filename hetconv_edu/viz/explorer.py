@@ -126,10 +126,10 @@ MAP_LEGEND_DROP_PX = 58
 PANEL_GAP_PX: tuple[int, int] = (52, 84)
 """Gap between panels side by side (the right one's tick labels) and between rows of panels
 (the upper row's tick labels and the lower row's headings), px."""
-GRID_GAP_X_PX = 88
+GRID_GAP_X_PX = 112
 """Gap between the two stages of a family in two rows of panels: the first stage's heading
 carries the family's name, wider than its panel."""
-GRID_MARGIN_RIGHT_PX = 48
+GRID_MARGIN_RIGHT_PX = 56
 """Right margin of two rows of panels: room for the second stage's heading."""
 LEGEND_ROW_PX = 24
 """Height of one row of a horizontal legend (px, projector style)."""
@@ -276,7 +276,9 @@ class MapPanel:
         if self.n_stages == 1:
             line = f"{rows} filters × {cols} channels"
         else:
-            line = f"stage {self.stage_index + 1}: {html.escape(self.stage.name)}"
+            # the family's name says G; the stage keeps its kind and kernel size
+            name = self.stage.name.split(",")[0]
+            line = f"stage {self.stage_index + 1}: {html.escape(name)}"
             if self.stage_index > 0:
                 return line
         return f"<b>{html.escape(family_title(self.family, self.p))}</b><br>{line}"

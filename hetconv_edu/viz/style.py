@@ -88,6 +88,7 @@ __all__ = [
     "NOTE_COLOR",
     "OKABE_ITO",
     "OUTLINE",
+    "PAGE_CLASS",
     "PAGE_CSS",
     "PALETTE",
     "PIXEL_EXACT",
@@ -98,6 +99,7 @@ __all__ = [
     "TABLE_STRIPE",
     "TABLE_TOTAL",
     "TEXT_COLOR",
+    "WIDE_FIGURE_WIDTH",
     "Restylable",
     "Theme",
     "apply_layout",
@@ -220,6 +222,13 @@ FONT_FAMILY = "Inter, 'Segoe UI', 'Helvetica Neue', Arial, sans-serif"
 
 FONT_SIZE = 15
 """Base font size in px: readable on a classroom projector."""
+
+WIDE_FIGURE_WIDTH = 1040
+"""Width (px) of a figure that has its section's width to itself on a 1280 px screen."""
+
+SIDE_FIGURE_WIDTH = 540
+"""Width (px) of a figure beside a column of controls, or of two figures side by side: what
+is left of a 1280 px wide notebook in the projector style, whose controls are wider."""
 
 
 def family_color(family: str) -> str:
@@ -411,6 +420,10 @@ darker grid. The factors are exact binary fractions, so switching back restores 
 PROJECTOR_CLASS = "hetconv-projector"
 """CSS class of a tracked widget while the projector style is on."""
 
+PAGE_CLASS = "hetconv-page"
+"""CSS class of every tracked widget (an app's section, a control): the rules of
+:data:`PAGE_CSS` that only the package's own widgets take hang on it."""
+
 CONTROL_SCALE = 1.4
 """How much wider the projector style's controls are: their text grows from 13 px to 18 px
 (×1.385), so a box sized for its text in the default style holds it in the projector style."""
@@ -420,8 +433,8 @@ PROJECTOR_CSS = f"""
   --hetconv-scale: {PROJECTOR.font_scale};
   --hetconv-control-scale: {CONTROL_SCALE};
   --jp-widgets-font-size: 18px;
-  --jp-widgets-inline-height: 34px;
-  --jp-widgets-inline-margin: 3px;
+  --jp-widgets-inline-height: 32px;
+  --jp-widgets-inline-margin: 2px;
   --jp-widgets-input-padding: 4px;
   --jp-widgets-input-border-width: 2px;
   --jp-widgets-slider-handle-size: 22px;
@@ -480,8 +493,17 @@ PAGE_CSS = (
         "line-height:1.4}"
         ".hetconv-prose{max-width:62em;margin:2px 0}"
         ".hetconv-table td.label{white-space:nowrap}"
+        ".hetconv-note,.hetconv-message{overflow-wrap:anywhere}"
+        f".{PAGE_CLASS} .widget-html-content code{{font-size:0.95em}}"
+        # ipywidgets spaces every line of an HTML widget a control's height apart: text runs
+        # at the spacing of text instead
+        f".{PAGE_CLASS} .widget-html-content > :not(style){{line-height:1.4}}"
         ".hetconv-projector .jupyter-widget-Collapse-header,"
-        ".hetconv-projector .lm-AccordionPanel-title{font-size:18px}" + PROJECTOR_CSS
+        ".hetconv-projector .lm-AccordionPanel-title,"
+        ".hetconv-projector .jupyter-widget-tagsinput,"
+        ".hetconv-projector .widget-tagsinput,"
+        ".hetconv-projector .jupyter-widget-tag,"
+        ".hetconv-projector .widget-tag{font-size:18px}" + PROJECTOR_CSS
     )
     .replace("{note}", "calc(14px * var(--hetconv-scale, 1))")
     .replace("{table}", "calc(14px * var(--hetconv-scale, 1))")
@@ -698,6 +720,7 @@ def track_widget(widget: widgets.DOMWidget) -> widgets.DOMWidget:
         isinstance(c, widgets.HTML) and PAGE_CSS in c.value for c in widget.children
     ):
         widget.children = (*widget.children, _stylesheet())
+    widget.add_class(PAGE_CLASS)
     if projector_enabled():
         widget.add_class(PROJECTOR_CLASS)
     _remember(_widgets, widget)
