@@ -35,6 +35,7 @@ from hetconv_edu.viz.best_p import (
     provenance_html,
     uniform_points,
 )
+from hetconv_edu.viz.style import COLUMN_WIDTH
 from tests.test_apps_best_p import PROVENANCE
 
 
@@ -152,7 +153,8 @@ def test_pareto_front_and_greyed_points_in_macs() -> None:
     assert fig.layout.xaxis.title.text == "MACs per image (millions)"
     assert fig.layout.yaxis.title.text == "retrained test accuracy (%)"
     assert fig.layout.title.text == "Uniform P: accuracy vs MACs"
-    assert fig.layout.xaxis.range[0] == 0  # MACs from zero: the saving is seen to scale
+    low, high = fig.layout.xaxis.range  # MACs from zero (the saving is seen to scale), the
+    assert -0.1 * high < low < 0 < high  # zero's tick just off the corner of the y axis
     # the dotted mean line goes through every P in cost order
     means = by_name(fig, "uniform P: mean over seeds")
     assert list(means.y) == pytest.approx([71.0, 82.0, 81.0])
@@ -172,6 +174,7 @@ def test_without_uniform_runs_the_predictions_stand_in() -> None:
     r = results(runs=())
     fig = accuracy_vs_cost(r, "macs", search=False)
     assert "(predicted)" in fig.layout.title.text
+    assert fig.layout.yaxis.title.text == "predicted accuracy (%)"
     predicted = by_name(fig, "uniform P (predicted)")
     # uniform P ∈ {1, 2, 4}: the cost and predicted accuracy of (P, P)
     assert list(predicted.x) == pytest.approx([r.cost((p, p), "macs") / 1e6 for p in (1, 2, 4)])
@@ -335,7 +338,9 @@ def test_config_figure_draws_p_per_layer_with_hover() -> None:
     assert [list(t.y) for t in fig.data] == [[2, 8], [1, 1]]
     assert [t.name for t in fig.data] == ["search's best", "your pick"]
     assert list(fig.data[0].x) == ["1: 16→16", "2: 16→32"]
-    assert list(fig.data[0].text) == ["P=2", "P=8"]
+    assert list(fig.data[0].text) == ["2", "8"]  # each bar's P on it
+    assert fig.layout.xaxis.tickangle == 0  # upright
+    assert fig.layout.meta[COLUMN_WIDTH]  # as wide as its column of controls, in both styles
     hover = fig.data[0].hovertext[1]
     macs = r.layers[1].macs[3]
     assert f"{macs / 1000:.3g}k MACs" in hover and "sensitivity: −3.00 points" in hover

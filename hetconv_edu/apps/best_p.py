@@ -507,9 +507,10 @@ class BestPApp:
                     _html(self._live_plan_text()),
                     W.HBox([self.run_button, self.stop_button]),
                     self.live_message,
+                    self.live_progress,
                 ]
             ),
-            W.VBox([self.live_curves.widget, self.live_progress]),
+            self.live_curves.widget,
             left_width=left,
         )
         self.meaning_section = W.VBox(

@@ -447,7 +447,9 @@ class FlopsLabApp:
                     next(reset),
                 ),
                 c.note,
-                columns(self.numbers, self.layer_fig.widget, left_width=css_width(440)),
+                # the table as wide as the row leaves beside the chart (LAYER_FIGURE_WIDTH)
+                # in the projector style: a family's name on at most two lines
+                columns(self.numbers, self.layer_fig.widget, left_width=css_width(480)),
             ]
         )
         self.units_section = W.VBox(

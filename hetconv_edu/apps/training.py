@@ -372,13 +372,10 @@ class TrainingApp:
                 W.HBox([self.epochs_input, self.subset_input]),
                 W.HBox([self.train_button, self.stop_button, self.full_run_toggle]),
                 self.message,
+                self.progress_box,  # under the controls: the curves have the column's height
             ]
         )
-        self.training_section = columns(
-            self.controls,
-            W.VBox([self.curves_box, self.progress_box]),
-            left_width=css_width(380),
-        )
+        self.training_section = columns(self.controls, self.curves_box, left_width=css_width(380))
         self.results_section = W.VBox(
             [heading("Results"), self.table, self.scatter.widget], layout=wide
         )
@@ -634,10 +631,12 @@ class TrainingApp:
             for i, c in enumerate(configs)
         ]
         self.curves.show(training_curves([r.curves for r in self.runs]))
-        self.progress_box.children = ()
         for index, run in enumerate(self.runs):
             if self._stop_requested:
                 break
+            # one bar, the current run's (the message says which of how many): seven runs'
+            # bars would not fit beside the curves on one screen
+            self.progress_box.children = ()
             self._say("info", f"Run {index + 1} of {len(self.runs)}: {run.label} — building…")
             yield
             run.trainer = trainer = Trainer(run.config, data)

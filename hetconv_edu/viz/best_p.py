@@ -102,6 +102,11 @@ def _layout(fig: go.Figure, title: str, **kw: Any) -> go.Figure:
     return style.themed(fig)
 
 
+_BOTTOM_LEGEND = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0.0}
+"""A legend at the figure's bottom edge, under the axis titles: placed by the figure's edge,
+not by the plot's (a fraction of the plot's height), it stays clear of the x axis's title when
+the projector style's larger text grows the margins and shrinks the plot."""
+
 _TIME_TITLES = {"infer_ms": "inference time", "train_ms": "training-step time"}
 """Short names of the measured times (subplot titles: the axis says per image, in ms)."""
 
@@ -422,8 +427,9 @@ def accuracy_vs_cost(
     fig.update_xaxes(  # a margin on the right for the P labels, the first tick off the corner
         title_text=axis_title, range=[left - 0.06 * span, right + 0.12 * span]
     )
+    predicted = search or not uniform  # the predictions stand in without retrained runs
     fig.update_yaxes(
-        title_text="predicted accuracy (%)" if search else "retrained test accuracy (%)"
+        title_text="predicted accuracy (%)" if predicted else "retrained test accuracy (%)"
     )
     if title is None:
         what = "MACs" if metric == "macs" else "time"
@@ -432,14 +438,15 @@ def accuracy_vs_cost(
         )
         if not uniform and not search:
             title += " (predicted)"
+    legend = len(fig.data) > 1  # plotly shows no legend for a single trace
     return _layout(
         fig,
         title,
         height=height,
         width=width,
         hovermode="closest",
-        legend={"orientation": "h", "x": 0.0, "y": -0.2, "xanchor": "left", "yanchor": "top"},
-        margin={"l": 64, "r": 16, "t": 56, "b": 124},
+        legend=_BOTTOM_LEGEND,
+        margin={"l": 64, "r": 16, "t": 56, "b": 124 if legend else 64},
     )
 
 
@@ -562,7 +569,7 @@ def layer_costs_vs_p(results: OptimalPResults, time_metric: str = "infer_ms") ->
         width=style.WIDE_FIGURE_WIDTH,
         height=440,
         hovermode="closest",
-        legend={"orientation": "h", "y": -0.22, "x": 0.0, "yanchor": "top"},
+        legend=_BOTTOM_LEGEND,
         margin={"l": 64, "r": 16, "t": 64, "b": 120},
     )
 
@@ -668,7 +675,7 @@ def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
         f"Each doubling of P saves half as much (K = {k})",
         width=style.WIDE_FIGURE_WIDTH,
         height=440,
-        legend={"orientation": "h", "y": -0.22, "x": 0.0, "yanchor": "top"},
+        legend=_BOTTOM_LEGEND,
         margin={"l": 64, "r": 16, "t": 64, "b": 120},
     )
 
@@ -684,10 +691,13 @@ def config_figure(
     width: int | None = CONFIG_FIGURE_WIDTH,
 ) -> go.Figure:
     """Per-layer P of each configuration in ``configs`` (name → one P per switchable layer),
-    as grouped bars over the network's layers (log-2 P axis, labelled on the bars), ``width``
-    pixels wide (default: a column of controls' width; None: as wide as its place). Hover:
-    the layer's channels and output size, its MACs and measured times at that P, and its
-    sensitivity (accuracy lost when only this layer takes that P)."""
+    as grouped bars over the network's layers (log-2 P axis; each bar's P written on it, the
+    axis's P lines unlabelled so that their labels never crowd a short plot), ``width`` pixels
+    wide in the default style (default: a column of controls' width, wider with the column in
+    the projector style; None: as wide as its place). The layers are labelled upright
+    (position: M→N). With more than one configuration, their legend sits between the
+    title and the bars. Hover: the layer's channels and output size, its MACs and measured
+    times at that P, and its sensitivity (accuracy lost when only this layer takes that P)."""
     fig = go.Figure()
     labels = [layer_label(i, layer) for i, layer in enumerate(results.layers)]
     palette = (COLORS["best"], COLORS["pick"], COLORS["predicted"], COLORS["uniform"])
@@ -713,8 +723,9 @@ def config_figure(
                 y=list(config),
                 name=name,
                 marker={"color": palette[n % len(palette)]},
-                text=[f"P={p}" for p in config],
+                text=[str(p) for p in config],
                 textposition="outside",
+                cliponaxis=False,
                 hovertext=hover,
                 hoverinfo="text",
             )
@@ -724,17 +735,19 @@ def config_figure(
         title_text="P (log scale)",
         type="log",
         tickvals=ticks,
-        ticktext=list(map(str, ticks)),
-        range=[-0.15, math.log10(top) + 0.35],
+        showticklabels=False,
+        range=[-0.15, math.log10(top) + 0.3],
     )
-    fig.update_xaxes(title_text="layer (M→N), input to output")
+    fig.update_xaxes(title_text="layer (M→N)", tickangle=0)
+    legend = len(configs) > 1
     return _layout(
         fig,
         title or "Per-layer P over the network",
-        height=290,
+        height=250,
         width=width,
+        meta={style.COLUMN_WIDTH: width is not None},
         barmode="group",
-        margin={"l": 64, "r": 16, "t": 72, "b": 56},
+        margin={"l": 40, "r": 8, "t": 72 if legend else 44, "b": 52},
         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.0},
     )
 
@@ -936,8 +949,8 @@ def plan_html(results: OptimalPResults, config: Sequence[int], *, heading: str) 
     )
     return (
         f"<div><b>{html.escape(heading)}</b><table class='hetconv-table'>{body}</table>"
-        "<span class='hetconv-note'>Per image. Predicted: by the weight-sharing network "
-        f"(validation images). {_time_model_text(results)}</span></div>"
+        "<span class='hetconv-note'>Per image. Accuracy: the weight-sharing network's "
+        f"prediction. {_time_model_text(results)}</span></div>"
     )
 
 
@@ -946,12 +959,10 @@ def _time_model_text(results: OptimalPResults) -> str:
     if "infer_ms" in results.time_model:
         intercept, slope = results.time_model["infer_ms"]
         return (
-            f"Times: modelled from the layers' measured times, calibrated on whole networks "
-            f"(network ≈ {intercept:.3f} ms + {slope:.2f} × the layers' sum)."
+            f"Time ≈ {intercept:.3f} ms + {slope:.2f} × the layers' measured sum (calibrated on "
+            "whole networks)."
         )
-    return (
-        "Times: the sum of the layers' measured times plus the rest of the network (approximate)."
-    )
+    return "Time: the layers' measured sum plus the rest of the network (approximate)."
 
 
 def honesty_table_html(results: OptimalPResults) -> str:

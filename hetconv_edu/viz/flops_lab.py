@@ -26,6 +26,7 @@ from hetconv_edu.pattern import divisors, valid_parts
 from hetconv_edu.viz import style
 
 __all__ = [
+    "LAYER_FIGURE_WIDTH",
     "PAPER_LATENCY_ROWS",
     "SHORT_LABELS",
     "UNITS",
@@ -48,6 +49,10 @@ __all__ = [
 
 _LEGEND_BG = "rgba(255,255,255,0.85)"
 """Behind a legend drawn inside a plot: what lies under it stays faintly visible."""
+
+LAYER_FIGURE_WIDTH = 400
+"""Width (px) of the one-layer bar chart: beside the families' table, which needs the rest of
+the row for a family's name and four numbers on few lines in the projector style."""
 
 UNITS = ("MACs", "FLOPs")
 """The two units the lab switches between: MACs, or FLOPs = 2 × MACs."""
@@ -216,7 +221,7 @@ def layer_costs_figure(rows: Sequence[FamilyCost], unit: str = "MACs") -> go.Fig
         fig,
         f"{unit} and parameters, × {base.label}",
         barmode="group",
-        width=style.SIDE_FIGURE_WIDTH - 80,
+        width=LAYER_FIGURE_WIDTH,
         height=330,
         margin={"l": 64, "r": 8, "t": 84, "b": 32},
         legend={"orientation": "h", "x": 0.0, "y": 1.0, "yanchor": "bottom"},

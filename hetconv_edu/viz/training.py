@@ -171,7 +171,7 @@ def training_curves(
     *,
     smoothing: float = 0.9,
     title: str | None = "Training side by side",
-    height: int = 470,
+    height: int = 540,
     width: int | None = SIDE_FIGURE_WIDTH,
 ) -> go.Figure:
     """Training loss per step (top) and test accuracy per epoch (below it) of every run,
@@ -184,7 +184,8 @@ def training_curves(
     before training lists every planned run.
     """
     fig = make_subplots(
-        rows=2, cols=1, subplot_titles=_CURVE_TITLES, vertical_spacing=0.26,
+        # between the panels: the upper one's tick labels and x title, the lower one's title
+        rows=2, cols=1, subplot_titles=_CURVE_TITLES, vertical_spacing=0.3,
     )  # fmt: skip
     for i, run in enumerate(runs):
         color = run.color or run_color(i)
