@@ -81,6 +81,9 @@ def test_layer_costs_figure_data(unit):
     for r, hover in zip(rows, work.hovertext, strict=True):  # the exact count, in the unit
         assert f"{fmt_count(r.cost.macs * unit_factor(unit))} {unit}" in hover
     assert unit in work.name and unit in fig.layout.title.text
+    # one number per pair of bars (the work's), drawn at full size
+    assert list(work.text) == [f"{v:.2f}" for v in work.y] and params.text is None
+    assert work.constraintext == "none"
     assert fig.layout.barmode == "group"
 
 

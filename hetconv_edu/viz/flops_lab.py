@@ -51,8 +51,8 @@ _LEGEND_BG = "rgba(255,255,255,0.85)"
 """Behind a legend drawn inside a plot: what lies under it stays faintly visible."""
 
 LAYER_FIGURE_WIDTH = 400
-"""Width (px) of the one-layer bar chart: beside the families' table, which needs the rest of
-the row for a family's name and four numbers on few lines in the projector style."""
+"""Width (px) of the one-layer bar chart in both styles: beside the families' table, which
+has the rest of the row for a family's name and four numbers on few lines."""
 
 UNITS = ("MACs", "FLOPs")
 """The two units the lab switches between: MACs, or FLOPs = 2 × MACs."""
@@ -179,8 +179,9 @@ hovering a bar names it too)."""
 
 def layer_costs_figure(rows: Sequence[FamilyCost], unit: str = "MACs") -> go.Figure:
     """Each family's MACs (or FLOPs) and parameters as a fraction of the standard layer's
-    (``rows[0]``): two bars per family on one axis, the fraction written on each bar, the
-    exact counts in the hover (the table beside the chart has them all).
+    (``rows[0]``): two bars per family on one axis, the work's fraction written above each
+    pair at full size (the parameters' differs from it by the biases only; both fractions and
+    the exact counts are in the hover, and the table beside the chart has the counts).
 
     The bars' x values are the families' full labels; the axis shows short ones
     (:data:`SHORT_LABELS`), upright, so five families fit a chart beside the numbers.
@@ -192,9 +193,9 @@ def layer_costs_figure(rows: Sequence[FamilyCost], unit: str = "MACs") -> go.Fig
     params = [r.cost.params / base.cost.params for r in rows]
     fig = go.Figure()
     for values, name, color, hover in (
-        (work, f"{unit} (no bias)", style.FAMILY_COLORS["standard"],
-         [f"<b>{r.label}</b><br>{fmt_count(r.cost.macs * factor)} {unit}<br>{v:.4f} × "
-          f"standard<br>{r.stages} sequential stage{'s' if r.stages > 1 else ''}"
+        (work, unit, style.FAMILY_COLORS["standard"],
+         [f"<b>{r.label}</b><br>{fmt_count(r.cost.macs * factor)} {unit} (no bias)<br>{v:.4f} "
+          f"× standard<br>{r.stages} sequential stage{'s' if r.stages > 1 else ''}"
           for r, v in zip(rows, work, strict=True)]),
         (params, "parameters", style.FAMILY_COLORS["hetconv"],
          [f"<b>{r.label}</b><br>{fmt_count(r.cost.params)} parameters<br>{v:.4f} × standard"
@@ -205,8 +206,11 @@ def layer_costs_figure(rows: Sequence[FamilyCost], unit: str = "MACs") -> go.Fig
                 x=labels,
                 y=values,
                 marker_color=color,
-                text=[f"{v:.2f}" for v in values],
+                # one number per pair, not shrunk to its bar's width (two shrunk numbers per
+                # pair ran together, too small to read): it has its pair's width
+                text=[f"{v:.2f}" for v in values] if values is work else None,
                 textposition="outside",
+                constraintext="none",
                 cliponaxis=False,
                 hovertext=hover,
                 hoverinfo="text",
@@ -621,7 +625,9 @@ def layer_numbers_html(
         f"<b>{het.formula_ratio:.4f}</b>"
     )
     header = (
-        f"<tr><th>family</th><th>{unit}</th><th>{unit} measured (torch)</th>"
+        # "measured" under the unit's column header: a header no wider than its numbers,
+        # so a family's name has the room (two lines at most in the projector style)
+        f"<tr><th>family</th><th>{unit}</th><th>measured<br>(torch)</th>"
         "<th>parameters</th><th>× standard</th></tr>"
     )
     return (
