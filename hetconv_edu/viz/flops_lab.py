@@ -437,7 +437,7 @@ def macs_by_layer_figure(
     baseline: NetworkCost, hetconv: NetworkCost, unit: str = "MACs", labels=("standard", "HetConv")
 ) -> go.Figure:
     """Where the (analytic) MACs go: for every layer one bar per network (``labels``: the two
-    networks' names, the legend's two entries), the totals in the title.
+    networks' names, the legend's two entries, above the plot, with the totals).
 
     ``baseline`` and ``hetconv`` must list the same layers (the same network with two families).
     """
@@ -473,9 +473,12 @@ def macs_by_layer_figure(
         fig,
         f"Where the {unit} go, layer by layer",
         width=style.SIDE_FIGURE_WIDTH,
-        height=430,
-        margin={"l": 64, "r": 16, "t": 52, "b": 110},
-        legend={"x": 0.99, "xanchor": "right", "y": 0.99, "yanchor": "top", "bgcolor": _LEGEND_BG},
+        height=470,
+        # the legend above the plot, not in it (drawn over the tallest bars, it hid some of
+        # them); the top margin holds the title and two rows of it (long family names in the
+        # projector style)
+        margin={"l": 64, "r": 16, "t": 108, "b": 110},
+        legend={"orientation": "h", "x": 0.0, "y": 1.0, "yanchor": "bottom"},
     )
 
 
