@@ -73,8 +73,10 @@ def test_calculator_numbers(app, d_o, m, n, k, p, g):
             assert _cell(html, f"{key}-params") == fmt_count(analytic.params)
             # the flop counter on the real module measures what it executes
             assert _cell(html, f"{key}-measured") == fmt_count(executed.macs * factor)
-            assert bars.y[i] == analytic.macs * factor
-            assert app.layer_fig.data[1].y[i] == analytic.params
+            standard = layer_cost("standard", m, n, k, d_o)
+            assert bars.y[i] == pytest.approx(analytic.macs / standard.macs)
+            assert app.layer_fig.data[1].y[i] == pytest.approx(analytic.params / standard.params)
+            assert f"{fmt_count(analytic.macs * factor)} {unit}" in bars.hovertext[i]
         assert f"(1 − 1/{p})/{k * k} = " in html
     app.unit.value = "MACs"
     app.ratio_k.value, app.ratio_p.value = k, p  # the ratio section has its own K and P

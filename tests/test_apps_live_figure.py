@@ -7,11 +7,13 @@ from __future__ import annotations
 import base64
 import json
 
+import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
+from hetconv_edu.apps.controls import columns
 from hetconv_edu.apps.live_figure import (
     LIVE_CLASS,
     LIVE_CSS,
@@ -85,6 +87,16 @@ def test_changes_are_sent_whole_once_per_batch_and_show_replaces():
         live.show({"data": []})
     with pytest.raises(TypeError, match="got str"):
         LiveFigure("figure")
+
+
+def test_a_figure_of_a_set_width_keeps_its_box_that_wide_in_a_row():
+    live = LiveFigure(go.Figure(layout={"width": 400, "height": 300}))
+    row = columns(widgets.HTML("numbers"), live.widget, left_width="300px")
+    assert live.widget.layout.flex == "1 1 0"  # the row lets it grow...
+    assert live.widget.layout.max_width == "400px"  # ...up to the figure's width only
+    live.show(go.Figure(layout={"height": 300}))  # as wide as its place: no limit
+    assert live.widget.layout.max_width is None and live.widget.layout.width == "100%"
+    assert row.children[1] is live.widget
 
 
 def test_redraw_clears_then_sends_and_the_button_does_it():

@@ -24,7 +24,8 @@ output of a code cell — is scrolled to the top of the notebook and checked wit
 * **too many legend entries** (more than :data:`MAX_LEGEND_ENTRIES`);
 * **a scroll box inside the section** (it traps the mouse wheel);
 * **small text**: visible text smaller than :data:`MIN_FONT_PX` of the style;
-* **width**: nothing in the section reaches past the notebook's right edge.
+* **width**: nothing drawn in the section reaches past the notebook's right edge (what an
+  svg clips is not drawn: see ``drawnRight``).
 
 What a closed disclosure holds (a long table, the provenance) is not on the screen and not
 checked. The page's CPU is not slowed for these checks (a layout does not depend on the CPU's
@@ -73,7 +74,8 @@ _SECTIONS_JS = """
   const out = [];
   cells.forEach((cell, i) => {
     if (!cell.classList.contains('jp-CodeCell')) return;
-    // a section: an output holding one of the package's widgets (not the setup report)
+    // a section: an output holding a widget with the package's classes (the setup report's
+    // widget probe too: the class sees the report on the projector)
     const views = [...cell.querySelectorAll('.jp-OutputArea-output .jupyter-widgets')];
     const ours = '[class*="hetconv-"]';
     if (views.some((w) => w.matches(ours) || w.querySelector(ours))) out.push(i);
@@ -138,12 +140,27 @@ _CHECK_JS = r"""
     }
     return depth;
   };
+  // How far right an element is drawn. Inside an <svg> that clips what overflows it (a
+  // plotly figure's, as every inline svg by default), only as far as that svg: its box from
+  // getBoundingClientRect is the geometry's, not what is drawn. (A figure that fills its
+  // column has invisible drag handles reaching 20 px past its plot area, into and past a
+  // small right margin; clipped by the figure's svg, nothing of them is on the screen or
+  // can be grabbed, so they made false "wider than the notebook" findings.)
+  const drawnRight = (el) => {
+    let right = el.getBoundingClientRect().right;
+    for (let svg = el.ownerSVGElement; svg; svg = svg.ownerSVGElement) {
+      if (['hidden', 'clip'].includes(getComputedStyle(svg).overflowX)) {
+        right = Math.min(right, svg.getBoundingClientRect().right);
+      }
+    }
+    return right;
+  };
   let right = 0, widest = '';
   for (const root of roots) {
     for (const el of [root, ...root.querySelectorAll('*')]) {
-      const r = el.getBoundingClientRect();
-      if (r.right > right && shown(el)) {
-        right = r.right;
+      const r = drawnRight(el);
+      if (r > right && shown(el)) {
+        right = r;
         widest = String(el.className.baseVal ?? el.className);
       }
     }

@@ -18,6 +18,8 @@ from hetconv_edu.data import fashion_mnist
 from hetconv_edu.doctor import (
     FRONT_END_PACKAGES,
     RESTART_SERVER,
+    SETUP_CLASS,
+    SETUP_CSS,
     WIDGETS_BROKEN,
     WIDGETS_WORK,
     Finding,
@@ -381,6 +383,22 @@ def test_the_widget_probe_tells_the_fix_when_the_page_cannot_draw_it() -> None:
     hint = outputs[1]._repr_html_()
     assert "Failed to load model class" in hint and "not only the kernel" in hint
     assert WIDGETS_WORK in hint
+
+
+def test_the_setup_output_grows_with_the_projector_style() -> None:
+    from hetconv_edu.viz import style
+
+    report = Report((Finding("ok", "torch", "torch fine."),))
+    outputs = report_outputs(report)
+    probe = outputs[-1]._repr_mimebundle_()
+    # every part the class sees carries the class and the rule that enlarges it
+    for page in (report.html(), outputs[1]._repr_html_(), outputs[-1].widget.value):
+        assert SETUP_CLASS in page and SETUP_CSS in page
+    assert "application/vnd.jupyter.widget-view+json" in probe
+    # the rule follows the projector style's class and sizes (viz.style's, not a copy's)
+    assert f"body:has(.{style.PROJECTOR_CLASS}) .{SETUP_CLASS}" in SETUP_CSS
+    assert f"--hetconv-scale:{style.PROJECTOR.font_scale}" in SETUP_CSS
+    assert "--jp-widgets-font-size: 18px" in style.PROJECTOR_CSS and "font-size:18px" in SETUP_CSS
 
 
 def test_check_setup_displays_the_report(

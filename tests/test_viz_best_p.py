@@ -35,6 +35,7 @@ from hetconv_edu.viz.best_p import (
     provenance_html,
     uniform_points,
 )
+from hetconv_edu.viz.style import COLUMN_WIDTH
 from tests.test_apps_best_p import PROVENANCE
 
 
@@ -149,10 +150,11 @@ def test_pareto_front_and_greyed_points_in_macs() -> None:
     assert colors[(3000, 80.0)] == colors[(3000, 82.0)] == COLORS["dominated"]
     assert colors[(2000, 83.0)] == colors[(1500, 70.0)] == COLORS["uniform"]
     assert len(seeds.hovertext) == 6 and "seed 1" in seeds.hovertext[1]
-    assert fig.layout.xaxis.title.text == "MACs per image (millions, one forward pass)"
+    assert fig.layout.xaxis.title.text == "MACs per image (millions)"
     assert fig.layout.yaxis.title.text == "retrained test accuracy (%)"
-    assert fig.layout.title.text == "Uniform P: accuracy against MACs"
-    assert fig.layout.xaxis.range[0] == 0  # MACs from zero: the saving is seen to scale
+    assert fig.layout.title.text == "Uniform P: accuracy vs MACs"
+    low, high = fig.layout.xaxis.range  # MACs from zero (the saving is seen to scale), the
+    assert -0.1 * high < low < 0 < high  # zero's tick just off the corner of the y axis
     # the dotted mean line goes through every P in cost order
     means = by_name(fig, "uniform P: mean over seeds")
     assert list(means.y) == pytest.approx([71.0, 82.0, 81.0])
@@ -163,7 +165,7 @@ def test_pareto_front_in_measured_time_differs() -> None:
     assert list(by_name(fig, "uniform P: Pareto front (means)").x) == [2.5]
     assert list(by_name(fig, "uniform P: dominated (greyed)").text) == ["P=1", "P=4"]
     assert fig.layout.xaxis.title.text == "inference time per image (ms)"
-    assert fig.layout.title.text == "Uniform P: accuracy against measured time"
+    assert fig.layout.title.text == "Uniform P: accuracy vs time"
     assert fig.layout.xaxis.range[1] >= 3.5  # every point and its label fit
     assert 0 < fig.layout.xaxis.range[0] < 2.5  # times zoom in on the points
 
@@ -171,7 +173,8 @@ def test_pareto_front_in_measured_time_differs() -> None:
 def test_without_uniform_runs_the_predictions_stand_in() -> None:
     r = results(runs=())
     fig = accuracy_vs_cost(r, "macs", search=False)
-    assert "predictions only" in fig.layout.title.text
+    assert "(predicted)" in fig.layout.title.text
+    assert fig.layout.yaxis.title.text == "predicted accuracy (%)"
     predicted = by_name(fig, "uniform P (predicted)")
     # uniform P ∈ {1, 2, 4}: the cost and predicted accuracy of (P, P)
     assert list(predicted.x) == pytest.approx([r.cost((p, p), "macs") / 1e6 for p in (1, 2, 4)])
@@ -206,8 +209,8 @@ def test_search_front_budget_plan_and_pick() -> None:
     assert line.x0 == line.x1 == pytest.approx(budget / 1e6)
     (note,) = fig.layout.annotations
     assert note.text == f"budget {cost_text(r, budget, 'macs')}" and "60% of standard" in note.text
-    assert fig.layout.title.text == "Per-layer search: predicted accuracy"
-    assert fig.layout.yaxis.title.text == "predicted accuracy (%), weight-sharing network"
+    assert fig.layout.title.text == "Predicted by the weight-sharing net"
+    assert fig.layout.yaxis.title.text == "predicted accuracy (%)"  # the title says by what
 
 
 def _with_plan() -> OptimalPResults:
@@ -298,9 +301,9 @@ def test_layer_costs_vs_p_relative_values_fastest_ring_and_floor() -> None:
     floor = by_name(fig, "MACs floor 1/K² = 1/9")
     assert list(floor.y) == pytest.approx([1 / 9, 1 / 9]) and floor.xaxis == "x2"
     assert fig.layout.xaxis.type == fig.layout.xaxis2.type == "log"
-    assert fig.layout.annotations[0].text == "measured: inference time per image (ms)"
+    assert fig.layout.annotations[0].text == "measured: inference time"
     train = layer_costs_vs_p(r, "train_ms")
-    assert train.layout.annotations[0].text == "measured: training-step time per image (ms)"
+    assert train.layout.annotations[0].text == "measured: training-step time"
     with pytest.raises(ValueError, match="time_metric"):
         layer_costs_vs_p(r, "macs")
 
@@ -335,7 +338,9 @@ def test_config_figure_draws_p_per_layer_with_hover() -> None:
     assert [list(t.y) for t in fig.data] == [[2, 8], [1, 1]]
     assert [t.name for t in fig.data] == ["search's best", "your pick"]
     assert list(fig.data[0].x) == ["1: 16→16", "2: 16→32"]
-    assert list(fig.data[0].text) == ["P=2", "P=8"]
+    assert list(fig.data[0].text) == ["2", "8"]  # each bar's P on it
+    assert fig.layout.xaxis.tickangle == 0  # upright
+    assert fig.layout.meta[COLUMN_WIDTH]  # as wide as its column of controls, in both styles
     hover = fig.data[0].hovertext[1]
     macs = r.layers[1].macs[3]
     assert f"{macs / 1000:.3g}k MACs" in hover and "sensitivity: −3.00 points" in hover

@@ -73,11 +73,18 @@ def test_layer_costs_figure_data(unit):
     fig = layer_costs_figure(rows, unit)
     _has_text(fig)
     work, params = fig.data
-    assert list(work.y) == [r.cost.macs * unit_factor(unit) for r in rows]
-    assert list(params.y) == [r.cost.params for r in rows]
+    standard = rows[0].cost
+    assert rows[0].key == "standard"
+    assert list(work.y) == pytest.approx([r.cost.macs / standard.macs for r in rows])
+    assert list(params.y) == pytest.approx([r.cost.params / standard.params for r in rows])
     assert list(work.x) == [r.label for r in rows]
-    assert all(h for h in work.hovertext)
-    assert fig.layout.yaxis.title.text == unit
+    for r, hover in zip(rows, work.hovertext, strict=True):  # the exact count, in the unit
+        assert f"{fmt_count(r.cost.macs * unit_factor(unit))} {unit}" in hover
+    assert unit in work.name and unit in fig.layout.title.text
+    # one number per pair of bars (the work's), drawn at full size
+    assert list(work.text) == [f"{v:.2f}" for v in work.y] and params.text is None
+    assert work.constraintext == "none"
+    assert fig.layout.barmode == "group"
 
 
 def test_unit_factor():

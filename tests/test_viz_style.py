@@ -183,6 +183,18 @@ def test_a_pixel_exact_figure_keeps_its_plot_area_in_the_projector_style():
     assert plain.layout.width == 300  # other figures keep their size
 
 
+def test_a_figure_in_a_column_of_controls_widens_with_the_column():
+    fig = go.Figure(layout={"width": 360, "height": 250, "meta": {style.COLUMN_WIDTH: True}})
+    big = style.restyle_figure(go.Figure(fig), style.NORMAL, style.PROJECTOR)
+    # the column is css_width(360): 360 px × the projector's control scale
+    assert big.layout.width == round(360 * style.CONTROL_SCALE) == 504
+    assert big.layout.height == 250
+    assert style.css_width(360) == "calc(360px * var(--hetconv-control-scale, 1))"
+    assert f"--hetconv-control-scale: {style.CONTROL_SCALE}" in style.PROJECTOR_CSS
+    back = style.restyle_figure(big, style.PROJECTOR, style.NORMAL)
+    assert back.layout.width == 360  # whole pixels both ways
+
+
 def test_switches_follow_the_state_wherever_it_is_changed():
     first, second = projector_switch(), projector_switch()
     assert isinstance(first, widgets.ToggleButton) and first.description == "Projector style"

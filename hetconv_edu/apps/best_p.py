@@ -114,8 +114,8 @@ __all__ = [
 ]
 
 BUDGET_METRICS: dict[str, str] = {
-    "macs": "MACs (fraction of standard)",
-    "infer_ms": "time (ms per image)",
+    "macs": "MACs",
+    "infer_ms": "time per image",
 }
 """The budget toggle's choices: the metric key and its label."""
 
@@ -455,15 +455,19 @@ class BestPApp:
         self.live_progress = W.VBox(layout=W.Layout(width="auto"))
         self.live_curves = LiveFigure(training_curves(
             [RunCurves("weight-sharing network")],
-            title="Weight-sharing network: training loss and validation accuracy",
+            title="Weight-sharing network",
         ), action=True)  # fmt: skip
         self.provenance = _html(css="hetconv-bestp-provenance")
 
-        left = css_width(400)
+        left = css_width(360)
         self.source_section = W.VBox([self.message, self.source_toggle])
         self.costs_body = W.VBox(
-            [self.time_toggle, columns(self.layers_fig.widget, self.returns_fig.widget,
-                                       left_width="50%")]
+            [
+                self.time_toggle,
+                self.layers_fig.widget,
+                disclosure("Each doubling of P saves half as much (analytic)",
+                           self.returns_fig.widget),
+            ]
         )  # fmt: skip
         self.costs_section = W.VBox([self.costs_body])
         self.uniform_body = columns(
@@ -484,7 +488,7 @@ class BestPApp:
             left_width=left,
         )
         self.beat_section = W.VBox([self.beat_body])
-        self.answer_body = columns(self.answer, self.answer_fig_box, left_width=css_width(460))
+        self.answer_body = columns(self.answer, self.answer_fig_box, left_width=css_width(380))
         self.answer_section = W.VBox([self.answer_body])
         self.honesty_body = W.VBox(
             [
@@ -503,9 +507,10 @@ class BestPApp:
                     _html(self._live_plan_text()),
                     W.HBox([self.run_button, self.stop_button]),
                     self.live_message,
+                    self.live_progress,
                 ]
             ),
-            W.VBox([self.live_curves.widget, self.live_progress]),
+            self.live_curves.widget,
             left_width=left,
         )
         self.meaning_section = W.VBox(
@@ -830,7 +835,7 @@ class BestPApp:
         configs = {"your pick": verdict.config}
         if verdict.best is not None:
             configs = {"search's best": verdict.best.config, **configs}
-        self.beat_config_fig.show(config_figure(r, configs, title="Yours and the search's"))
+        self.beat_config_fig.show(config_figure(r, configs, title="P per layer"))
         self.beat_front_fig.show(
             accuracy_vs_cost(
                 r, self.metric, budget=verdict.budget, plan=verdict.best, pick=verdict.config,

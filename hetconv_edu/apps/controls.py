@@ -429,13 +429,12 @@ def columns(
 
 def disclosure(title: str, *children: widgets.Widget) -> widgets.Accordion:
     """``children`` behind a closed disclosure titled ``title`` (one click opens it): what a
-    section shows on demand, so the section itself fits one screen."""
-    box = widgets.Accordion(
-        [widgets.VBox(list(children))] if len(children) != 1 else list(children),
-        titles=(title,),
-        selected_index=None,
-    )
+    section shows on demand, so the section itself fits one screen. With no children, an
+    empty one to fill later (its ``children``: one widget)."""
+    content = list(children) if len(children) <= 1 else [widgets.VBox(list(children))]
+    box = widgets.Accordion(content, titles=(title,), selected_index=None)
     box.add_class("hetconv-details")
+    box.layout.align_self = "stretch"
     return box
 
 

@@ -23,6 +23,7 @@ from hetconv_edu.apps.controls import (
     ChannelControls,
     Exercise,
     LayerValues,
+    disclosure,
     pick_exercise,
 )
 from hetconv_edu.apps.live_figure import NO_FIGURE_CLASS, LiveFigure
@@ -49,6 +50,7 @@ OUT_SIZES = (1, 4, 8, 16, 32, 56, 112, 224)
 """Output map sizes D_o offered for the MAC counts (32: CIFAR-10's first layers)."""
 
 _FAMILY_OPTIONS = [(label, key) for key, label in EXPLORER_FAMILIES.items()]
+_FILTER_DETAILS = "The selected filter at its real size"
 _WIDE = {"description_width": "initial"}
 
 
@@ -165,7 +167,7 @@ class ExplorerApp:
             options=_FAMILY_OPTIONS,
             value=compare if compare is not None else "standard",
             disabled=compare is None,
-            layout=widgets.Layout(width=css_width(240)),
+            layout=widgets.Layout(width=css_width(260)),
         )
         self.filter_index = widgets.IntSlider(
             value=min(max(0, filter_index), n - 1),
@@ -202,11 +204,7 @@ class ExplorerApp:
         self.counters.add_class("hetconv-counters-box")
         self.all_counts = widgets.HTML(value=counters_html(state))
         """Every count with its formula, behind the "All counts, with formulas" disclosure."""
-        self.details = widgets.Accordion(
-            [self.all_counts], titles=("All counts, with formulas",), selected_index=None
-        )
-        self.details.add_class("hetconv-details")
-        self.details.layout.width = "100%"
+        self.details = disclosure("All counts, with formulas", self.all_counts)
         header = (
             [widgets.HTML(f"<h3 class='hetconv-heading'>{html.escape(title)}</h3>")]
             if title
@@ -225,12 +223,8 @@ class ExplorerApp:
             ],
             layout=widgets.Layout(width=css_width(385), flex="0 0 auto"),
         )
-        self.filter_details = widgets.Accordion(
-            titles=("The selected filter at its real size",), selected_index=None
-        )
+        self.filter_details = disclosure(_FILTER_DETAILS)
         """Holds the filter figure while the map needs two rows of panels (no room under it)."""
-        self.filter_details.add_class("hetconv-details")
-        self.filter_details.layout.width = "100%"
         self._figures = widgets.VBox(
             layout=widgets.Layout(flex="1 1 0", min_width="0", align_items="flex-start")
         )
@@ -328,6 +322,7 @@ class ExplorerApp:
             self.filter_details.children = ()
         if not below and not self.filter_details.children:
             self.filter_details.children = (self.filter_figure.widget,)
+            self.filter_details.titles = (_FILTER_DETAILS,)
         if tuple(self._figures.children) != (self.map_figure.widget, filter_box):
             self._figures.children = (self.map_figure.widget, filter_box)
 

@@ -59,6 +59,7 @@ from hetconv_edu.timing import layer_step, time_candidates, time_layers
 from hetconv_edu.train import physical_cores
 from hetconv_edu.viz import style as viz_style
 from hetconv_edu.viz.flops_lab import (
+    LAYER_FIGURE_WIDTH,
     FamilyCost,
     SpeedupPoint,
     family_costs,
@@ -259,8 +260,14 @@ def measure_speedups(
     ]
 
 
+_GAP_PX = 16
+"""Between the families' table and their chart (px)."""
+_MARGINS_PX = 8
+"""The margins of the table's and the chart's widgets together (ipywidgets: 2 px a side)."""
+
+
 def _html(value: str = "") -> W.HTML:
-    return W.HTML(value=value, layout=W.Layout(width="100%"))
+    return W.HTML(value=value)
 
 
 def _note(text: str) -> W.HTML:
@@ -447,16 +454,18 @@ class FlopsLabApp:
                     next(reset),
                 ),
                 c.note,
-                self.numbers,
-                self.layer_fig.widget,
+                # the table has what the row leaves beside the chart (in both styles: the
+                # chart keeps its width), so a family's name takes two lines at most
+                columns(
+                    self.numbers,
+                    self.layer_fig.widget,
+                    left_width=f"calc(100% - {LAYER_FIGURE_WIDTH + _GAP_PX + _MARGINS_PX}px)",
+                    gap=f"{_GAP_PX}px",
+                ),
             ]
         )
         self.units_section = W.VBox(
-            [
-                heading("MACs vs FLOPs"),
-                self.unit,
-                columns(W.HTML(WHY_TOOLS_DISAGREE), self.tools, left_width=css_width(420)),
-            ]
+            [heading("MACs vs FLOPs"), self.unit, W.HTML(WHY_TOOLS_DISAGREE), self.tools]
         )
         self.ratio_section = W.VBox(
             [

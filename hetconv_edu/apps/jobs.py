@@ -158,5 +158,7 @@ def progress_bar(box: W.Box, total: int, desc: str, unit: str = "step", initial:
         )
     except Exception:  # no widgets front end: tqdm.auto's text bar is of no use here
         return None
+    # the text after the bar wraps under it in a narrow column instead of running off it
+    bar.container.layout.flex_flow = "row wrap"
     box.children = (*box.children, bar.container)
     return bar

@@ -212,8 +212,10 @@ class LiveFigure:
             return
         height, width = self.figure.layout.height, self.figure.layout.width
         self._output.layout.min_height = f"{int(height)}px" if height else None
-        # a figure of a set width: its box is that wide (no redraw button peeking out)
+        # a figure of a set width: its box is that wide (no redraw button peeking out), also
+        # where a row (apps.controls.columns) lets it grow
         self.widget.layout.width = f"{int(width)}px" if width else "100%"
+        self.widget.layout.max_width = f"{int(width)}px" if width else None
         self._output.outputs = (
             {"output_type": "display_data", "data": {MIME_TYPE: self.bundle()}, "metadata": {}},
         )

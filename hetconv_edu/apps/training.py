@@ -301,7 +301,7 @@ class TrainingApp:
         )  # fmt: skip
         self.families_input = W.TagsInput(
             value=list(s.families), allowed_tags=[], allow_duplicates=False,
-            placeholder="add a family, e.g. hetconv:8", layout=W.Layout(width=css_width(300)),
+            placeholder="add a family, e.g. hetconv:8", layout=W.Layout(width=css_width(260)),
         )  # fmt: skip
         families_label = W.HTML("<b>Families</b>", layout=W.Layout(width=css_width(110)))
         self.families_hint = W.HTML(
@@ -312,12 +312,13 @@ class TrainingApp:
             )
         )
         self.epochs_input = W.BoundedIntText(
-            value=s.epochs, min=1, max=200, description="Epochs", style=style,
-            layout=W.Layout(width=css_width(180)),
+            value=s.epochs, min=1, max=200, description="Epochs",
+            style={"description_width": "initial"}, layout=W.Layout(width=css_width(130)),
         )  # fmt: skip
         self.subset_input = W.BoundedIntText(
             value=s.subset or 50_000, min=100, max=60_000, step=500,
-            description="Train images", style=style, layout=W.Layout(width=css_width(230)),
+            description="Train images", style={"description_width": "initial"},
+            layout=W.Layout(width=css_width(200)),
         )  # fmt: skip
         self.full_run_toggle = W.ToggleButton(
             value=False, description="Full run", icon="hourglass-half",
@@ -338,8 +339,6 @@ class TrainingApp:
         self.table = W.HTML(results_table_html([]))
         self.scatter = LiveFigure(accuracy_vs_macs([]), action=True)
         self.confusion_fig = LiveFigure()
-        self.confusion_fig.widget.layout.flex = "1 1 0"
-        self.confusion_fig.widget.layout.min_width = "0"
         self.predictions_fig = LiveFigure()
         self.inspect_select = W.Dropdown(
             options=[],
@@ -373,13 +372,10 @@ class TrainingApp:
                 W.HBox([self.epochs_input, self.subset_input]),
                 W.HBox([self.train_button, self.stop_button, self.full_run_toggle]),
                 self.message,
+                self.progress_box,  # under the controls: the curves have the column's height
             ]
         )
-        self.training_section = columns(
-            self.controls,
-            W.VBox([self.curves_box, self.progress_box]),
-            left_width=css_width(420),
-        )
+        self.training_section = columns(self.controls, self.curves_box, left_width=css_width(380))
         self.results_section = W.VBox(
             [heading("Results"), self.table, self.scatter.widget], layout=wide
         )
@@ -635,10 +631,12 @@ class TrainingApp:
             for i, c in enumerate(configs)
         ]
         self.curves.show(training_curves([r.curves for r in self.runs]))
-        self.progress_box.children = ()
         for index, run in enumerate(self.runs):
             if self._stop_requested:
                 break
+            # one bar, the current run's (the message says which of how many): seven runs'
+            # bars would not fit beside the curves on one screen
+            self.progress_box.children = ()
             self._say("info", f"Run {index + 1} of {len(self.runs)}: {run.label} — building…")
             yield
             run.trainer = trainer = Trainer(run.config, data)
@@ -787,8 +785,8 @@ class TrainingApp:
         acc = matrix.trace() / matrix.sum()
         return confusion_matrix_figure(
             matrix, t.dataset.classes,
-            title=f"{run.label}: confusion matrix on {int(matrix.sum()):,} test images "
-            f"(accuracy {100 * acc:.1f}%)",
+            title=f"{run.label}: confusion matrix, {100 * acc:.0f}% of "
+            f"{int(matrix.sum()):,} right",
         )  # fmt: skip
 
     def predictions(self, label: str | None = None, count: int = 12) -> go.Figure:

@@ -35,7 +35,14 @@ from __future__ import annotations
 from hetconv_edu.doctor.datasets import check_datasets
 from hetconv_edu.doctor.diagnosis import diagnose
 from hetconv_edu.doctor.notebook import WIDGETS_BROKEN, WIDGETS_WORK, check_setup, report_outputs
-from hetconv_edu.doctor.report import LEVELS, REPORT_CSS, Finding, Report
+from hetconv_edu.doctor.report import (
+    LEVELS,
+    REPORT_CSS,
+    SETUP_CLASS,
+    SETUP_CSS,
+    Finding,
+    Report,
+)
 from hetconv_edu.doctor.server import (
     RESTART_SERVER,
     WIDGET_EXTENSIONS,
@@ -59,6 +66,8 @@ __all__ = [
     "LEVELS",
     "REPORT_CSS",
     "RESTART_SERVER",
+    "SETUP_CLASS",
+    "SETUP_CSS",
     "TORCH_FIX",
     "WIDGETS_BROKEN",
     "WIDGETS_WORK",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hetconv_edu.doctor.diagnosis import diagnose
-from hetconv_edu.doctor.report import Report
+from hetconv_edu.doctor.report import SETUP_CLASS, SETUP_CSS, Report
 from hetconv_edu.doctor.server import RESTART_SERVER
 from hetconv_edu.viz.palette import MESSAGE_CSS
 
@@ -51,15 +51,15 @@ def report_outputs(report: Report) -> list[Any]:
 
     outputs.append(
         HTML(
-            f"<style>{MESSAGE_CSS}</style><div class='hetconv-note'>Next line not <b>"
+            f"<style>{SETUP_CSS}</style><div class='hetconv-note {SETUP_CLASS}'>Next line not <b>"
             f"{html.escape(WIDGETS_WORK)}</b> but 'Failed to load model class', 'Error "
             "displaying widget' or nothing? Restart the Jupyter server (not only the kernel), "
             "then reload the page.</div>"
         )
     )
     probe = ipywidgets.HTML(
-        f"<style>{MESSAGE_CSS}</style>"
-        f"<span class='hetconv-text-ok'>{html.escape(WIDGETS_WORK)}</span>"
+        f"<style>{SETUP_CSS}</style>"
+        f"<span class='hetconv-text-ok {SETUP_CLASS}'>{html.escape(WIDGETS_WORK)}</span>"
     )
     outputs.append(_WidgetProbe(probe))
     return outputs

@@ -9,18 +9,33 @@ from typing import Any
 
 from hetconv_edu.viz.palette import MESSAGE_CSS
 
-__all__ = ["LEVELS", "REPORT_CSS", "Finding", "Report"]
+__all__ = ["LEVELS", "REPORT_CSS", "SETUP_CLASS", "SETUP_CSS", "Finding", "Report"]
 
 LEVELS = ("ok", "warn", "error")
 """Finding levels, from fine to blocking. The command line exits 1 when any is ``error``."""
 
-REPORT_CSS = (
+SETUP_CLASS = "hetconv-setup"
+"""CSS class of everything :func:`~hetconv_edu.doctor.check_setup` shows (the report, the hint,
+the probe)."""
+
+SETUP_CSS = (
     MESSAGE_CSS
+    # The projector style puts viz.style.PROJECTOR_CLASS on the package's widgets, and the
+    # setup report is none of them (it must render where widgets are broken): while any
+    # widget of the page has that class, the report grows as they do (18 px text, notes
+    # scaled by viz.style.PROJECTOR.font_scale), so the class can read it on the projector.
+    + f"body:has(.hetconv-projector) .{SETUP_CLASS}{{--hetconv-scale:1.25;font-size:18px}}"
+)
+"""The rules every part of the setup's output carries: the package's message palette, and
+the projector style's text size."""
+
+REPORT_CSS = (
+    SETUP_CSS
     + ".hetconv-doctor{border-left:6px solid currentColor;font-size:14px}"
     + ".hetconv-doctor ul{margin:4px 0;padding-left:1.2em}.hetconv-doctor li{margin:4px 0}"
     + ".hetconv-doctor .fix{color:#222222;font-weight:normal;margin-left:1.2em}"
 )
-"""The setup report's rules: the package's message palette, a rule on the left."""
+"""The setup report's rules: :data:`SETUP_CSS`, a rule on the left."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +133,7 @@ class Report:
         level = self.level
         return (
             f"<style>{REPORT_CSS}</style>"
-            f"<div class='hetconv-doctor hetconv-message hetconv-{level}'>"
+            f"<div class='hetconv-doctor {SETUP_CLASS} hetconv-message hetconv-{level}'>"
             f"<div class='hetconv-text-{level}'>{marks[level]} {html.escape(self.headline())}</div>"
             + (f"<ul>{''.join(rows)}</ul>" if rows else "")
             + (

@@ -48,6 +48,7 @@ from hetconv_edu.viz.training import format_count
 
 __all__ = [
     "COLORS",
+    "CONFIG_FIGURE_WIDTH",
     "MEANING_HTML",
     "UniformPoint",
     "accuracy_vs_cost",
@@ -79,6 +80,9 @@ COLORS: Mapping[str, str] = {
 """One colour per series: uniform P retrained, the search's predictions, searched
 configurations, the best plan within the budget, the student's pick, dominated points."""
 
+CONFIG_FIGURE_WIDTH = 360
+"""Width (px) of a configuration's bar chart: under the controls, in their column."""
+
 
 def layer_color(index: int) -> str:
     """The colour of the ``index``-th switchable layer (the same in every figure)."""
@@ -98,12 +102,21 @@ def _layout(fig: go.Figure, title: str, **kw: Any) -> go.Figure:
     return style.themed(fig)
 
 
+_BOTTOM_LEGEND = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0.0}
+"""A legend at the figure's bottom edge, under the axis titles: placed by the figure's edge,
+not by the plot's (a fraction of the plot's height), it stays clear of the x axis's title when
+the projector style's larger text grows the margins and shrinks the plot."""
+
+_TIME_TITLES = {"infer_ms": "inference time", "train_ms": "training-step time"}
+"""Short names of the measured times (subplot titles: the axis says per image, in ms)."""
+
+
 def _scale(metric: str) -> tuple[float, str]:
     """Divisor and axis title of a cost: millions of MACs, or milliseconds as measured."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(map(repr, METRICS))}, got {metric!r}")
     if metric == "macs":
-        return 1e6, "MACs per image (millions, one forward pass)"
+        return 1e6, "MACs per image (millions)"
     return 1.0, METRICS[metric]
 
 
@@ -292,6 +305,7 @@ def accuracy_vs_cost(
     pick: Sequence[int] | None = None,
     title: str | None = None,
     height: int = 480,
+    width: int = style.SIDE_FIGURE_WIDTH,
 ) -> go.Figure:
     """Accuracy (%) against a cost (``metric``: ``"macs"``, ``"infer_ms"``, ``"train_ms"``):
     retrained and predicted accuracies never share a figure (they are measured on different
@@ -410,30 +424,29 @@ def accuracy_vs_cost(
     xs += [] if budget is None else [budget / scale]
     left, right = (0.0 if metric == "macs" else min(xs)), max(xs)  # MACs from zero
     span = (right - left) or right or 1.0
-    fig.update_xaxes(  # a margin on the right for the P labels
-        title_text=axis_title, range=[max(0.0, left - 0.05 * span), right + 0.12 * span]
+    fig.update_xaxes(  # a margin on the right for the P labels, the first tick off the corner
+        title_text=axis_title, range=[left - 0.06 * span, right + 0.12 * span]
     )
+    predicted = search or not uniform  # the predictions stand in without retrained runs
     fig.update_yaxes(
-        title_text="predicted accuracy (%), weight-sharing network"
-        if search
-        else "retrained test accuracy (%)"
+        title_text="predicted accuracy (%)" if predicted else "retrained test accuracy (%)"
     )
     if title is None:
-        what = "MACs" if metric == "macs" else "measured time"
+        what = "MACs" if metric == "macs" else "time"
         title = (
-            "Per-layer search: predicted accuracy"
-            if search
-            else f"Uniform P: accuracy against {what}"
+            "Predicted by the weight-sharing net" if search else f"Uniform P: accuracy vs {what}"
         )
         if not uniform and not search:
-            title += " (predictions only)"
+            title += " (predicted)"
+    legend = len(fig.data) > 1  # plotly shows no legend for a single trace
     return _layout(
         fig,
         title,
         height=height,
+        width=width,
         hovermode="closest",
-        legend={"orientation": "h", "x": 0.0, "y": -0.2, "xanchor": "left", "yanchor": "top"},
-        margin={"l": 64, "r": 16, "t": 56, "b": 124},
+        legend=_BOTTOM_LEGEND,
+        margin={"l": 64, "r": 16, "t": 56, "b": 124 if legend else 64},
     )
 
 
@@ -461,8 +474,8 @@ def layer_costs_vs_p(results: OptimalPResults, time_metric: str = "infer_ms") ->
         cols=2,
         horizontal_spacing=0.16,
         subplot_titles=(
-            f"measured: {METRICS[time_metric]}",
-            "analytic: MACs (the same curve for every layer)",
+            f"measured: {_TIME_TITLES[time_metric]}",
+            "analytic: MACs (every layer)",
         ),
     )
     all_choices: set[int] = set()
@@ -553,10 +566,11 @@ def layer_costs_vs_p(results: OptimalPResults, time_metric: str = "infer_ms") ->
     return _layout(
         fig,
         "Each layer's cost against P",
+        width=style.WIDE_FIGURE_WIDTH,
         height=440,
         hovermode="closest",
-        legend={"orientation": "h", "y": -0.3, "x": 0.0, "yanchor": "top"},
-        margin={"l": 64, "r": 16, "t": 64, "b": 140},
+        legend=_BOTTOM_LEGEND,
+        margin={"l": 64, "r": 16, "t": 64, "b": 120},
     )
 
 
@@ -584,7 +598,7 @@ def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
         rows=1,
         cols=2,
         horizontal_spacing=0.16,
-        subplot_titles=("cost and saving so far", "saving of each doubling P → 2P"),
+        subplot_titles=("cost, and saved so far", "saved by P → 2P"),
     )
     fig.add_trace(
         go.Scatter(
@@ -659,9 +673,10 @@ def diminishing_returns(kernel_size: int = 3, max_p: int = 64) -> go.Figure:
     return _layout(
         fig,
         f"Each doubling of P saves half as much (K = {k})",
+        width=style.WIDE_FIGURE_WIDTH,
         height=440,
-        legend={"orientation": "h", "y": -0.3, "x": 0.0, "yanchor": "top"},
-        margin={"l": 64, "r": 16, "t": 64, "b": 140},
+        legend=_BOTTOM_LEGEND,
+        margin={"l": 64, "r": 16, "t": 64, "b": 120},
     )
 
 
@@ -673,13 +688,16 @@ def config_figure(
     configs: Mapping[str, Sequence[int]],
     *,
     title: str | None = None,
-    width: int | None = None,
+    width: int | None = CONFIG_FIGURE_WIDTH,
 ) -> go.Figure:
     """Per-layer P of each configuration in ``configs`` (name → one P per switchable layer),
-    as grouped bars over the network's layers (log-2 P axis, labelled on the bars), ``width``
-    pixels wide (default: as wide as its place on the page). Hover: the layer's channels and
-    output size, its MACs and measured times at that P, and its sensitivity (accuracy lost
-    when only this layer takes that P)."""
+    as grouped bars over the network's layers (log-2 P axis; each bar's P written on it, the
+    axis's P lines unlabelled so that their labels never crowd a short plot), ``width`` pixels
+    wide in the default style (default: a column of controls' width, wider with the column in
+    the projector style; None: as wide as its place). The layers are labelled upright
+    (position: M→N). With more than one configuration, their legend sits between the
+    title and the bars. Hover: the layer's channels and output size, its MACs and measured
+    times at that P, and its sensitivity (accuracy lost when only this layer takes that P)."""
     fig = go.Figure()
     labels = [layer_label(i, layer) for i, layer in enumerate(results.layers)]
     palette = (COLORS["best"], COLORS["pick"], COLORS["predicted"], COLORS["uniform"])
@@ -705,8 +723,9 @@ def config_figure(
                 y=list(config),
                 name=name,
                 marker={"color": palette[n % len(palette)]},
-                text=[f"P={p}" for p in config],
+                text=[str(p) for p in config],
                 textposition="outside",
+                cliponaxis=False,
                 hovertext=hover,
                 hoverinfo="text",
             )
@@ -716,17 +735,19 @@ def config_figure(
         title_text="P (log scale)",
         type="log",
         tickvals=ticks,
-        ticktext=list(map(str, ticks)),
-        range=[-0.15, math.log10(top) + 0.35],
+        showticklabels=False,
+        range=[-0.15, math.log10(top) + 0.3],
     )
-    fig.update_xaxes(title_text="layer (M→N), input to output")
+    fig.update_xaxes(title_text="layer (M→N)", tickangle=0)
+    legend = len(configs) > 1
     return _layout(
         fig,
         title or "Per-layer P over the network",
         height=250,
         width=width,
+        meta={style.COLUMN_WIDTH: width is not None},
         barmode="group",
-        margin={"l": 64, "r": 16, "t": 72, "b": 56},
+        margin={"l": 40, "r": 8, "t": 72 if legend else 44, "b": 52},
         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.0},
     )
 
@@ -790,7 +811,7 @@ def predicted_vs_retrained(results: OptimalPResults) -> go.Figure:
         title = f"Predicted vs retrained accuracy: Spearman ρ = {rho:.2f} over {len(runs)} runs"
     fig.update_xaxes(title_text="predicted accuracy (%), weight-sharing network", range=[lo, hi])
     fig.update_yaxes(title_text="retrained test accuracy (%)", range=[lo, hi])
-    return _layout(fig, title, height=420, hovermode="closest")
+    return _layout(fig, title, width=style.SIDE_FIGURE_WIDTH, height=420, hovermode="closest")
 
 
 # ------------------------------------------------------------------ the answer
@@ -798,7 +819,9 @@ def predicted_vs_retrained(results: OptimalPResults) -> go.Figure:
 _ANSWER_AXES = (("macs", "MACs"), ("infer_ms", "measured inference time (whole network)"))
 
 
-def answer_figure(results: OptimalPResults, height: int = 460) -> go.Figure:
+def answer_figure(
+    results: OptimalPResults, height: int = 460, width: int = style.SIDE_FIGURE_WIDTH
+) -> go.Figure:
     """What the answer rests on: every network trained from scratch, its test accuracy as the
     mean over its seeds with ± the spread (sample standard deviation) as an error bar, against
     MACs (left) and the whole network's measured inference time (right); uniform P as circles
@@ -860,6 +883,7 @@ def answer_figure(results: OptimalPResults, height: int = 460) -> go.Figure:
         fig,
         "Retrained from scratch: mean ± spread",
         height=height,
+        width=width,
         hovermode="closest",
         legend={"orientation": "h", "x": 0.0, "y": -0.2, "yanchor": "top"},
         margin={"l": 64, "r": 16, "t": 72, "b": 110},
@@ -925,8 +949,8 @@ def plan_html(results: OptimalPResults, config: Sequence[int], *, heading: str) 
     )
     return (
         f"<div><b>{html.escape(heading)}</b><table class='hetconv-table'>{body}</table>"
-        "<span class='hetconv-note'>Per image. Predicted: by the weight-sharing network "
-        f"(validation images). {_time_model_text(results)}</span></div>"
+        "<span class='hetconv-note'>Per image. Accuracy: the weight-sharing network's "
+        f"prediction. {_time_model_text(results)}</span></div>"
     )
 
 
@@ -935,12 +959,10 @@ def _time_model_text(results: OptimalPResults) -> str:
     if "infer_ms" in results.time_model:
         intercept, slope = results.time_model["infer_ms"]
         return (
-            f"Times: modelled from the layers' measured times, calibrated on whole networks "
-            f"(network ≈ {intercept:.3f} ms + {slope:.2f} × the layers' sum)."
+            f"Time ≈ {intercept:.3f} ms + {slope:.2f} × the layers' measured sum (calibrated on "
+            "whole networks)."
         )
-    return (
-        "Times: the sum of the layers' measured times plus the rest of the network (approximate)."
-    )
+    return "Time: the layers' measured sum plus the rest of the network (approximate)."
 
 
 def honesty_table_html(results: OptimalPResults) -> str:

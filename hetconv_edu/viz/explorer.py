@@ -115,8 +115,9 @@ MAP_PLOT_PX: tuple[int, int] = (460, 248)
 """Width and height (px) the panels of the map figure share, gaps included: with the margins
 of :data:`MAP_MARGIN` the figure is 532 px wide in the default style and 550 px in the
 projector style, beside the controls on a 1280×720 screen."""
-MAP_GRID_PLOT_PX: tuple[int, int] = (460, 400)
-"""The same for two rows of panels (a two-stage family compared with another family)."""
+MAP_GRID_PLOT_PX: tuple[int, int] = (460, 360)
+"""The same for two rows of panels (a two-stage family compared with another family): the
+legend's two rows and the filter's disclosure under them still fit the projector's screen."""
 MAP_MARGIN: dict[str, int] = {"l": 56, "r": 16, "t": 44, "b": 88}
 """Margins of the map figure (px, multiples of 4 so the projector's ×1.25 keeps them whole):
 tick labels and "filter n" on the left, the panel headings on top, tick labels, "input
@@ -126,10 +127,10 @@ MAP_LEGEND_DROP_PX = 58
 PANEL_GAP_PX: tuple[int, int] = (52, 84)
 """Gap between panels side by side (the right one's tick labels) and between rows of panels
 (the upper row's tick labels and the lower row's headings), px."""
-GRID_GAP_X_PX = 88
+GRID_GAP_X_PX = 140
 """Gap between the two stages of a family in two rows of panels: the first stage's heading
 carries the family's name, wider than its panel."""
-GRID_MARGIN_RIGHT_PX = 48
+GRID_MARGIN_RIGHT_PX = 56
 """Right margin of two rows of panels: room for the second stage's heading."""
 LEGEND_ROW_PX = 24
 """Height of one row of a horizontal legend (px, projector style)."""
@@ -276,7 +277,9 @@ class MapPanel:
         if self.n_stages == 1:
             line = f"{rows} filters × {cols} channels"
         else:
-            line = f"stage {self.stage_index + 1}: {html.escape(self.stage.name)}"
+            # the family's name says G; the stage keeps its kind and kernel size
+            name = self.stage.name.split(",")[0]
+            line = f"stage {self.stage_index + 1}: {html.escape(name)}"
             if self.stage_index > 0:
                 return line
         return f"<b>{html.escape(family_title(self.family, self.p))}</b><br>{line}"

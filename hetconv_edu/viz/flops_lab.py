@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from hetconv_edu.flops import (
     Cost,
@@ -27,6 +26,7 @@ from hetconv_edu.pattern import divisors, valid_parts
 from hetconv_edu.viz import style
 
 __all__ = [
+    "LAYER_FIGURE_WIDTH",
     "PAPER_LATENCY_ROWS",
     "SHORT_LABELS",
     "UNITS",
@@ -46,6 +46,13 @@ __all__ = [
     "tool_conventions_html",
     "unit_factor",
 ]
+
+_LEGEND_BG = "rgba(255,255,255,0.85)"
+"""Behind a legend drawn inside a plot: what lies under it stays faintly visible."""
+
+LAYER_FIGURE_WIDTH = 400
+"""Width (px) of the one-layer bar chart in both styles: beside the families' table, which
+has the rest of the row for a family's name and four numbers on few lines."""
 
 UNITS = ("MACs", "FLOPs")
 """The two units the lab switches between: MACs, or FLOPs = 2 × MACs."""
@@ -171,57 +178,57 @@ hovering a bar names it too)."""
 
 
 def layer_costs_figure(rows: Sequence[FamilyCost], unit: str = "MACs") -> go.Figure:
-    """Bar chart of (left) MACs or FLOPs and (right) parameters for each family of one layer.
+    """Each family's MACs (or FLOPs) and parameters as a fraction of the standard layer's
+    (``rows[0]``): two bars per family on one axis, the work's fraction written above each
+    pair at full size (the parameters' differs from it by the biases only; both fractions and
+    the exact counts are in the hover, and the table beside the chart has the counts).
 
     The bars' x values are the families' full labels; the axis shows short ones
     (:data:`SHORT_LABELS`), upright, so five families fit a chart beside the numbers.
     """
     factor = unit_factor(unit)
     labels = [r.label for r in rows]
-    colors = [_color(r.key) for r in rows]
-    work = [r.cost.macs * factor for r in rows]
-    params = [r.cost.params for r in rows]
-    work_title = "MACs" if unit == "MACs" else "FLOPs = 2 × MACs"
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=(f"{work_title} (no bias)", "parameters"),
-        horizontal_spacing=0.16,
-    )
-    hover_work = [
-        f"<b>{r.label}</b><br>{fmt_count(w)} {unit}<br>{r.ratio:.4f} × standard"
-        f"<br>{r.stages} sequential stage{'s' if r.stages > 1 else ''}"
-        for r, w in zip(rows, work, strict=True)
-    ]
-    hover_params = [f"<b>{r.label}</b><br>{fmt_count(r.cost.params)} parameters" for r in rows]
-    for col, values, hover, name in ((1, work, hover_work, unit),
-                                     (2, params, hover_params, "parameters")):  # fmt: skip
+    base = rows[0]
+    work = [r.cost.macs / base.cost.macs for r in rows]
+    params = [r.cost.params / base.cost.params for r in rows]
+    fig = go.Figure()
+    for values, name, color, hover in (
+        (work, unit, style.FAMILY_COLORS["standard"],
+         [f"<b>{r.label}</b><br>{fmt_count(r.cost.macs * factor)} {unit} (no bias)<br>{v:.4f} "
+          f"× standard<br>{r.stages} sequential stage{'s' if r.stages > 1 else ''}"
+          for r, v in zip(rows, work, strict=True)]),
+        (params, "parameters", style.FAMILY_COLORS["hetconv"],
+         [f"<b>{r.label}</b><br>{fmt_count(r.cost.params)} parameters<br>{v:.4f} × standard"
+          for r, v in zip(rows, params, strict=True)]),
+    ):  # fmt: skip
         fig.add_trace(
             go.Bar(
                 x=labels,
                 y=values,
-                marker_color=colors,
-                text=[_short(v) for v in values],
+                marker_color=color,
+                # one number per pair, not shrunk to its bar's width (two shrunk numbers per
+                # pair ran together, too small to read): it has its pair's width
+                text=[f"{v:.2f}" for v in values] if values is work else None,
                 textposition="outside",
+                constraintext="none",
                 cliponaxis=False,
                 hovertext=hover,
                 hoverinfo="text",
                 name=name,
-                showlegend=False,
-            ),
-            row=1,
-            col=col,
+            )
         )
-        fig.update_yaxes(title_text=name, range=[0, max(values) * 1.22], row=1, col=col)
     fig.update_xaxes(
         tickmode="array", tickvals=labels, ticktext=[SHORT_LABELS.get(r.key, r.label) for r in rows]
     )
-    fig.update_yaxes(rangemode="tozero", nticks=4)
+    fig.update_yaxes(title_text=f"× {base.label}", range=[0, 1.2], nticks=4)
     return _layout(
         fig,
-        f"{unit} and parameters, family by family",
-        height=270,
-        margin={"l": 64, "r": 8, "t": 64, "b": 32},
+        f"{unit} and parameters, × {base.label}",
+        barmode="group",
+        width=LAYER_FIGURE_WIDTH,
+        height=330,
+        margin={"l": 64, "r": 8, "t": 84, "b": 32},
+        legend={"orientation": "h", "x": 0.0, "y": 1.0, "yanchor": "bottom"},
     )
 
 
@@ -295,10 +302,11 @@ def ratio_curve_figure(kernel_size: int, p: int, max_p: int = 64) -> go.Figure:
     fig.update_yaxes(title_text="× standard MACs", rangemode="tozero")
     return _layout(
         fig,
-        f"Cost ratio against P, K={k}: never below 1/K² = 1/{k * k}",
+        f"Cost ratio against P (K={k}): never below 1/{k * k}",
+        width=style.SIDE_FIGURE_WIDTH,
         height=400,
         margin={"l": 64, "r": 16, "t": 52, "b": 56},
-        legend={"x": 0.98, "xanchor": "right", "y": 0.97, "bgcolor": "rgba(255,255,255,0.85)"},
+        legend={"x": 0.98, "xanchor": "right", "y": 0.97, "bgcolor": _LEGEND_BG},
     )
 
 
@@ -429,7 +437,7 @@ def macs_by_layer_figure(
     baseline: NetworkCost, hetconv: NetworkCost, unit: str = "MACs", labels=("standard", "HetConv")
 ) -> go.Figure:
     """Where the (analytic) MACs go: for every layer one bar per network (``labels``: the two
-    networks' names, the legend's two entries), the totals in the title.
+    networks' names, the legend's two entries, above the plot, with the totals).
 
     ``baseline`` and ``hetconv`` must list the same layers (the same network with two families).
     """
@@ -464,9 +472,13 @@ def macs_by_layer_figure(
     return _layout(
         fig,
         f"Where the {unit} go, layer by layer",
-        height=430,
-        margin={"l": 64, "r": 16, "t": 80, "b": 110},
-        legend={"orientation": "h", "x": 0.0, "y": 1.02, "yanchor": "bottom"},
+        width=style.SIDE_FIGURE_WIDTH,
+        height=470,
+        # the legend above the plot, not in it (drawn over the tallest bars, it hid some of
+        # them); the top margin holds the title and two rows of it (long family names in the
+        # projector style)
+        margin={"l": 64, "r": 16, "t": 108, "b": 110},
+        legend={"orientation": "h", "x": 0.0, "y": 1.0, "yanchor": "bottom"},
     )
 
 
@@ -555,9 +567,10 @@ def speedup_figure(points: Sequence[SpeedupPoint]) -> go.Figure:
     return _layout(
         fig,
         title,
+        width=style.SIDE_FIGURE_WIDTH - 20,
         height=400,
-        margin={"l": 64, "r": 16, "t": 84, "b": 56},
-        legend={"orientation": "h", "x": 0.0, "y": 1.02, "yanchor": "bottom"},
+        margin={"l": 64, "r": 16, "t": 52, "b": 56},
+        legend={"x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top", "bgcolor": _LEGEND_BG},
     )
 
 
@@ -579,8 +592,10 @@ def layer_numbers_html(
     unit: str = "MACs",
     measured: dict[str, int] | None = None,
 ) -> str:
-    """The exact numbers of :func:`family_costs` as an HTML table (in ``unit``), plus the
-    HetConv formula with this layer's values substituted.
+    """The exact numbers of :func:`family_costs` as an HTML table (in ``unit``: the analytic
+    count, the measured one, parameters, × standard), plus the HetConv formula with this
+    layer's values substituted. (The families' sequential stages: :func:`paper_latency_html`
+    and the bars' hover.)
 
     ``measured`` maps a family key to the MACs ``torch.utils.flop_counter`` measured for the
     real module (the fast HetConv layer's count is its *executed* one, see :func:`layer_cost`).
@@ -597,7 +612,6 @@ def layer_numbers_html(
             + _cell(fmt_count(m * f) if m is not None else "–", f"{r.key}-measured")
             + _cell(fmt_count(r.cost.params), f"{r.key}-params")
             + _cell(f"{r.ratio:.4f}", f"{r.key}-ratio")
-            + _cell(r.stages, f"{r.key}-stages")
             + "</tr>"
         )
     d, m_, n, k = out_size, in_channels, out_channels, kernel_size
@@ -614,8 +628,10 @@ def layer_numbers_html(
         f"<b>{het.formula_ratio:.4f}</b>"
     )
     header = (
-        f"<tr><th>family</th><th>{unit} (analytic)</th><th>{unit} measured (torch)</th>"
-        "<th>parameters</th><th>× standard</th><th>sequential stages</th></tr>"
+        # "measured" under the unit's column header: a header no wider than its numbers,
+        # so a family's name has the room (two lines at most in the projector style)
+        f"<tr><th>family</th><th>{unit}</th><th>measured<br>(torch)</th>"
+        "<th>parameters</th><th>× standard</th></tr>"
     )
     return (
         f'<table class="hetconv-table">{header}{"".join(body)}</table>'

@@ -44,7 +44,8 @@ coloured sentence (answer feedback).
 A figure whose plot area is sized in whole pixels (a kernel map: one cell, a whole number of
 pixels, so a fine pattern shows no moiré) says so with :data:`PIXEL_EXACT` in its layout's
 ``meta``; switching the theme then grows its width and height with its margins, so the plot
-area keeps its size in pixels.
+area keeps its size in pixels. A figure in a column of controls says so with
+:data:`COLUMN_WIDTH`: it widens with the column in the projector style.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ from hetconv_edu.viz.palette import (
 
 __all__ = [
     "ACCENT",
+    "COLUMN_WIDTH",
     "CONTROL_SCALE",
     "CSS_CLASSES",
     "FAMILY_COLORS",
@@ -88,6 +90,7 @@ __all__ = [
     "NOTE_COLOR",
     "OKABE_ITO",
     "OUTLINE",
+    "PAGE_CLASS",
     "PAGE_CSS",
     "PALETTE",
     "PIXEL_EXACT",
@@ -98,6 +101,7 @@ __all__ = [
     "TABLE_STRIPE",
     "TABLE_TOTAL",
     "TEXT_COLOR",
+    "WIDE_FIGURE_WIDTH",
     "Restylable",
     "Theme",
     "apply_layout",
@@ -220,6 +224,13 @@ FONT_FAMILY = "Inter, 'Segoe UI', 'Helvetica Neue', Arial, sans-serif"
 
 FONT_SIZE = 15
 """Base font size in px: readable on a classroom projector."""
+
+WIDE_FIGURE_WIDTH = 1040
+"""Width (px) of a figure that has its section's width to itself on a 1280 px screen."""
+
+SIDE_FIGURE_WIDTH = 540
+"""Width (px) of a figure beside a column of controls, or of two figures side by side: what
+is left of a 1280 px wide notebook in the projector style, whose controls are wider."""
 
 
 def family_color(family: str) -> str:
@@ -373,7 +384,9 @@ class Theme:
     ``font_scale`` multiplies every font size (and the margins and table row heights that hold
     the text), ``line_scale`` every line width, ``marker_scale`` every marker size;
     ``font_color`` is the figure's text colour, ``grid_color`` / ``axis_color`` /
-    ``axis_width`` the grid and axis lines of its template.
+    ``axis_width`` the grid and axis lines of its template; ``control_scale`` how much wider
+    the controls are (:func:`css_width`), and with them a figure in their column
+    (:data:`COLUMN_WIDTH`).
     """
 
     name: str
@@ -384,6 +397,7 @@ class Theme:
     grid_color: str
     axis_color: str
     axis_width: float
+    control_scale: float = 1.0
 
     @functools.cache  # noqa: B019 - two module-level themes, never freed anyway
     def template(self) -> go.layout.Template:
@@ -404,14 +418,20 @@ class Theme:
 NORMAL = Theme("normal", 1.0, 1.0, 1.0, TEXT_COLOR, "#EBF0F8", "#444444", 1.0)
 """The look of a laptop screen: the sizes the figure modules write."""
 
-PROJECTOR = Theme("projector", 1.25, 2.0, 1.5, "#000000", "#B8B8B8", "#000000", 2.0)
+PROJECTOR = Theme("projector", 1.25, 2.0, 1.5, "#000000", "#B8B8B8", "#000000", 2.0, 1.4)
 """The look of a classroom projector: fonts ×1.25, lines ×2, markers ×1.5, black text,
-darker grid. The factors are exact binary fractions, so switching back restores every size."""
+darker grid, controls ×1.4 wider. The figure factors are exact binary fractions, so switching
+back restores every size (a column's width is rounded to whole pixels, see
+:data:`COLUMN_WIDTH`)."""
 
 PROJECTOR_CLASS = "hetconv-projector"
 """CSS class of a tracked widget while the projector style is on."""
 
-CONTROL_SCALE = 1.4
+PAGE_CLASS = "hetconv-page"
+"""CSS class of every tracked widget (an app's section, a control): the rules of
+:data:`PAGE_CSS` that only the package's own widgets take hang on it."""
+
+CONTROL_SCALE = PROJECTOR.control_scale
 """How much wider the projector style's controls are: their text grows from 13 px to 18 px
 (×1.385), so a box sized for its text in the default style holds it in the projector style."""
 
@@ -420,8 +440,8 @@ PROJECTOR_CSS = f"""
   --hetconv-scale: {PROJECTOR.font_scale};
   --hetconv-control-scale: {CONTROL_SCALE};
   --jp-widgets-font-size: 18px;
-  --jp-widgets-inline-height: 34px;
-  --jp-widgets-inline-margin: 3px;
+  --jp-widgets-inline-height: 32px;
+  --jp-widgets-inline-margin: 2px;
   --jp-widgets-input-padding: 4px;
   --jp-widgets-input-border-width: 2px;
   --jp-widgets-slider-handle-size: 22px;
@@ -480,8 +500,17 @@ PAGE_CSS = (
         "line-height:1.4}"
         ".hetconv-prose{max-width:62em;margin:2px 0}"
         ".hetconv-table td.label{white-space:nowrap}"
+        ".hetconv-note,.hetconv-message{overflow-wrap:anywhere}"
+        f".{PAGE_CLASS} .widget-html-content code{{font-size:0.95em}}"
+        # ipywidgets spaces every line of an HTML widget a control's height apart: text runs
+        # at the spacing of text instead
+        f".{PAGE_CLASS} .widget-html-content > :not(style){{line-height:1.4}}"
         ".hetconv-projector .jupyter-widget-Collapse-header,"
-        ".hetconv-projector .lm-AccordionPanel-title{font-size:18px}" + PROJECTOR_CSS
+        ".hetconv-projector .lm-AccordionPanel-title,"
+        ".hetconv-projector .jupyter-widget-tagsinput,"
+        ".hetconv-projector .widget-tagsinput,"
+        ".hetconv-projector .jupyter-widget-tag,"
+        ".hetconv-projector .widget-tag{font-size:18px}" + PROJECTOR_CSS
     )
     .replace("{note}", "calc(14px * var(--hetconv-scale, 1))")
     .replace("{table}", "calc(14px * var(--hetconv-scale, 1))")
@@ -600,11 +629,20 @@ in whole pixels and keeps its size when the theme changes (its margins grow, so 
 ``width`` and ``height``)."""
 
 
+COLUMN_WIDTH = "column_width"
+"""Key of a layout's ``meta`` (``meta={COLUMN_WIDTH: True}``): the figure stands in a column of
+controls (one :func:`css_width` wide) and is as wide as it: in the projector style, whose
+controls and their column are wider, so is the figure (whole pixels), and its text, larger
+there, keeps the room it has in the default style."""
+
+
 def _restyle_layout(layout: dict[str, Any], src: Theme, dst: Theme) -> dict[str, Any]:
     out = _restyle_props(layout, "layout", src, dst)
     if src is not dst and "template" in layout:
         out["template"] = dst.template() if dst is not NORMAL else "plotly_white"
     meta = layout.get("meta")
+    if isinstance(meta, dict) and meta.get(COLUMN_WIDTH) and layout.get("width") is not None:
+        out["width"] = round(layout["width"] * dst.control_scale / src.control_scale)
     if isinstance(meta, dict) and meta.get(PIXEL_EXACT) and "margin" in layout:
         old, new = layout["margin"], out["margin"]
         for size, sides in (("width", "lr"), ("height", "tb")):
@@ -698,6 +736,7 @@ def track_widget(widget: widgets.DOMWidget) -> widgets.DOMWidget:
         isinstance(c, widgets.HTML) and PAGE_CSS in c.value for c in widget.children
     ):
         widget.children = (*widget.children, _stylesheet())
+    widget.add_class(PAGE_CLASS)
     if projector_enabled():
         widget.add_class(PROJECTOR_CLASS)
     _remember(_widgets, widget)

@@ -43,9 +43,11 @@ __all__ = [
 ]
 
 from hetconv_edu.viz.style import (
+    FONT_SIZE,
     OKABE_ITO,
     OUTLINE,
     PALETTE,
+    SIDE_FIGURE_WIDTH,
     TABLE_HEAD,
     TEXT_COLOR,
     apply_layout,
@@ -169,9 +171,12 @@ def training_curves(
     *,
     smoothing: float = 0.9,
     title: str | None = "Training side by side",
-    height: int = 400,
+    height: int = 540,
+    width: int | None = SIDE_FIGURE_WIDTH,
 ) -> go.Figure:
-    """Training loss per step (left) and test accuracy per epoch (right) of every run.
+    """Training loss per step (top) and test accuracy per epoch (below it) of every run,
+    ``width`` px wide (None: as wide as its place on the page): one above the other, so a
+    column beside the controls holds both at a readable size.
 
     Each run has three traces, all in its colour and one legend group (clicking the legend
     hides the run in both panels): the raw loss (faint, hover only), the smoothed loss, and the
@@ -179,7 +184,8 @@ def training_curves(
     before training lists every planned run.
     """
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=_CURVE_TITLES, horizontal_spacing=0.17,
+        # between the panels: the upper one's tick labels and x title, the lower one's title
+        rows=2, cols=1, subplot_titles=_CURVE_TITLES, vertical_spacing=0.3,
     )  # fmt: skip
     for i, run in enumerate(runs):
         color = run.color or run_color(i)
@@ -209,16 +215,18 @@ def training_curves(
                 ),
                 **common,
             ),
-            row=1, col=2,
+            row=2, col=1,
         )  # fmt: skip
     apply_layout(fig)
     # x from the first point (not 0): a 0 of each axis would meet in the corner
     fig.update_xaxes(title_text="training step (batch)", row=1, col=1)
     fig.update_yaxes(title_text="loss", row=1, col=1, rangemode="tozero")
-    fig.update_xaxes(title_text="epoch", row=1, col=2)
-    fig.update_yaxes(title_text="test accuracy (%)", row=1, col=2, range=[0, 100])
+    fig.update_xaxes(title_text="epoch", row=2, col=1)
+    fig.update_yaxes(title_text="test accuracy (%)", row=2, col=1, range=[0, 100], nticks=3)
+    fig.update_yaxes(ticklabelstandoff=6)  # the y axis's 0 clear of the x axis's first tick
     fig.update_layout(
-        title=title, height=height, margin={"l": 60, "r": 16, "t": 76 if title else 48, "b": 92},
+        title=title, height=height, width=width,
+        margin={"l": 60, "r": 16, "t": 76 if title else 48, "b": 92},
         # the legend at the figure's bottom edge, under the axis titles in either style
         legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
                 "x": 0.5, "xanchor": "center"},
@@ -336,7 +344,12 @@ def results_table_html(results: Sequence[RunResult]) -> str:
 
 
 def confusion_matrix_figure(
-    matrix: Any, classes: Sequence[str], *, title: str | None = None, height: int = 470
+    matrix: Any,
+    classes: Sequence[str],
+    *,
+    title: str | None = None,
+    height: int = 470,
+    width: int | None = SIDE_FIGURE_WIDTH,
 ) -> go.Figure:
     """Heatmap of a confusion matrix (rows: true class, columns: predicted class).
 
@@ -366,7 +379,12 @@ def confusion_matrix_figure(
     apply_layout(fig)
     if title is None:
         title = f"Confusion matrix (accuracy {100 * accuracy:.1f}%)"
-    fig.update_layout(title=title, height=height, margin={"l": 96, "r": 8, "t": 48, "b": 96})
+    fig.update_layout(
+        title={"text": title, "font": {"size": FONT_SIZE}},
+        height=height,
+        width=width,
+        margin={"l": 96, "r": 8, "t": 48, "b": 96},
+    )
     fig.update_xaxes(title_text="predicted class", side="bottom", tickangle=-45)
     fig.update_yaxes(title_text="true class", autorange="reversed")
     return themed(fig)
@@ -437,7 +455,7 @@ def prediction_grid(
             f"<span style='color:{WRONG_COLOR}'>red</span> wrong (true class)"
         )
     fig.update_layout(
-        title=title, annotations=annotations,
+        title={"text": title, "font": {"size": FONT_SIZE}}, annotations=annotations,
         width=canvas.shape[1] + 16, height=canvas.shape[0] + 56,
         margin={"l": 8, "r": 8, "t": 48, "b": 8},
     )  # fmt: skip
