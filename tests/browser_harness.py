@@ -57,7 +57,9 @@ message saying how to install it: browser tests fail, they never skip.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import json
 import os
 import re
@@ -1192,23 +1194,35 @@ def _save_failure(server: JupyterServer, view: BrowserPage | None, label: str) -
         (ARTIFACTS / f"{label}-server.log").write_text(server.log_tail(400))
 
 
-@contextlib.contextmanager
-def _chromium(executable: str, *, headless: bool) -> Iterator[Any]:
-    """A Playwright Chromium browser (:data:`CHROMIUM_ARGS`), closed on exit."""
+@functools.cache
+def playwright_driver() -> Any:
+    """This process's one Playwright driver (sync API), started on first use, stopped at exit.
+
+    Playwright's sync API runs its event loop in the calling thread, so a second driver cannot
+    start while one is alive ("using Playwright Sync API inside the asyncio loop"): the shared
+    JupyterLab session (:func:`lab_session`) keeps its browser for the whole test session, and
+    a Voilà or site test on the same pytest worker launches its browser from the same driver.
+    """
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()
-    browser = None
+    atexit.register(pw.stop)
+    return pw
+
+
+@contextlib.contextmanager
+def _chromium(executable: str, *, headless: bool) -> Iterator[Any]:
+    """A Playwright Chromium browser (:data:`CHROMIUM_ARGS`) of :func:`playwright_driver`,
+    closed on exit."""
+    args = [a for a in CHROMIUM_ARGS if headless or a != "--headless"]
+    browser = playwright_driver().chromium.launch(
+        executable_path=executable, headless=headless, args=args
+    )
     try:
-        args = [a for a in CHROMIUM_ARGS if headless or a != "--headless"]
-        browser = pw.chromium.launch(executable_path=executable, headless=headless, args=args)
         yield browser
     finally:
-        if browser is not None:
-            with contextlib.suppress(Exception):
-                browser.close()
         with contextlib.suppress(Exception):
-            pw.stop()
+            browser.close()
 
 
 @contextlib.contextmanager

@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser_harness import ARTIFACTS, CHROMIUM_ARGS, SLOW_DEVICE_RATE, require_chromium
+from browser_harness import (
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    SLOW_DEVICE_RATE,
+    playwright_driver,
+    require_chromium,
+)
 
 from hetconv_edu.__main__ import main
 from hetconv_edu.flops import hetconv_ratio, layer_cost
@@ -98,43 +104,40 @@ def chromium(site: Path, viewport: tuple[int, int], label: str) -> Iterator[Site
     """Chromium on ``site/index.html`` with the viewport ``viewport``, its CPU slowed
     :data:`SLOW_DEVICE_RATE` times; at the end no request may have left the folder and no
     script error may have happened. On a failure a screenshot goes to test-artifacts/."""
-    from playwright.sync_api import sync_playwright
-
     executable = require_chromium()
     root = site.resolve().as_uri() + "/"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=executable, headless=True, args=list(CHROMIUM_ARGS)
-        )
+    browser = playwright_driver().chromium.launch(
+        executable_path=executable, headless=True, args=list(CHROMIUM_ARGS)
+    )
+    try:
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        page = context.new_page()
+        view = SitePage(page, root)
+
+        def route(route: Any) -> None:
+            if route.request.url.startswith(root):
+                route.continue_()
+            else:
+                view.blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", route)
+        page.on("request", lambda request: view.requests.append(request.url))
+        page.on("websocket", lambda ws: view.blocked.append(ws.url))
+        page.on("pageerror", lambda error: view.errors.append(str(error)))
+        cdp = context.new_cdp_session(page)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": SLOW_DEVICE_RATE})
         try:
-            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-            page = context.new_page()
-            view = SitePage(page, root)
-
-            def route(route: Any) -> None:
-                if route.request.url.startswith(root):
-                    route.continue_()
-                else:
-                    view.blocked.append(route.request.url)
-                    route.abort()
-
-            context.route("**/*", route)
-            page.on("request", lambda request: view.requests.append(request.url))
-            page.on("websocket", lambda ws: view.blocked.append(ws.url))
-            page.on("pageerror", lambda error: view.errors.append(str(error)))
-            cdp = context.new_cdp_session(page)
-            cdp.send("Emulation.setCPUThrottlingRate", {"rate": SLOW_DEVICE_RATE})
-            try:
-                yield view
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    view.screenshot(f"{label}-failure", full_page=True)
-                raise
-            assert view.outside() == [], f"requests outside the page's folder: {view.outside()}"
-            assert view.requests and all(u.startswith(root) for u in view.requests)
-            assert view.errors == []
-        finally:
-            browser.close()
+            yield view
+        except BaseException:
+            with contextlib.suppress(Exception):
+                view.screenshot(f"{label}-failure", full_page=True)
+            raise
+        assert view.outside() == [], f"requests outside the page's folder: {view.outside()}"
+        assert view.requests and all(u.startswith(root) for u in view.requests)
+        assert view.errors == []
+    finally:
+        browser.close()
 
 
 SIGNATURES_JS = """
