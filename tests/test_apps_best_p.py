@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from hetconv_edu.apps import best_p as best_p_app
 from hetconv_edu.apps.best_p import (
     CI_LIVE_SETTINGS,
     RESULTS_ENV,
@@ -31,6 +30,7 @@ from hetconv_edu.apps.best_p import (
     slider_range,
     verdict_text,
 )
+from hetconv_edu.apps.best_p import live as best_p_live
 from hetconv_edu.apps.controls import AnswerChecker
 from hetconv_edu.apps.jobs import message_text
 from hetconv_edu.data import load_dataset
@@ -571,7 +571,7 @@ def test_exercises_live_in_the_app_and_grade_from_the_results(results_file: Path
 def test_time_left_comes_from_the_measured_pace(monkeypatch: pytest.MonkeyPatch) -> None:
     app = BestPApp(results=make_results())
     clock = iter([100.0, 104.0, 108.0, 500.0])
-    monkeypatch.setattr(best_p_app.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(best_p_live.time, "monotonic", lambda: next(clock))
     assert app._time_left(10, 100) == ""  # the first step seen starts the clock
     assert app._time_left(11, 100) == ""  # one step is no pace yet
     # 2 steps in 8 s: 4 s a step, 88 steps left

@@ -17,6 +17,9 @@ generator (or throws its exception there). A blocking run calls it in place. ``O
 ``Slices`` (the protocol, no widgets: :mod:`hetconv_edu.slices`, so that study code can be
 written as a job) are re-exported here.
 
+A job that shows something after each slice of another (a status line, a redrawn curve)
+wraps it in :func:`observed`.
+
 Also shared by the apps: :func:`message_html` (a status message in one of four kinds; made by
 :func:`hetconv_edu.viz.style.message_html`, re-exported here) / :func:`message_text` (its plain
 text) and :func:`progress_bar` (a tqdm notebook bar shown in a box).
@@ -42,6 +45,7 @@ __all__ = [
     "Slices",
     "message_html",
     "message_text",
+    "observed",
     "progress_bar",
 ]
 
@@ -143,6 +147,26 @@ class SlicedJob:
                     await asyncio.sleep(0)
         finally:
             gen.close()
+
+
+def observed(work: Slices, on_slice: Callable[[Any], object]) -> Slices:
+    """The slices of ``work``, each handed on unchanged after ``on_slice(item)`` was called
+    with it; what the driver sends or throws back goes to ``work``. Use it as
+    ``result = yield from observed(work, on_slice)``: an exception of ``on_slice`` or
+    ``work`` is raised there."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            item = work.throw(error) if error is not None else work.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        on_slice(item)
+        try:
+            value = yield item
+        except Exception as err:  # an offloaded step's error goes back to the work
+            error = err
 
 
 def progress_bar(box: W.Box, total: int, desc: str, unit: str = "step", initial: int = 0) -> Any:
