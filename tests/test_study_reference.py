@@ -177,3 +177,16 @@ def test_benchmark_stamps_a_results_file(tmp_path: Path) -> None:
     assert r.provenance["reference"]["note"] == "checked"
     assert stale_reasons(r) == []
     assert r.layers == file_results().layers  # nothing else changed
+
+
+def test_a_check_in_a_child_process_agrees_and_leaves_this_process_alone(stamped) -> None:
+    """The best-P app replays in a background thread: in a child process, so the replay's
+    seeding never meets a notebook's own seeded work in the kernel's other threads."""
+    import torch
+
+    state = torch.random.get_rng_state()
+    study_reference._reference_in_child.cache_clear()
+    assert stale_reasons(stamped, in_child=True) == []
+    assert torch.equal(torch.random.get_rng_state(), state)
+    with pytest.raises(RuntimeError, match=r"reference computation failed \(exit 1\).*model"):
+        study_reference._reference_in_child("no_such_model", "{}", (3, 32, 32))

@@ -33,10 +33,14 @@ import datetime
 import functools
 import json
 import math
+import os
 import random
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -297,16 +301,25 @@ def compare_reference(recorded: Any, now: Any, where: str = "", rtol: float = RE
     return []
 
 
-def stale_reasons(results: OptimalPResults) -> list[str]:
+def stale_reasons(results: OptimalPResults, *, in_child: bool = False) -> list[str]:
     """Why ``results`` may no longer be what this code computes: the differences between the
     reference computation recorded in its provenance and the one run now (at most 10 lines,
     then a count); empty when the results are current. The computation runs once per process
-    and network (about a second)."""
+    and network (about a second).
+
+    ``in_child``: run it in a child process (:func:`_reference_in_child`), as a check in a
+    background thread must: the computation seeds torch's global random generator, which the
+    process's other threads share.
+
+    Raises:
+        RuntimeError: ``in_child`` and the child process failed.
+    """
     recorded = results.provenance.get("reference")
     if not isinstance(recorded, dict) or not isinstance(recorded.get("values"), dict):
         return ["the results record no reference computation"]
-    now = _reference_now(results.model, json.dumps(results.model_kwargs, sort_keys=True),
-                         tuple(results.input_shape))  # fmt: skip
+    replay = _reference_in_child if in_child else _reference_now
+    now = replay(results.model, json.dumps(results.model_kwargs, sort_keys=True),
+                 tuple(results.input_shape))  # fmt: skip
     lines = compare_reference(recorded["values"], now)
     if len(lines) > 10:
         lines = [*lines[:10], f"... and {len(lines) - 10} more differences"]
@@ -318,6 +331,32 @@ def _reference_now(model: str, model_kwargs: str, input_shape: tuple[int, ...]) 
     """The reference computation as JSON values, once per process and network (the code does
     not change while a process runs)."""
     return _json(reference_computation(model, json.loads(model_kwargs), input_shape))
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_in_child(model: str, model_kwargs: str, input_shape: tuple[int, ...]) -> Any:
+    """:func:`_reference_now` computed in a child process, once per process and network.
+
+    The computation seeds torch's global random generator (networks are built and trained from
+    seeds). Run in a background thread of a notebook's kernel, the notebook's own work (building
+    or training a network) would draw from the same generator between a seed and its use: the
+    replay would see other weights and call current results stale, and the notebook's seeded
+    work would change. A child process shares neither.
+
+    Raises:
+        RuntimeError: the child process failed (its last lines of error output).
+    """
+    package_root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    argv = json.dumps([model, json.loads(model_kwargs), list(input_shape)])
+    done = subprocess.run(
+        [sys.executable, "-m", "hetconv_edu.study.reference", argv],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"the reference computation failed (exit {done.returncode}): {tail}")
+    return json.loads(done.stdout)
 
 
 def _json(values: Any) -> Any:
@@ -339,3 +378,8 @@ def stamp_reference(results: OptimalPResults, command: str, note: str = "") -> O
         "values": _json(values),
     }
     return replace(results, provenance={**results.provenance, "reference": stamp})
+
+
+if __name__ == "__main__":  # the child process of _reference_now: JSON in argv, JSON out
+    _model, _kwargs, _shape = json.loads(sys.argv[1])
+    print(json.dumps(reference_computation(_model, _kwargs, tuple(_shape))))

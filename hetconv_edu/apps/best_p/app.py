@@ -161,7 +161,7 @@ class BestPApp(
         """Replay the results' reference computation (a second or two, in a background thread
         so the app shows at once) and warn if they are stale, while they are still shown."""
         try:
-            stale = stale_reasons(r)
+            stale = stale_reasons(r, in_child=True)
         except Exception as err:  # a thread has no one to raise to: say it on the page
             stale = [f"the check itself failed: {err}"]
         if stale and self.results is r:
