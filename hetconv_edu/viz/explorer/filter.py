@@ -218,6 +218,7 @@ def _filter_axes(grid: _Strips) -> dict[str, Any]:
         "domain": [0.0, 1.0],
         "range": [-0.5, grid.n_cols - 0.5],
         "autorange": False,
+        "constrain": "domain",  # if plotly must give up pixels, not a cell more of range
         "tickmode": "array",
         "tickvals": [(m - start) * slot + (grid.k - 1) / 2 for m in shown],
         "ticktext": [str(m) for m in shown],
@@ -230,6 +231,7 @@ def _filter_axes(grid: _Strips) -> dict[str, Any]:
         "autorange": False,
         "scaleanchor": "x",
         "scaleratio": 1,
+        "constrain": "domain",
         "showticklabels": False,
         "showgrid": False,
         "zeroline": False,
