@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser_harness import check_live_after_reload, jupyter_lab
 
 from hetconv_edu.apps.best_p import (
+    BUDGET_METRICS,
     RESULTS_ENV,
     budget_from_slider,
     judge_pick,
@@ -124,7 +125,7 @@ def test_moving_the_budget_changes_configuration_and_numbers(lab) -> None:
     lab.screenshot("best-p-budget-35", selector=".hetconv-bestp-budget")
 
     lab.page.locator(".hetconv-bestp-budget .widget-toggle-button").filter(
-        has_text="time (ms per image)"
+        has_text=BUDGET_METRICS["infer_ms"]
     ).click()
     grid = slider_range(r, "infer_ms")
     lab.expect_text(".hetconv-bestp-budget .widget-readout", f"{grid.value:.3f}")
@@ -140,7 +141,7 @@ def test_moving_the_budget_changes_configuration_and_numbers(lab) -> None:
 def test_a_pick_in_beat_the_search_is_judged_by_the_package(lab) -> None:
     r = RESULTS
     lab.page.locator(".hetconv-bestp-budget .widget-toggle-button").filter(
-        has_text="MACs (fraction of standard)"
+        has_text=BUDGET_METRICS["macs"]
     ).click()
     lab.expect_text(".hetconv-bestp-budget .widget-readout", "50%")
     budget = 0.5 * r.standard.macs
