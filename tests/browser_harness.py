@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -183,36 +184,81 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+LOAD_DIR = Path(tempfile.gettempdir()) / "hetconv-edu-cpu-load"
+"""Where :func:`cpu_load` keeps one file per block that wants the load (``holder-PID-N``) and
+one per busy loop (``loop-PID``): test processes running side by side share one set of loops."""
+
 _BUSY_LOOP = """
-import sys, time
-end = time.monotonic() + float(sys.argv[1])
-while time.monotonic() < end:
-    pass
+import os, sys, time
+folder, end = sys.argv[1], time.monotonic() + float(sys.argv[2])
+mine = os.path.join(folder, f"loop-{os.getpid()}")
+
+def wanted():
+    for name in os.listdir(folder):
+        if name.startswith("holder-"):
+            try:
+                os.kill(int(name.split("-")[1]), 0)
+                return True
+            except (OSError, ValueError):
+                pass
+    return False
+
+try:
+    while time.monotonic() < end and wanted():
+        spin = time.monotonic() + 0.2
+        while time.monotonic() < spin:
+            pass
+finally:
+    os.unlink(mine)
 """
+
+
+_LOOPS: list[subprocess.Popen[bytes]] = []
+"""The busy loops this process started (kept, so that none is collected while it runs)."""
+
+
+def _live_loops() -> int:
+    """How many busy loops run now (a loop removes its file when it ends; a killed one's file
+    names a process that is gone)."""
+    count = 0
+    for path in LOAD_DIR.glob("loop-*"):
+        try:
+            os.kill(int(path.name.split("-")[1]), 0)
+            count += 1
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+    return count
 
 
 @contextlib.contextmanager
 def cpu_load(processes: int = BACKGROUND_PROCESSES, *, seconds: float = 900.0) -> Iterator[None]:
-    """Run ``processes`` CPU-bound busy loops (other work on the kernels' machine) for the
-    block. Each ends by itself after ``seconds`` at the latest and is killed when the block
-    ends, also on failure."""
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        for _ in range(processes):
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-c", _BUSY_LOOP, str(seconds)],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
+    """Keep ``processes`` CPU-bound busy loops running on this machine (other work on the
+    kernels' machine) for the block.
+
+    The loops are shared by every test process: when two pytest workers each drive a browser
+    at once, the machine runs ``processes`` loops, not twice as many (each kernel then also
+    has the other worker's browser beside it). A loop ends when no block wants it any more
+    (within 0.2 s of the last one's end), after ``seconds`` at the latest, and with the block
+    that started it on a failure of the machine's own (its holder process gone)."""
+    LOAD_DIR.mkdir(exist_ok=True)
+    holder = LOAD_DIR / f"holder-{os.getpid()}-{secrets.token_hex(4)}"
+    with open(LOAD_DIR / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        holder.touch()
+        for _ in range(processes - _live_loops()):
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _BUSY_LOOP, str(LOAD_DIR), str(seconds)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
+            (LOAD_DIR / f"loop-{proc.pid}").touch()
+            _LOOPS.append(proc)
+        _LOOPS[:] = [proc for proc in _LOOPS if proc.poll() is None]
+    try:
         yield
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
+        holder.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------ server
