@@ -287,9 +287,19 @@ class TrainingApp:
     # ---- widgets -------------------------------------------------------------------------
 
     def _build_widgets(self, dataset: str) -> None:
-        s = self.settings
-        wide = W.Layout(width="auto")
         style = {"description_width": css_width(110)}
+        families_label = self._make_settings(dataset, style)
+        self._make_outputs(style)
+        self._wire()
+        self._lay_out(families_label)
+        if self.ci:
+            self._say("info", "CI mode (HETCONV_EDU_CI): tiny model, tiny subset, 1 epoch.")
+        else:
+            self._say("info", self._plan_text())
+
+    def _make_settings(self, dataset: str, style: dict) -> W.HTML:
+        """The settings' controls; returns the families' label (laid out beside their input)."""
+        s = self.settings
         self.dataset_select = W.Dropdown(
             options=[(DATASET_LABELS[name], name) for name in DATASET_NAMES],
             value=dataset, description="Data set", style=style,
@@ -327,6 +337,10 @@ class TrainingApp:
                 "laptop CPU"
             ),
         )  # fmt: skip
+        return families_label
+
+    def _make_outputs(self, style: dict) -> None:
+        """Train and Stop, the status line, progress, curves, results and the inspector."""
         self.train_button = W.Button(description="Train", button_style="success", icon="play")
         self.stop_button = W.Button(
             description="Stop", button_style="danger", icon="stop", disabled=True
@@ -352,6 +366,8 @@ class TrainingApp:
         )
         self.inspect_message = W.HTML()
 
+    def _wire(self) -> None:
+        """The subset's limit for the data set, then every control's callback."""
         self._limit_subset()
         self.dataset_select.observe(self._on_dataset, names="value")
         self.full_run_toggle.observe(self._on_full_run, names="value")
@@ -363,6 +379,9 @@ class TrainingApp:
         self.train_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
 
+    def _lay_out(self, families_label: W.HTML) -> None:
+        """The three sections the notebook shows one by one, and the whole app."""
+        wide = W.Layout(width="auto")
         self.controls = W.VBox(
             [
                 self.dataset_select,
@@ -394,10 +413,6 @@ class TrainingApp:
         self.message.add_class("hetconv-training-message")
         self.training_section.add_class("hetconv-training-section")
         self.table.add_class("hetconv-results-table")
-        if self.ci:
-            self._say("info", "CI mode (HETCONV_EDU_CI): tiny model, tiny subset, 1 epoch.")
-        else:
-            self._say("info", self._plan_text())
 
     def _say(self, kind: str, text: str) -> None:
         """Show a status message; the loader's notes on the data follow it, each a one-line
