@@ -237,7 +237,7 @@ def test_sections_keep_their_own_controls_and_lesson_defaults_restore_them(app):
 
 
 def test_measure_at_the_largest_sizes_is_refused_with_an_estimate(monkeypatch):
-    import hetconv_edu.apps.flops_lab as lab
+    import hetconv_edu.apps.flops_lab.measure as lab
 
     app = FlopsLabApp(measure_flop_counter=False)
     d_o, channels = app.latency_d_o.max, app.latency_channels.in_channels.max
@@ -260,7 +260,7 @@ def test_measure_at_the_largest_sizes_is_refused_with_an_estimate(monkeypatch):
 
 
 def test_measure_estimate_comes_from_a_measurement(monkeypatch):
-    import hetconv_edu.apps.flops_lab as lab
+    import hetconv_edu.apps.flops_lab.measure as lab
     import hetconv_edu.timing as timing
 
     clock = iter(range(10**6))

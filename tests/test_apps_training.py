@@ -286,7 +286,7 @@ def test_predictions_show_every_class_of_a_sorted_test_set(
     app.train_blocking()
     shown: list[list[int]] = []
     grid = lambda _images, true, *_args, **_kw: shown.append(true)  # noqa: E731
-    monkeypatch.setattr(training_app, "prediction_grid", grid)
+    monkeypatch.setattr(training_app.results, "prediction_grid", grid)
     app.predictions(count=24)
     classes = sorted(set(sorted_data.test_labels.tolist()))
     assert len(classes) >= 3 and shown[0][: len(classes)] == classes
@@ -345,7 +345,7 @@ def test_more_images_than_the_data_has_is_an_error_on_the_page(
 def test_errors_in_the_background_task_reach_the_page(
     tmp_path: Path, tiny_data, monkeypatch
 ) -> None:
-    import hetconv_edu.apps.training as training_module
+    import hetconv_edu.apps.training.job as training_module
 
     def broken(*args, **kw):
         raise RuntimeError("out of memory")

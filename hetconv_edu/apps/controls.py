@@ -99,6 +99,25 @@ class ChannelControls:
         p = nearest_valid_part(check_positive_int("p", p), m, n)
         self._callbacks: list[Callable[[LayerValues], None]] = []
         self._busy = False
+        self._make_channels(m, n, max_channels)
+        self._make_kernel_and_part(m, n, k, p, kernel_sizes, continuous_update)
+        self.note = widgets.HTML(value=self._options_note(m, n))
+        self.note.add_class("hetconv-p-note")
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.in_channels, self.out_channels]),
+                self.kernel_size,
+                self.p,
+                self.note,
+            ]
+        )
+        self.in_channels.observe(self._on_channels, names="value")
+        self.out_channels.observe(self._on_channels, names="value")
+        self.kernel_size.observe(self._on_simple, names="value")
+        self.p.observe(self._on_simple, names="value")
+
+    def _make_channels(self, m: int, n: int, max_channels: int) -> None:
+        """The M and N boxes."""
         self.in_channels = widgets.BoundedIntText(
             value=m,
             min=1,
@@ -117,6 +136,17 @@ class ChannelControls:
             style=_DESCRIPTION,
             layout=widgets.Layout(width=css_width(140)),
         )
+
+    def _make_kernel_and_part(
+        self,
+        m: int,
+        n: int,
+        k: int,
+        p: int,
+        kernel_sizes: Sequence[int],
+        continuous_update: bool,
+    ) -> None:
+        """The K toggles and the P slider over the valid parts (disabled when only P = 1 is)."""
         self.kernel_size = widgets.ToggleButtons(
             options=[(f"{s}×{s}", s) for s in kernel_sizes],
             value=k,
@@ -135,20 +165,6 @@ class ChannelControls:
             disabled=len(valid_parts(m, n)) == 1,
             layout=widgets.Layout(width=css_width(330)),
         )
-        self.note = widgets.HTML(value=self._options_note(m, n))
-        self.note.add_class("hetconv-p-note")
-        self.widget = widgets.VBox(
-            [
-                widgets.HBox([self.in_channels, self.out_channels]),
-                self.kernel_size,
-                self.p,
-                self.note,
-            ]
-        )
-        self.in_channels.observe(self._on_channels, names="value")
-        self.out_channels.observe(self._on_channels, names="value")
-        self.kernel_size.observe(self._on_simple, names="value")
-        self.p.observe(self._on_simple, names="value")
 
     # ------------------------------------------------------------------ public API
 

@@ -148,6 +148,15 @@ class ExplorerApp:
         self.update_count = 0
         self.last_error: str | None = None
         self.controls = ChannelControls(in_channels, out_channels, kernel_size, p)
+        self._make_selectors(family, compare, filter_index, out_size)
+        self._make_views()
+        self._lay_out(title)
+        self._wire()
+
+    def _make_selectors(
+        self, family: str, compare: str | None, filter_index: int, out_size: int
+    ) -> None:
+        """The family, compare, filter and D_o selectors and the status line."""
         n = self.controls.values.out_channels
         self.family = widgets.Dropdown(
             options=_FAMILY_OPTIONS,
@@ -191,6 +200,9 @@ class ExplorerApp:
         self.out_size.add_class(NO_FIGURE_CLASS)  # D_o changes the MAC counts only
         self.status = widgets.HTML(value="")
         self.status.add_class("hetconv-status")
+
+    def _make_views(self) -> None:
+        """The two figures, the key numbers and every count with its formula."""
         state = self.state
         self._map = _FigureSync(map_figure_data(state), "hetconv-map")
         self._filter = _FigureSync(filter_figure_data(state), "hetconv-filter")
@@ -205,6 +217,10 @@ class ExplorerApp:
         self.all_counts = widgets.HTML(value=counters_html(state))
         """Every count with its formula, behind the "All counts, with formulas" disclosure."""
         self.details = disclosure("All counts, with formulas", self.all_counts)
+
+    def _lay_out(self, title: str | None) -> None:
+        """The controls' column beside the figures, under the title if there is one."""
+        state = self.state
         header = (
             [widgets.HTML(f"<h3 class='hetconv-heading'>{html.escape(title)}</h3>")]
             if title
@@ -234,6 +250,9 @@ class ExplorerApp:
         )
         self.widget.add_class("hetconv-explorer")
         style.track_widget(self.widget)
+
+    def _wire(self) -> None:
+        """Every control redraws what it changes."""
         self.controls.on_change(self._on_layer)
         for w in (self.family, self.compare_family, self.filter_index, self.out_size):
             w.observe(self._on_change, names="value")
