@@ -112,6 +112,11 @@ over the DevTools protocol; Lighthouse's rate for a slow device). Figures must s
 BACKGROUND_PROCESSES = 2
 """How many CPU-bound processes :func:`cpu_load` runs beside the kernels by default."""
 
+RELOAD_TIMEOUT = 300.0
+"""How long (s) the figures of a reloaded JupyterLab page may take to come back: on the slow
+device, with the other pytest worker's browser beside it, the page loads JupyterLab's bundles
+and redraws every figure at a sixteenth of a core's speed (120 s ran out in CI twice)."""
+
 PROJECTOR_SCREEN = (1280, 720)
 """A projector's screen (px): the viewport of the shared JupyterLab pages (:class:`LabSession`)."""
 
@@ -973,15 +978,25 @@ class BrowserPage:
         return self.page.locator(".jp-Cell").filter(has=driven)
 
     def wait_for_figures(self, *, timeout: float = 120) -> int:
-        """Wait until every live figure on the page is drawn; returns how many there are."""
-        self.page.wait_for_function(
-            f"""() => {{ const figs = [...document.querySelectorAll('{LIVE_FIGURE}')];
-                 return figs.length > 0 && figs.every((f) => {{
+        """Wait until every live figure on the page is drawn; returns how many there are.
+
+        Raises:
+            AssertionError: not all were drawn within ``timeout`` s (how many were).
+        """
+        drawn = f"""() => {{ const figs = [...document.querySelectorAll('{LIVE_FIGURE}')];
+                 const done = figs.filter((f) => {{
                    const gd = f.querySelector('.js-plotly-plot');
-                   return !!gd && !!gd.data; }}); }}""",
-            timeout=timeout * 1000,
-            polling=250,
-        )
+                   return !!gd && !!gd.data; }}).length;
+                 return [done, figs.length]; }}"""
+        try:
+            self.page.wait_for_function(
+                f"() => {{ const [done, all] = ({drawn})(); return all > 0 && done === all; }}",
+                timeout=timeout * 1000,
+                polling=250,
+            )
+        except Exception as err:
+            done, total = self.page.evaluate(drawn)
+            raise AssertionError(f"{done} of {total} live figures drawn after {timeout} s") from err
         return self.page.locator(LIVE_FIGURE).count()
 
     def change_control(self, control: Any, kind: str) -> None:
@@ -1527,7 +1542,7 @@ def check_live_after_reload(
     with cpu_load():
         before = lab.page.locator(LIVE_FIGURE).count()
         lab.reload_notebook()
-        assert lab.wait_for_figures() == before, "not every figure came back after the reload"
+        assert lab.wait_for_figures(timeout=RELOAD_TIMEOUT) == before, "not every figure came back"
         changes = lab.sweep_controls(one_per_section=True, every_control_in=every_control_in)
     swept = len({change.section for change in changes})
     _assert_all_redrawn(name, changes, 0)
